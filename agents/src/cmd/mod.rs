@@ -1,0 +1,4 @@
+//! One module per `reticle` subcommand.
+
+pub mod data;
+pub mod doctor;

@@ -1,0 +1,48 @@
+//! `reticle`: ground screenshots and camera frames, generate data, check the set-up.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// reticle: an embedded agent runtime for UI and robotics grounding.
+#[derive(Debug, Parser)]
+#[command(name = "reticle", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate, import, check and tokenize datasets.
+    #[command(subcommand)]
+    Data(cmd::data::DataCommand),
+    /// Show which ONNX Runtime library is used and whether the set-up is complete.
+    Doctor(cmd::doctor::DoctorArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Data(c) => cmd::data::run(c),
+        Command::Doctor(a) => cmd::doctor::run(&a),
+    }
+}

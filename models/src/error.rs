@@ -1,0 +1,61 @@
+//! The one error type of `reticle-models`.
+
+use std::path::PathBuf;
+
+/// Errors from the contract crate. Messages start lower-case and name the offending input.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O operation on a named file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of a JSONL dataset file could not be read as a record.
+    #[error("{path}:{line}: {message}")]
+    Record {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// An answer string does not follow the answer grammar.
+    #[error("answer: {0}")]
+    Answer(#[from] crate::grammar::ParseError),
+    /// A model package manifest is missing, malformed or inconsistent.
+    #[error("model package {path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+    /// A tokenizer could not be built, loaded or used.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// An image could not be decoded, encoded or has unusable dimensions.
+    #[error("image {path}: {message}")]
+    Image { path: PathBuf, message: String },
+    /// A value passed by the caller is out of its valid range.
+    #[error("invalid {what}: {message}")]
+    Invalid { what: &'static str, message: String },
+    /// JSON that is not a record line (manifests, configs).
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Shorthand for [`Error::Io`] with the path attached.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(what: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            what,
+            message: message.into(),
+        }
+    }
+}

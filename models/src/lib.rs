@@ -1,0 +1,27 @@
+//! `reticle-models`: the contract every reticle crate shares.
+//!
+//! - [`geometry`]: points, boxes, masks, IoU/GIoU, coordinate-frame conversions;
+//! - [`camera`]: pinhole intrinsics of depth records;
+//! - [`grammar`]: the answer grammar (`<think>…</think><answer>…</answer>`) and its total parser;
+//! - [`dataset`]: JSONL dataset records, reader and writer; [`import`]: VLM-R1 / ScreenSpot importers;
+//! - [`manifest`]: the model package manifest and its validation;
+//! - [`rewards`] and [`metrics`]: verifiable rewards and evaluation metrics (pure functions);
+//! - [`tokenizer`]: building and loading Hugging Face `tokenizer.json` files;
+//! - [`suites`]: deterministic synthetic task suites (`ui`, `spatial`, `shapes`).
+//!
+//! This crate has no native dependencies: it never links libtorch or ONNX Runtime.
+
+pub mod camera;
+pub mod dataset;
+pub mod error;
+pub mod fsutil;
+pub mod geometry;
+pub mod grammar;
+pub mod import;
+pub mod manifest;
+pub mod metrics;
+pub mod rewards;
+pub mod suites;
+pub mod tokenizer;
+
+pub use error::{Error, Result};

@@ -1,0 +1,131 @@
+//! The embedded DejaVu fonts and a small text renderer with exact metrics.
+//!
+//! imageproc's `draw_text_mut` positions text by the top of its tallest glyph, which makes
+//! baselines wander between labels; the suites align widgets on baselines and need the text
+//! box they drew, so this module lays glyphs out itself (advance + kerning) and blends their
+//! coverage onto the image.
+
+use std::sync::OnceLock;
+
+use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
+use image::RgbImage;
+
+use super::canvas::{blend, Color};
+use crate::error::{Error, Result};
+
+static REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+
+/// Font weight of a text run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weight {
+    Regular,
+    Bold,
+}
+
+/// The parsed fonts, shared by every thread.
+#[derive(Debug)]
+pub struct Fonts {
+    regular: FontRef<'static>,
+    bold: FontRef<'static>,
+    /// Cap height as a fraction of the pixel scale (the height of "H").
+    cap: f32,
+}
+
+/// The process-wide fonts; parsing happens once.
+pub fn fonts() -> Result<&'static Fonts> {
+    static FONTS: OnceLock<std::result::Result<Fonts, String>> = OnceLock::new();
+    FONTS
+        .get_or_init(|| {
+            let regular = FontRef::try_from_slice(REGULAR_TTF).map_err(|e| format!("DejaVuSans.ttf: {e}"))?;
+            let bold = FontRef::try_from_slice(BOLD_TTF).map_err(|e| format!("DejaVuSans-Bold.ttf: {e}"))?;
+            let h = regular.outline(regular.glyph_id('H')).map_or(0.73 * regular.units_per_em().unwrap_or(2048.0), |o| o.bounds.height());
+            let cap = h / regular.height_unscaled();
+            Ok(Fonts { regular, bold, cap })
+        })
+        .as_ref()
+        .map_err(|m| Error::invalid("embedded font", m.clone()))
+}
+
+impl Fonts {
+    fn font(&self, w: Weight) -> &FontRef<'static> {
+        match w {
+            Weight::Regular => &self.regular,
+            Weight::Bold => &self.bold,
+        }
+    }
+
+    /// Height of capital letters at pixel scale `px`.
+    pub fn cap_height(&self, px: f32) -> f32 {
+        self.cap * px
+    }
+
+    /// Advance width of `text` at pixel scale `px`.
+    pub fn width(&self, w: Weight, px: f32, text: &str) -> f32 {
+        let f = self.font(w).as_scaled(PxScale::from(px));
+        let mut x = 0.0;
+        let mut last = None;
+        for c in text.chars() {
+            let id = f.glyph_id(c);
+            if let Some(prev) = last {
+                x += f.kern(prev, id);
+            }
+            x += f.h_advance(id);
+            last = Some(id);
+        }
+        x
+    }
+
+    /// Draws `text` with its baseline at `baseline` and its pen starting at `x`.
+    pub fn draw(&self, img: &mut RgbImage, w: Weight, px: f32, x: f32, baseline: f32, color: Color, text: &str) {
+        let font = self.font(w);
+        let f = font.as_scaled(PxScale::from(px));
+        let mut pen = x;
+        let mut last = None;
+        for c in text.chars() {
+            let id = f.glyph_id(c);
+            if let Some(prev) = last {
+                pen += f.kern(prev, id);
+            }
+            let glyph = id.with_scale_and_position(px, point(pen, baseline));
+            pen += f.h_advance(id);
+            last = Some(id);
+            if let Some(og) = font.outline_glyph(glyph) {
+                let b = og.px_bounds();
+                let (ox, oy) = (b.min.x as i32, b.min.y as i32);
+                og.draw(|gx, gy, cov| blend(img, ox + gx as i32, oy + gy as i32, color, cov.min(1.0)));
+            }
+        }
+    }
+
+    /// Draws `text` vertically centred on `cy` (by cap height), starting at `x`; returns its width.
+    pub fn draw_centered_v(&self, img: &mut RgbImage, w: Weight, px: f32, x: f32, cy: f32, color: Color, text: &str) -> f32 {
+        let baseline = (cy + self.cap_height(px) / 2.0).round();
+        self.draw(img, w, px, x.round(), baseline, color, text);
+        self.width(w, px, text)
+    }
+
+    /// Draws `text` centred on `(cx, cy)`; returns its width.
+    pub fn draw_centered(&self, img: &mut RgbImage, w: Weight, px: f32, cx: f32, cy: f32, color: Color, text: &str) -> f32 {
+        let width = self.width(w, px, text);
+        self.draw_centered_v(img, w, px, cx - width / 2.0, cy, color, text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fonts_parse_and_measure() {
+        let f = fonts().unwrap();
+        let a = f.width(Weight::Regular, 20.0, "Save");
+        assert!(a > 30.0 && a < 60.0, "{a}");
+        assert!(f.width(Weight::Bold, 20.0, "Save") > a);
+        let cap = f.cap_height(20.0);
+        assert!(cap > 12.0 && cap < 16.0, "{cap}");
+        let mut img = RgbImage::new(80, 30);
+        f.draw_centered(&mut img, Weight::Regular, 20.0, 40.0, 15.0, [255, 255, 255], "Save");
+        assert!(img.pixels().any(|p| p.0[0] > 200));
+    }
+}

@@ -1,0 +1,11 @@
+//! Adds an rpath to libtorch so `reticle-train` runs without `LD_LIBRARY_PATH`.
+//!
+//! torch-sys exports the libtorch library folder as `DEP_TCH_LIBTORCH_LIB` to crates that
+//! depend on it directly (this one does for that reason).
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    }
+}
