@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every check reticle has: set-up (idempotent), formatting, clippy, all tests, a short
+# fuzz run. This is the README's test command and what CI runs.
+#
+#   scripts/test.sh            # everything
+#   FUZZ_SECONDS=0 scripts/test.sh   # skip the fuzz run
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+start=$(date +%s)
+step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+
+step "set-up"
+scripts/setup.sh all
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+# Build outputs are cached beside the downloads so a fresh clone does not rebuild libtorch's
+# C++ bindings and every dependency from scratch; set CARGO_TARGET_DIR to override.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$RETICLE_CACHE/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (warnings denied)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo test --workspace --locked
+
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  step "fuzz: answer grammar (${FUZZ_SECONDS:-30}s)"
+  # The fuzz build uses its own flags (sanitizer, coverage), so its own target folder.
+  CARGO_TARGET_DIR=$RETICLE_CACHE/fuzz-target scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi
+
+step "all checks passed"
