@@ -6,9 +6,10 @@
 #
 # Works on the stable toolchain: cargo-fuzz passes nightly-only `-Z` flags to rustc
 # (sanitizer, sancov instrumentation), and RUSTC_BOOTSTRAP=1 lets a stable rustc accept
-# them. The address sanitizer's runtime ships with the stable x86_64 Linux toolchain; set
-# FUZZ_SANITIZER=none for about twice the executions per second (the grammar is safe Rust,
-# so ASan mainly guards the dependencies).
+# them. The address sanitizer's runtime ships with the stable x86_64 Linux toolchain;
+# FUZZ_SANITIZER=none skips it (the grammar is safe Rust, so ASan mainly guards the
+# dependencies) at the price of a rebuild. models/fuzz/answer_grammar.dict gives libFuzzer
+# the grammar's tags and brackets.
 #
 # The committed seed corpus (models/fuzz/corpus/answer_grammar/seed-*) is copied into a
 # scratch folder, so the inputs libFuzzer adds never land in the checkout. Exits non-zero
@@ -39,5 +40,6 @@ cd "$root/models/fuzz"
 export RUSTC_BOOTSTRAP=1
 echo "fuzz: answer_grammar for ${secs}s (sanitizer: $sanitizer, corpus: $scratch)" >&2
 cargo fuzz run --sanitizer "$sanitizer" answer_grammar "$scratch" -- \
-  -max_total_time="$secs" -timeout=10 -max_len=4096 -print_final_stats=1
+  -max_total_time="$secs" -timeout=10 -max_len=4096 -print_final_stats=1 \
+  -dict="$root/models/fuzz/answer_grammar.dict"
 echo "fuzz: no failure in ${secs}s" >&2

@@ -51,7 +51,12 @@ impl Intrinsics {
 
     /// Projects a camera-frame point (metres, z forward) to a pixel; `None` behind the camera.
     pub fn project(&self, p: [f64; 3]) -> Option<[f64; 2]> {
-        (p[2] > 0.0).then(|| [self.fx * p[0] / p[2] + self.cx, self.fy * p[1] / p[2] + self.cy])
+        (p[2] > 0.0).then(|| {
+            [
+                self.fx * p[0] / p[2] + self.cx,
+                self.fy * p[1] / p[2] + self.cy,
+            ]
+        })
     }
 
     /// Deprojects pixel `(u, v)` at depth `z` metres to a camera-frame point.

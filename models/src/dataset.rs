@@ -35,7 +35,13 @@ pub enum Task {
 }
 
 impl Task {
-    pub const ALL: [Task; 5] = [Task::Click, Task::Detect, Task::Refer, Task::Classify, Task::Count];
+    pub const ALL: [Task; 5] = [
+        Task::Click,
+        Task::Detect,
+        Task::Refer,
+        Task::Classify,
+        Task::Count,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -103,14 +109,15 @@ impl Record {
         if self.image.as_os_str().is_empty() {
             return Err(format!("record {}: empty `image`", self.id));
         }
-        let ok = match (&self.task, &self.target) {
-            (Task::Click, Target::Box(_) | Target::Point(_) | Target::Mask(_)) => true,
-            (Task::Refer, Target::Mask(_) | Target::Point(_) | Target::Box(_)) => true,
-            (Task::Detect, Target::Boxes(_) | Target::Box(_)) => true,
-            (Task::Classify, Target::Label(_)) => true,
-            (Task::Count, Target::Count(_)) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (&self.task, &self.target),
+            (
+                Task::Click | Task::Refer,
+                Target::Box(_) | Target::Point(_) | Target::Mask(_)
+            ) | (Task::Detect, Target::Boxes(_) | Target::Box(_))
+                | (Task::Classify, Target::Label(_))
+                | (Task::Count, Target::Count(_))
+        );
         if !ok {
             return Err(format!(
                 "record {}: task `{}` cannot have a `{}` target",
@@ -129,7 +136,8 @@ impl Record {
             return Err(format!("record {}: non-finite target coordinates", self.id));
         }
         if let Some(cam) = &self.camera {
-            cam.validate().map_err(|e| format!("record {}: {e}", self.id))?;
+            cam.validate()
+                .map_err(|e| format!("record {}: {e}", self.id))?;
         }
         Ok(())
     }
@@ -351,7 +359,11 @@ mod tests {
         let good = serde_json::to_string(&sample())?;
         let cases = [
             (format!("{good}\n\n{{\"id\": 3}}\n"), 3, "invalid type"),
-            (format!("{good}\n{}\n", good.replace("\"click\"", "\"jump\"")), 2, "unknown variant"),
+            (
+                format!("{good}\n{}\n", good.replace("\"click\"", "\"jump\"")),
+                2,
+                "unknown variant",
+            ),
             (good.replace("\"box\"", "\"label\""), 1, "invalid type"),
             (
                 good.replace(r#"{"box":[1.0,2.0,30.0,40.0]}"#, r#"{"count":3}"#),

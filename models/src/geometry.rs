@@ -116,7 +116,7 @@ impl BBox {
         let y1 = self.y1.max(other.y1);
         let x2 = self.x2.min(other.x2);
         let y2 = self.y2.min(other.y2);
-        (x2 > x1 && y2 > y1).then(|| BBox { x1, y1, x2, y2 })
+        (x2 > x1 && y2 > y1).then_some(BBox { x1, y1, x2, y2 })
     }
 
     /// The smallest box enclosing both.
@@ -234,7 +234,9 @@ impl Mask {
 
     /// Whether pixel `(x, y)` is inside; out-of-range pixels are outside.
     pub fn get(&self, x: u32, y: u32) -> bool {
-        x < self.width && y < self.height && self.data[y as usize * self.width as usize + x as usize] != 0
+        x < self.width
+            && y < self.height
+            && self.data[y as usize * self.width as usize + x as usize] != 0
     }
 
     /// Whether the pixel containing point `p` is inside the mask.
@@ -309,7 +311,14 @@ impl Mask {
         })?;
         let luma = img.to_luma8();
         let (w, h) = luma.dimensions();
-        Self::from_raw(w, h, luma.into_raw().into_iter().map(|v| u8::from(v != 0)).collect())
+        Self::from_raw(
+            w,
+            h,
+            luma.into_raw()
+                .into_iter()
+                .map(|v| u8::from(v != 0))
+                .collect(),
+        )
     }
 
     /// Writes the mask as an 8-bit grayscale PNG (inside = 255).
@@ -317,7 +326,10 @@ impl Mask {
         let img = image::GrayImage::from_raw(
             self.width,
             self.height,
-            self.data.iter().map(|&v| if v != 0 { 255 } else { 0 }).collect(),
+            self.data
+                .iter()
+                .map(|&v| if v != 0 { 255 } else { 0 })
+                .collect(),
         )
         .ok_or_else(|| Error::invalid("mask", "buffer size does not match dimensions"))?;
         img.save(path).map_err(|e| Error::Image {
@@ -511,10 +523,20 @@ mod tests {
 
     #[test]
     fn frame_map_hand_computed() -> Result<()> {
-        let f = FrameMap::new((1280, 800), (640, 400), ResizeMode::Stretch, CoordFrame::Norm1000)?;
+        let f = FrameMap::new(
+            (1280, 800),
+            (640, 400),
+            ResizeMode::Stretch,
+            CoordFrame::Norm1000,
+        )?;
         let p = f.answer_to_original(Point::new(500.0, 250.0));
         assert!(close(p.x, 640.0) && close(p.y, 200.0));
-        let l = FrameMap::new((200, 100), (100, 100), ResizeMode::Letterbox, CoordFrame::Pixels)?;
+        let l = FrameMap::new(
+            (200, 100),
+            (100, 100),
+            ResizeMode::Letterbox,
+            CoordFrame::Pixels,
+        )?;
         // Scale 0.5, vertical padding (100 - 50) / 2 = 25.
         let q = l.original_to_input(Point::new(200.0, 100.0));
         assert!(close(q.x, 100.0) && close(q.y, 75.0));

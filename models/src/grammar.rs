@@ -4,8 +4,10 @@
 //! completion := ws? ( "<think>" THINK "</think>" ws? )? "<answer>" ANSWER "</answer>" ws?
 //! ANSWER     := ws? value ws?
 //! value      := points | boxes | "[]" | count | label
-//! points     := point ( ws? "," ws? point )*          point := "(" int "," int ")"
-//! boxes      := box ( ws? "," ws? box )*              box   := "[" int "," int "," int "," int ( "," conf )? "]"
+//! points     := point ( ws? "," ws? point )*
+//! point      := "(" int "," int ")"
+//! boxes      := box ( ws? "," ws? box )*
+//! box        := "[" int "," int "," int "," int ( "," conf )? "]"
 //! count      := digit+                                (fits in a u32)
 //! label      := any other text that has no tag in it
 //! int        := digit+ (at most MAX_COORD)            conf := digit+ ( "." digit+ )?  (in 0..=1)
@@ -15,8 +17,8 @@
 //! Decisions, all strict so that the format reward means something:
 //! - coordinates are non-negative decimal integers: `-3`, `3.5`, `1e3` and `+3` are
 //!   [`ParseError::BadNumber`]; larger than [`MAX_COORD`] is [`ParseError::NumberOutOfRange`];
-//! - a box is written top-left first: `[x2,y2,x1,y1]` with `x2 > x1` is
-//!   [`ParseError::InvertedBox`] (a zero-width box is allowed);
+//! - a box is written top-left corner first: `[30,2,3,40]` (x1 > x2) is
+//!   [`ParseError::InvertedBox`]; a zero-width or zero-height box is allowed;
 //! - a list holds points or boxes, never both ([`ParseError::MixedList`]); `[]` is the
 //!   empty detection list ("nothing found");
 //! - text after `</answer>`, and text between `</think>` and `<answer>`, is an error;
@@ -120,7 +122,9 @@ pub enum ParseError {
         found: usize,
         offset: usize,
     },
-    #[error("box at byte {offset} has its corners swapped (write [x1,y1,x2,y2] with x1<=x2, y1<=y2)")]
+    #[error(
+        "box at byte {offset} has its corners swapped (write [x1,y1,x2,y2] with x1<=x2, y1<=y2)"
+    )]
     InvertedBox { offset: usize },
     #[error("points and boxes mixed in one list at byte {offset}")]
     MixedList { offset: usize },
@@ -207,7 +211,10 @@ pub fn points_in_text(text: &str) -> Vec<Point> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut pos = 0;
-    while let Some(rel) = bytes.get(pos..).and_then(|b| b.iter().position(|&c| c == b'(')) {
+    while let Some(rel) = bytes
+        .get(pos..)
+        .and_then(|b| b.iter().position(|&c| c == b'('))
+    {
         let start = pos + rel;
         let mut cur = Cursor::new(text, start, 0);
         match cur.point() {
@@ -279,7 +286,12 @@ fn first_text(s: &str, from: usize, to: usize) -> Option<usize> {
 }
 
 /// The first grammar tag inside `s[from..to]`, as (tag, offset).
-fn find_tag(s: &str, from: usize, to: usize, tags: &[&'static str]) -> Option<(&'static str, usize)> {
+fn find_tag(
+    s: &str,
+    from: usize,
+    to: usize,
+    tags: &[&'static str],
+) -> Option<(&'static str, usize)> {
     let seg = s.get(from..to)?;
     tags.iter()
         .filter_map(|t| seg.find(t).map(|i| (*t, from + i)))
@@ -312,40 +324,44 @@ fn parse_impl(text: &str, strict: Option<Mode>) -> Result<Answer, ParseError> {
     }
 
     let mut pos = first_tag;
-    let think = if mode == Mode::Think {
-        let open = pos;
-        let start = open + THINK_OPEN.len();
-        let end = text[start..]
-            .find(THINK_CLOSE)
-            .map(|i| start + i)
-            .ok_or(ParseError::UnclosedTag {
-                tag: "think",
-                offset: open,
-            })?;
-        if let Some((tag, offset)) = find_tag(text, start, end, &[THINK_OPEN, ANSWER_OPEN, ANSWER_CLOSE]) {
-            return Err(ParseError::StrayTag { tag, offset });
-        }
-        pos = end + THINK_CLOSE.len();
-        let next = first_text(text, pos, text.len()).ok_or(ParseError::MissingAnswer)?;
-        if !text[next..].starts_with(ANSWER_OPEN) {
-            return Err(ParseError::TextBetweenTags { offset: next });
-        }
-        pos = next;
-        Some(text[start..end].to_string())
-    } else {
-        None
-    };
+    let think =
+        if mode == Mode::Think {
+            let open = pos;
+            let start = open + THINK_OPEN.len();
+            let end = text[start..].find(THINK_CLOSE).map(|i| start + i).ok_or(
+                ParseError::UnclosedTag {
+                    tag: "think",
+                    offset: open,
+                },
+            )?;
+            if let Some((tag, offset)) =
+                find_tag(text, start, end, &[THINK_OPEN, ANSWER_OPEN, ANSWER_CLOSE])
+            {
+                return Err(ParseError::StrayTag { tag, offset });
+            }
+            pos = end + THINK_CLOSE.len();
+            let next = first_text(text, pos, text.len()).ok_or(ParseError::MissingAnswer)?;
+            if !text[next..].starts_with(ANSWER_OPEN) {
+                return Err(ParseError::TextBetweenTags { offset: next });
+            }
+            pos = next;
+            Some(text[start..end].to_string())
+        } else {
+            None
+        };
 
     let open = pos;
     let start = open + ANSWER_OPEN.len();
-    let end = text[start..]
-        .find(ANSWER_CLOSE)
-        .map(|i| start + i)
-        .ok_or(ParseError::UnclosedTag {
-            tag: "answer",
-            offset: open,
-        })?;
-    if let Some((tag, offset)) = find_tag(text, start, end, &[THINK_OPEN, THINK_CLOSE, ANSWER_OPEN]) {
+    let end =
+        text[start..]
+            .find(ANSWER_CLOSE)
+            .map(|i| start + i)
+            .ok_or(ParseError::UnclosedTag {
+                tag: "answer",
+                offset: open,
+            })?;
+    if let Some((tag, offset)) = find_tag(text, start, end, &[THINK_OPEN, THINK_CLOSE, ANSWER_OPEN])
+    {
         return Err(ParseError::StrayTag { tag, offset });
     }
     if let Some(offset) = first_text(text, end + ANSWER_CLOSE.len(), text.len()) {
@@ -530,7 +546,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads `open tok, tok, … close` and returns the tokens with their offsets.
-    fn tuple(&mut self, close: u8, expected_close: &'static str) -> Result<Vec<(&'a str, usize)>, ParseError> {
+    fn tuple(
+        &mut self,
+        close: u8,
+        expected_close: &'static str,
+    ) -> Result<Vec<(&'a str, usize)>, ParseError> {
         self.pos += 1; // the opening bracket
         let mut toks = Vec::new();
         loop {
@@ -641,7 +661,10 @@ mod tests {
     #[test]
     fn values() {
         check("<answer>(12,34)</answer>", Ok(pts(&[(12.0, 34.0)])));
-        check("<answer> ( 12 , 34 ) , (5,6)\n</answer>", Ok(pts(&[(12.0, 34.0), (5.0, 6.0)])));
+        check(
+            "<answer> ( 12 , 34 ) , (5,6)\n</answer>",
+            Ok(pts(&[(12.0, 34.0), (5.0, 6.0)])),
+        );
         check(
             "<answer>[1,2,30,40]</answer>",
             Ok(boxes(&[([1.0, 2.0, 30.0, 40.0], None)])),
@@ -657,7 +680,10 @@ mod tests {
         check("<answer> 7 </answer>", Ok(Value::Count(7)));
         check("<answer>007</answer>", Ok(Value::Count(7)));
         check("<answer>4294967295</answer>", Ok(Value::Count(u32::MAX)));
-        check("<answer> golden retriever </answer>", Ok(Value::Label("golden retriever".into())));
+        check(
+            "<answer> golden retriever </answer>",
+            Ok(Value::Label("golden retriever".into())),
+        );
         check("<answer>3 cats</answer>", Ok(Value::Label("3 cats".into())));
         check("<answer>3.5</answer>", Ok(Value::Label("3.5".into())));
         check(
@@ -675,13 +701,40 @@ mod tests {
         };
         check("", Err(MissingAnswer));
         check("(1,2)", Err(MissingAnswer));
-        check("<answer>(1,2)", Err(UnclosedTag { tag: "answer", offset: 0 }));
-        check("<think>hmm<answer>(1,2)</answer>", Err(UnclosedTag { tag: "think", offset: 0 }));
+        check(
+            "<answer>(1,2)",
+            Err(UnclosedTag {
+                tag: "answer",
+                offset: 0,
+            }),
+        );
+        check(
+            "<think>hmm<answer>(1,2)</answer>",
+            Err(UnclosedTag {
+                tag: "think",
+                offset: 0,
+            }),
+        );
         check("<think>hmm</think>", Err(MissingAnswer));
-        check("<think>a</think> so <answer>1</answer>", Err(TextBetweenTags { offset: 17 }));
-        check("<answer>1</answer> done", Err(TextAfterAnswer { offset: 19 }));
-        check("<answer>1</answer><answer>2</answer>", Err(TextAfterAnswer { offset: 18 }));
-        check("<answer>1<think></answer>", Err(StrayTag { tag: "<think>", offset: 9 }));
+        check(
+            "<think>a</think> so <answer>1</answer>",
+            Err(TextBetweenTags { offset: 17 }),
+        );
+        check(
+            "<answer>1</answer> done",
+            Err(TextAfterAnswer { offset: 19 }),
+        );
+        check(
+            "<answer>1</answer><answer>2</answer>",
+            Err(TextAfterAnswer { offset: 18 }),
+        );
+        check(
+            "<answer>1<think></answer>",
+            Err(StrayTag {
+                tag: "<think>",
+                offset: 9,
+            }),
+        );
         check(
             "<think>a<answer>1</answer></think><answer>2</answer>",
             Err(StrayTag {
@@ -740,8 +793,14 @@ mod tests {
                 offset: 8,
             }),
         );
-        check("<answer>[30,2,3,40]</answer>", Err(InvertedBox { offset: 8 }));
-        check("<answer>(1,2),[1,2,3,4]</answer>", Err(MixedList { offset: 14 }));
+        check(
+            "<answer>[30,2,3,40]</answer>",
+            Err(InvertedBox { offset: 8 }),
+        );
+        check(
+            "<answer>(1,2),[1,2,3,4]</answer>",
+            Err(MixedList { offset: 14 }),
+        );
         check(
             "<answer>(1,2),</answer>",
             Err(Syntax {
@@ -793,12 +852,30 @@ mod tests {
         check_strict(direct, Mode::Direct, Ok(Mode::Direct));
         check_strict(think, Mode::Direct, Err(UnexpectedThink));
         check_strict(direct, Mode::Think, Err(MissingThink));
-        check_strict("Sure! <answer>1</answer>", Mode::Direct, Err(TextBeforeTag { offset: 0 }));
-        check_strict(" ok <think>x</think><answer>1</answer>", Mode::Think, Err(TextBeforeTag { offset: 1 }));
-        check_strict("<think></think><answer>1</answer>", Mode::Think, Ok(Mode::Think));
+        check_strict(
+            "Sure! <answer>1</answer>",
+            Mode::Direct,
+            Err(TextBeforeTag { offset: 0 }),
+        );
+        check_strict(
+            " ok <think>x</think><answer>1</answer>",
+            Mode::Think,
+            Err(TextBeforeTag { offset: 1 }),
+        );
+        check_strict(
+            "<think></think><answer>1</answer>",
+            Mode::Think,
+            Ok(Mode::Think),
+        );
         // The lenient parser skips a preamble, e.g. reasoning whose `<think>` was in the prompt.
-        assert_eq!(parse("Sure! <answer>1</answer>").map(|a| a.mode), Ok(Mode::Direct));
-        assert_eq!(parse("I see.</think><answer>1</answer>").map(|a| a.mode), Ok(Mode::Direct));
+        assert_eq!(
+            parse("Sure! <answer>1</answer>").map(|a| a.mode),
+            Ok(Mode::Direct)
+        );
+        assert_eq!(
+            parse("I see.</think><answer>1</answer>").map(|a| a.mode),
+            Ok(Mode::Direct)
+        );
         let a = parse("<think> at (1,2) </think><answer> (3,4) </answer>").unwrap();
         assert_eq!(a.think.as_deref(), Some(" at (1,2) "));
         assert_eq!(a.text, " (3,4) ");
@@ -821,7 +898,10 @@ mod tests {
 
     #[test]
     fn format_writes_the_grammar() {
-        let v = boxes(&[([1.4, 2.0, 3.0, 4.0], Some(0.5)), ([0.0, 0.0, 1.0, 1.0], Some(f64::NAN))]);
+        let v = boxes(&[
+            ([1.4, 2.0, 3.0, 4.0], Some(0.5)),
+            ([0.0, 0.0, 1.0, 1.0], Some(f64::NAN)),
+        ]);
         assert_eq!(
             format_answer(Mode::Think, Some("look"), &v),
             "<think>look</think><answer>[1,2,3,4,0.5],[0,0,1,1]</answer>"
@@ -830,18 +910,21 @@ mod tests {
             format_answer(Mode::Direct, Some("ignored"), &pts(&[(-4.0, 2e9)])),
             "<answer>(0,1000000)</answer>"
         );
-        assert_eq!(format_answer(Mode::Direct, None, &Value::Points(vec![])), "<answer>[]</answer>");
+        assert_eq!(
+            format_answer(Mode::Direct, None, &Value::Points(vec![])),
+            "<answer>[]</answer>"
+        );
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {
         let c = || 0..=MAX_COORD;
         let point = (c(), c()).prop_map(|(x, y)| Point::new(x as f64, y as f64));
-        let det = (c(), c(), c(), c(), proptest::option::of(0.0..=1.0f64)).prop_map(|(a, b, x, y, confidence)| {
-            Detection {
+        let det = (c(), c(), c(), c(), proptest::option::of(0.0..=1.0f64)).prop_map(
+            |(a, b, x, y, confidence)| Detection {
                 bbox: BBox::new(a as f64, b as f64, x as f64, y as f64),
                 confidence,
-            }
-        });
+            },
+        );
         prop_oneof![
             proptest::collection::vec(point, 1..5).prop_map(Value::Points),
             proptest::collection::vec(det, 0..5).prop_map(Value::Boxes),

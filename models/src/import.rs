@@ -156,11 +156,16 @@ pub fn import_vlm_r1(input: &Path, opts: &ImportOptions) -> Result<Vec<Record>> 
                 Task::Detect,
                 Target::Boxes(d.iter().map(|d| d.bbox.scale(sx, sy)).collect()),
             ),
-            Value::Points(p) if p.len() == 1 => {
-                (Task::Refer, Target::Point(Point::new(p[0].x * sx, p[0].y * sy)))
-            }
+            Value::Points(p) if p.len() == 1 => (
+                Task::Refer,
+                Target::Point(Point::new(p[0].x * sx, p[0].y * sy)),
+            ),
             Value::Points(_) => {
-                return Err(record_err(input, line_no, "several points cannot be a target"))
+                return Err(record_err(
+                    input,
+                    line_no,
+                    "several points cannot be a target",
+                ))
             }
             Value::Count(n) => (Task::Count, Target::Count(n)),
             Value::Label(l) => (Task::Classify, Target::Label(l)),
@@ -262,10 +267,13 @@ mod tests {
             dir.path(),
             "r1.jsonl",
             concat!(
-                r#"{"id": 7, "image": "a.png", "conversations": [{"from": "human", "value": "<image>Where is the red car?"}, {"from": "gpt", "value": "[10,20,30,40]"}]}"#, "\n",
-                r#"{"image": ["b.png"], "conversations": [{"from": "human", "value": "<image>Detect cats."}, {"from": "gpt", "value": "<answer>[1,1,5,5],[6,6,9,9]</answer>"}]}"#, "\n",
+                r#"{"id": 7, "image": "a.png", "conversations": [{"from": "human", "value": "<image>Where is the red car?"}, {"from": "gpt", "value": "[10,20,30,40]"}]}"#,
                 "\n",
-                r#"{"image": "c.png", "conversations": [{"from": "human", "value": "How many?"}, {"from": "gpt", "value": "3"}]}"#, "\n",
+                r#"{"image": ["b.png"], "conversations": [{"from": "human", "value": "<image>Detect cats."}, {"from": "gpt", "value": "<answer>[1,1,5,5],[6,6,9,9]</answer>"}]}"#,
+                "\n",
+                "\n",
+                r#"{"image": "c.png", "conversations": [{"from": "human", "value": "How many?"}, {"from": "gpt", "value": "3"}]}"#,
+                "\n",
             ),
         );
         let recs = import_vlm_r1(&input, &ImportOptions::default())?;
@@ -273,7 +281,10 @@ mod tests {
         assert_eq!(recs[0].id, "7");
         assert_eq!(recs[0].instruction, "Where is the red car?");
         assert_eq!(recs[0].task, Task::Refer);
-        assert_eq!(recs[0].target, Target::Box(BBox::new(10.0, 20.0, 30.0, 40.0)));
+        assert_eq!(
+            recs[0].target,
+            Target::Box(BBox::new(10.0, 20.0, 30.0, 40.0))
+        );
         assert_eq!(recs[0].image, dir.path().join("a.png"));
         assert_eq!(recs[1].task, Task::Detect);
         assert_eq!(recs[2].target, Target::Count(3));
@@ -287,11 +298,15 @@ mod tests {
             dir.path(),
             "bad.jsonl",
             concat!(
-                r#"{"image": "a.png", "conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": "[1,2,3,4]"}]}"#, "\n",
-                r#"{"image": "a.png", "conversations": [{"from": "human", "value": "x"}]}"#, "\n",
+                r#"{"image": "a.png", "conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": "[1,2,3,4]"}]}"#,
+                "\n",
+                r#"{"image": "a.png", "conversations": [{"from": "human", "value": "x"}]}"#,
+                "\n",
             ),
         );
-        let err = import_vlm_r1(&input, &ImportOptions::default()).unwrap_err().to_string();
+        let err = import_vlm_r1(&input, &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bad.jsonl:2: no gpt turn"), "{err}");
     }
 
@@ -307,7 +322,10 @@ mod tests {
             r#"[{"img_filename": "s.png", "bbox": [10, 20, 30, 40], "instruction": "open settings", "data_type": "icon"}]"#,
         );
         let recs = import_screenspot(&input, &ImportOptions::default())?;
-        assert_eq!(recs[0].target, Target::Box(BBox::new(10.0, 20.0, 40.0, 60.0)));
+        assert_eq!(
+            recs[0].target,
+            Target::Box(BBox::new(10.0, 20.0, 40.0, 60.0))
+        );
         assert_eq!(recs[0].task, Task::Click);
         assert_eq!(recs[0].meta.as_ref().unwrap()["data_type"], "icon");
         let opts = ImportOptions {
@@ -319,7 +337,9 @@ mod tests {
         // 200x100 image: x scale 0.2, y scale 0.1.
         assert_eq!(recs[0].target, Target::Box(BBox::new(2.0, 2.0, 6.0, 4.0)));
         let bad = write(dir.path(), "bad.jsonl", "{\"img_filename\": \"s.png\"}\n");
-        let err = import_screenspot(&bad, &ImportOptions::default()).unwrap_err().to_string();
+        let err = import_screenspot(&bad, &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bad.jsonl:1: missing field"), "{err}");
         Ok(())
     }

@@ -282,7 +282,9 @@ impl Manifest {
                 p.std.len()
             ));
         }
-        if p.std.iter().any(|s| !s.is_finite() || *s <= 0.0) || p.mean.iter().any(|m| !m.is_finite()) {
+        if p.std.iter().any(|s| !s.is_finite() || *s <= 0.0)
+            || p.mean.iter().any(|m| !m.is_finite())
+        {
             return Err("`preprocess.std` must be positive and `mean` finite".into());
         }
         match (p.channels, p.depth_max_m) {
@@ -296,11 +298,18 @@ impl Manifest {
             return Err("`prompt.template` must contain `{instruction}`".into());
         }
         if self.opset < MIN_OPSET {
-            return Err(format!("opset {} is below the minimum {MIN_OPSET}", self.opset));
+            return Err(format!(
+                "opset {} is below the minimum {MIN_OPSET}",
+                self.opset
+            ));
         }
         let std = standard_graphs(d.num_layers);
         for (name, got, want) in [
-            ("vision_encoder", &self.graphs.vision_encoder, &std.vision_encoder),
+            (
+                "vision_encoder",
+                &self.graphs.vision_encoder,
+                &std.vision_encoder,
+            ),
             ("embed_tokens", &self.graphs.embed_tokens, &std.embed_tokens),
             ("decoder", &self.graphs.decoder, &std.decoder),
         ] {
@@ -316,8 +325,12 @@ impl Manifest {
                     got.outputs, want.outputs
                 ));
             }
-            if got.file.is_empty() || got.file.contains("..") || Path::new(&got.file).is_absolute() {
-                return Err(format!("graph `{name}` file `{}` must be a plain relative name", got.file));
+            if got.file.is_empty() || got.file.contains("..") || Path::new(&got.file).is_absolute()
+            {
+                return Err(format!(
+                    "graph `{name}` file `{}` must be a plain relative name",
+                    got.file
+                ));
             }
         }
         Ok(())
@@ -413,18 +426,30 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        check_err(|v| v["version"] = 2.into(), "manifest version 2 is not supported");
+        check_err(
+            |v| v["version"] = 2.into(),
+            "manifest version 2 is not supported",
+        );
         check_err(|v| v["format"] = "onnx".into(), "format is `onnx`");
-        check_err(|v| v["decoder"]["num_layers"] = 0.into(), "`decoder.num_layers` must be positive");
+        check_err(
+            |v| v["decoder"]["num_layers"] = 0.into(),
+            "`decoder.num_layers` must be positive",
+        );
         check_err(
             |v| v["graphs"]["decoder"]["inputs"][0] = "embeds".into(),
             "graph `decoder` inputs",
         );
-        check_err(|v| v["preprocess"]["mean"] = serde_json::json!([0.5]), "need 3 values");
+        check_err(
+            |v| v["preprocess"]["mean"] = serde_json::json!([0.5]),
+            "need 3 values",
+        );
         check_err(|v| v["prompt"]["template"] = "hi".into(), "{instruction}");
         check_err(|v| v["opset"] = 9.into(), "opset 9");
         check_err(|v| v["extra"] = 1.into(), "unknown field `extra`");
-        check_err(|v| v["graphs"]["embed_tokens"]["file"] = "../x.onnx".into(), "plain relative name");
+        check_err(
+            |v| v["graphs"]["embed_tokens"]["file"] = "../x.onnx".into(),
+            "plain relative name",
+        );
         assert!(Manifest::from_json("{").unwrap_err().contains("not JSON"));
     }
 
@@ -432,7 +457,11 @@ mod tests {
     fn load_reports_missing_file() -> crate::Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
         sample().save(dir.path())?;
-        for f in ["vision_encoder.onnx", "embed_tokens.onnx", "decoder_model_merged.onnx"] {
+        for f in [
+            "vision_encoder.onnx",
+            "embed_tokens.onnx",
+            "decoder_model_merged.onnx",
+        ] {
             std::fs::write(dir.path().join(f), b"x").map_err(|e| Error::io(f, e))?;
         }
         let err = Manifest::load(dir.path()).unwrap_err().to_string();

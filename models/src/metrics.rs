@@ -213,7 +213,11 @@ fn summarize(task: Task, s: &TaskSums) -> TaskSummary {
             let r = ratio(s.true_pos as f64, s.n_gt).unwrap_or(0.0);
             out.precision = Some(p);
             out.recall = Some(r);
-            out.f1 = Some(if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 });
+            out.f1 = Some(if p + r > 0.0 {
+                2.0 * p * r / (p + r)
+            } else {
+                0.0
+            });
             out.mean_iou = ratio(s.iou_sum, s.n);
         }
         Task::Count => out.count_mae = ratio(s.abs_err_sum, s.n_counted),
@@ -308,7 +312,13 @@ mod tests {
 
     fn frame() -> FrameMap {
         // Identity: answers are original pixels.
-        FrameMap::new((100, 100), (100, 100), ResizeMode::Stretch, CoordFrame::Pixels).unwrap()
+        FrameMap::new(
+            (100, 100),
+            (100, 100),
+            ResizeMode::Stretch,
+            CoordFrame::Pixels,
+        )
+        .unwrap()
     }
 
     fn record(task: Task, target: Target) -> Record {
@@ -344,7 +354,8 @@ mod tests {
         let s = run(
             &[
                 (click.clone(), "<answer>(15,15)</answer>", 10),
-                (click.clone(), "<answer>[10,10,30,30]</answer>", 20), // centre (20,20): on the border
+                // Centre (20,20): on the border, which counts.
+                (click.clone(), "<answer>[10,10,30,30]</answer>", 20),
                 (click.clone(), "<answer>(25,15)</answer>", 30),
                 (click, "no answer", 40),
             ],
@@ -432,7 +443,10 @@ mod tests {
         assert!(close(s.task(Task::Refer).unwrap().accuracy, 0.5));
         let table = s.to_string();
         assert!(table.starts_with("task"), "{table}");
-        assert!(table.contains("refer") && table.contains("0.500"), "{table}");
+        assert!(
+            table.contains("refer") && table.contains("0.500"),
+            "{table}"
+        );
         assert_eq!(table.lines().count(), 3, "{table}");
         let json = serde_json::to_string(&s).unwrap();
         assert!(!json.contains("precision"), "{json}");

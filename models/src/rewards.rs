@@ -148,12 +148,18 @@ impl RewardConfig {
             ("length.target_tokens", self.length.target_tokens),
         ];
         if let Some((name, v)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
-            return Err(Error::invalid("reward config", format!("`{name}` must be positive, got {v}")));
+            return Err(Error::invalid(
+                "reward config",
+                format!("`{name}` must be positive, got {v}"),
+            ));
         }
         if !(0.0..1.0).contains(&self.iou_threshold) {
             return Err(Error::invalid(
                 "reward config",
-                format!("`iou_threshold` must be in [0, 1), got {}", self.iou_threshold),
+                format!(
+                    "`iou_threshold` must be in [0, 1), got {}",
+                    self.iou_threshold
+                ),
             ));
         }
         Ok(())
@@ -206,9 +212,9 @@ pub fn score(
         None => (0.0, (record.task == Task::Detect).then_some(0.0)),
     };
     let process = anchor(record).map(|target| {
-        answer
-            .as_ref()
-            .map_or(0.0, |a| process_reward(a.think.as_deref(), &target, frame, cfg))
+        answer.as_ref().map_or(0.0, |a| {
+            process_reward(a.think.as_deref(), &target, frame, cfg)
+        })
     });
     // Length is only paid for a readable answer, so that rambling garbage earns nothing.
     let length = if answer.is_some() {
@@ -327,7 +333,12 @@ pub fn anchor(record: &Record) -> Option<Anchor> {
 /// anchor. A box anchor is scored like a shaped click (1 inside, `exp(−d/σ)` with σ =
 /// `shape_sigma` × box diagonal); a point anchor as `exp(−d/σ)` with σ = `process_sigma` ×
 /// image diagonal. The first point, not the best, so that listing many points cannot game it.
-pub fn process_reward(think: Option<&str>, anchor: &Anchor, frame: &FrameMap, cfg: &RewardConfig) -> f64 {
+pub fn process_reward(
+    think: Option<&str>,
+    anchor: &Anchor,
+    frame: &FrameMap,
+    cfg: &RewardConfig,
+) -> f64 {
     let Some(p) = think
         .and_then(|t| grammar::points_in_text(t).first().copied())
         .map(|p| frame.answer_to_original(p))
@@ -361,7 +372,13 @@ mod tests {
 
     /// Original 2000×1000 image, 1000×500 model input, pixel answers: answer = original / 2.
     fn frame() -> FrameMap {
-        FrameMap::new((2000, 1000), (1000, 500), ResizeMode::Stretch, CoordFrame::Pixels).unwrap()
+        FrameMap::new(
+            (2000, 1000),
+            (1000, 500),
+            ResizeMode::Stretch,
+            CoordFrame::Pixels,
+        )
+        .unwrap()
     }
 
     fn record(task: Task, target: Target) -> Record {
@@ -413,14 +430,59 @@ mod tests {
     #[test]
     fn click() {
         // Target box in original pixels 200..400 × 100..300 → answer frame 100..200 × 50..150.
-        let rec = record(Task::Click, Target::Box(BBox::new(200.0, 100.0, 400.0, 300.0)));
-        check("<answer>(150,100)</answer>", Mode::Direct, &rec, None, none, (1.0, 1.0, None, None, 2.0));
-        check("<answer>[100,50,200,150]</answer>", Mode::Direct, &rec, None, none, (1.0, 1.0, None, None, 2.0));
-        check("<answer>(250,100)</answer>", Mode::Direct, &rec, None, none, (1.0, 0.0, None, None, 1.0));
+        let rec = record(
+            Task::Click,
+            Target::Box(BBox::new(200.0, 100.0, 400.0, 300.0)),
+        );
+        check(
+            "<answer>(150,100)</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 1.0, None, None, 2.0),
+        );
+        check(
+            "<answer>[100,50,200,150]</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 1.0, None, None, 2.0),
+        );
+        check(
+            "<answer>(250,100)</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 0.0, None, None, 1.0),
+        );
         // Wrong mode: the accuracy still counts, the format does not.
-        check("<answer>(150,100)</answer>", Mode::Think, &rec, None, none, (0.0, 1.0, None, None, 1.0));
-        check("click it", Mode::Direct, &rec, None, none, (0.0, 0.0, None, None, 0.0));
-        check("<answer>save</answer>", Mode::Direct, &rec, None, none, (1.0, 0.0, None, None, 1.0));
+        check(
+            "<answer>(150,100)</answer>",
+            Mode::Think,
+            &rec,
+            None,
+            none,
+            (0.0, 1.0, None, None, 1.0),
+        );
+        check(
+            "click it",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (0.0, 0.0, None, None, 0.0),
+        );
+        check(
+            "<answer>save</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 0.0, None, None, 1.0),
+        );
         // Shaped: (250,100) → original (500,200), 100 px right of the box; diagonal
         // √(200²+200²), σ = 0.5 × that.
         let sigma = 0.5 * 200f64.hypot(200.0);
@@ -441,30 +503,94 @@ mod tests {
         mask.set(600, 400, true);
         let mut rec = record(Task::Refer, Target::Mask("m.png".into()));
         // Answer (300,200) → original (600,400): inside the one-pixel mask.
-        check("<answer>(300,200)</answer>", Mode::Direct, &rec, Some(&mask), none, (1.0, 1.0, None, None, 2.0));
-        check("<answer>(300,201)</answer>", Mode::Direct, &rec, Some(&mask), none, (1.0, 0.0, None, None, 1.0));
+        check(
+            "<answer>(300,200)</answer>",
+            Mode::Direct,
+            &rec,
+            Some(&mask),
+            none,
+            (1.0, 1.0, None, None, 2.0),
+        );
+        check(
+            "<answer>(300,201)</answer>",
+            Mode::Direct,
+            &rec,
+            Some(&mask),
+            none,
+            (1.0, 0.0, None, None, 1.0),
+        );
         // No mask given: accuracy 0, no panic.
-        check("<answer>(300,200)</answer>", Mode::Direct, &rec, None, none, (1.0, 0.0, None, None, 1.0));
+        check(
+            "<answer>(300,200)</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 0.0, None, None, 1.0),
+        );
 
         // Anchor box 100..300 × 100..300 (original) = answer 50..150 × 50..150.
         rec.meta = Some(json!({"anchor_box": [100, 100, 300, 300], "other": 1}));
-        let think = "<think>The cube is at (100,100); the ball is right of it.</think><answer>(300,200)</answer>";
-        check(think, Mode::Think, &rec, Some(&mask), none, (1.0, 1.0, None, Some(1.0), 2.1));
+        let think = "<think>The cube is at (100,100), the ball right of it.</think>\
+                     <answer>(300,200)</answer>";
+        check(
+            think,
+            Mode::Think,
+            &rec,
+            Some(&mask),
+            none,
+            (1.0, 1.0, None, Some(1.0), 2.1),
+        );
         let no_point = "<think>left of the cube</think><answer>(300,200)</answer>";
-        check(no_point, Mode::Think, &rec, Some(&mask), none, (1.0, 1.0, None, Some(0.0), 2.0));
-        check("garbage", Mode::Think, &rec, Some(&mask), none, (0.0, 0.0, None, Some(0.0), 0.0));
+        check(
+            no_point,
+            Mode::Think,
+            &rec,
+            Some(&mask),
+            none,
+            (1.0, 1.0, None, Some(0.0), 2.0),
+        );
+        check(
+            "garbage",
+            Mode::Think,
+            &rec,
+            Some(&mask),
+            none,
+            (0.0, 0.0, None, Some(0.0), 0.0),
+        );
 
         // Anchor point (1000,500); thought point (400,250) → (800,500): 200 px off.
         // σ = 0.05 × √(2000² + 1000²).
         rec.meta = Some(json!({"anchor_point": [1000, 500]}));
         let p = (-200.0 / (0.05 * 2000f64.hypot(1000.0))).exp();
         let think = "<think>anchor (400,250) then (1,1)</think><answer>(300,200)</answer>";
-        check(think, Mode::Think, &rec, Some(&mask), none, (1.0, 1.0, None, Some(p), 2.0 + 0.1 * p));
+        check(
+            think,
+            Mode::Think,
+            &rec,
+            Some(&mask),
+            none,
+            (1.0, 1.0, None, Some(p), 2.0 + 0.1 * p),
+        );
 
         // A point target: hit radius 0.02 × 2236 ≈ 44.7 px.
         let rec = record(Task::Refer, Target::Point(Point::new(600.0, 400.0)));
-        check("<answer>(320,200)</answer>", Mode::Direct, &rec, None, none, (1.0, 1.0, None, None, 2.0));
-        check("<answer>(330,200)</answer>", Mode::Direct, &rec, None, none, (1.0, 0.0, None, None, 1.0));
+        check(
+            "<answer>(320,200)</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 1.0, None, None, 2.0),
+        );
+        check(
+            "<answer>(330,200)</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 0.0, None, None, 1.0),
+        );
     }
 
     #[test]
@@ -472,26 +598,113 @@ mod tests {
         // Ground truth in original pixels; answers are half of it.
         let rec = record(
             Task::Detect,
-            Target::Boxes(vec![BBox::new(0.0, 0.0, 20.0, 20.0), BBox::new(40.0, 0.0, 60.0, 20.0)]),
+            Target::Boxes(vec![
+                BBox::new(0.0, 0.0, 20.0, 20.0),
+                BBox::new(40.0, 0.0, 60.0, 20.0),
+            ]),
         );
         let both = "<answer>[0,0,10,10,0.9],[20,0,30,10,0.8]</answer>";
-        check(both, Mode::Direct, &rec, None, none, (1.0, 1.0, Some(0.85), None, 2.0));
-        check(both, Mode::Direct, &rec, None, |c| c.weights.confidence = 1.0, (1.0, 1.0, Some(0.85), None, 2.85));
+        check(
+            both,
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 1.0, Some(0.85), None, 2.0),
+        );
+        check(
+            both,
+            Mode::Direct,
+            &rec,
+            None,
+            |c| c.weights.confidence = 1.0,
+            (1.0, 1.0, Some(0.85), None, 2.85),
+        );
         let one = "<answer>[0,0,10,10]</answer>";
-        check(one, Mode::Direct, &rec, None, none, (1.0, 0.5, Some(1.0), None, 1.5));
-        check("<answer>(5,5)</answer>", Mode::Direct, &rec, None, none, (1.0, 0.0, Some(0.0), None, 1.0));
-        check("<answer>[]</answer>", Mode::Direct, &rec, None, none, (1.0, 0.0, Some(0.0), None, 1.0));
-        check("nope", Mode::Direct, &rec, None, none, (0.0, 0.0, Some(0.0), None, 0.0));
+        check(
+            one,
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 0.5, Some(1.0), None, 1.5),
+        );
+        check(
+            "<answer>(5,5)</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 0.0, Some(0.0), None, 1.0),
+        );
+        check(
+            "<answer>[]</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 0.0, Some(0.0), None, 1.0),
+        );
+        check(
+            "nope",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (0.0, 0.0, Some(0.0), None, 0.0),
+        );
 
         let rec = record(Task::Classify, Target::Label("golden retriever".into()));
-        check("<answer>The Golden Retriever.</answer>", Mode::Direct, &rec, None, none, (1.0, 1.0, None, None, 2.0));
-        check("<answer>beagle</answer>", Mode::Direct, &rec, None, none, (1.0, 0.0, None, None, 1.0));
+        check(
+            "<answer>The Golden Retriever.</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 1.0, None, None, 2.0),
+        );
+        check(
+            "<answer>beagle</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 0.0, None, None, 1.0),
+        );
 
         let rec = record(Task::Count, Target::Count(4));
-        check("<answer>4</answer>", Mode::Direct, &rec, None, none, (1.0, 1.0, None, None, 2.0));
-        check("<answer>3</answer>", Mode::Direct, &rec, None, none, (1.0, 0.0, None, None, 1.0));
-        check("<answer>3</answer>", Mode::Direct, &rec, None, |c| c.partial_count = true, (1.0, 0.75, None, None, 1.75));
-        check("<answer>four</answer>", Mode::Direct, &rec, None, none, (1.0, 0.0, None, None, 1.0));
+        check(
+            "<answer>4</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 1.0, None, None, 2.0),
+        );
+        check(
+            "<answer>3</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 0.0, None, None, 1.0),
+        );
+        check(
+            "<answer>3</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            |c| c.partial_count = true,
+            (1.0, 0.75, None, None, 1.75),
+        );
+        check(
+            "<answer>four</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            none,
+            (1.0, 0.0, None, None, 1.0),
+        );
     }
 
     #[test]
@@ -500,8 +713,19 @@ mod tests {
         let mut cfg = RewardConfig::default();
         cfg.weights.length = 1.0;
         cfg.length.target_tokens = 100.0;
-        let r = score("<answer>4</answer>", Mode::Direct, &rec, &frame(), None, 100, &cfg);
-        assert!((r.length - 0.5).abs() < 1e-12 && (r.total - 2.5).abs() < 1e-12, "{r:?}");
+        let r = score(
+            "<answer>4</answer>",
+            Mode::Direct,
+            &rec,
+            &frame(),
+            None,
+            100,
+            &cfg,
+        );
+        assert!(
+            (r.length - 0.5).abs() < 1e-12 && (r.total - 2.5).abs() < 1e-12,
+            "{r:?}"
+        );
         let r = score("<answer", Mode::Direct, &rec, &frame(), None, 100, &cfg);
         assert_eq!(r.length, 0.0);
     }
@@ -515,16 +739,25 @@ mod tests {
         assert!(cfg.validate().is_ok());
         assert!(toml::from_str::<RewardConfig>("shapd = true").is_err());
         assert!(toml::from_str::<RewardConfig>("[weights]\nformt = 1.0").is_err());
-        let back: RewardConfig = serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
+        let back: RewardConfig =
+            serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
         assert_eq!(back, cfg);
         let bad = RewardConfig {
             iou_threshold: 1.0,
             ..RewardConfig::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("iou_threshold"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("iou_threshold"));
         let mut bad = RewardConfig::default();
         bad.length.target_tokens = 0.0;
-        assert!(bad.validate().unwrap_err().to_string().contains("length.target_tokens"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("length.target_tokens"));
     }
 
     #[test]
@@ -536,7 +769,10 @@ mod tests {
         rec.meta = Some(json!({"anchor_point": "left"}));
         assert_eq!(anchor(&rec), None);
         rec.meta = Some(json!({"anchor_point": [3, 4], "anchor_box": [5, 6, 1, 2]}));
-        assert_eq!(anchor(&rec), Some(Anchor::Box(BBox::new(1.0, 2.0, 5.0, 6.0))));
+        assert_eq!(
+            anchor(&rec),
+            Some(Anchor::Box(BBox::new(1.0, 2.0, 5.0, 6.0)))
+        );
     }
 
     proptest::proptest! {

@@ -23,7 +23,14 @@ use crate::error::{Error, Result};
 
 /// The special tokens of reticle's own models, in id order (ids 0..).
 pub const SPECIAL_TOKENS: [&str; 8] = [
-    "<pad>", "<bos>", "<eos>", "<image>", "<think>", "</think>", "<answer>", "</answer>",
+    "<pad>",
+    "<bos>",
+    "<eos>",
+    "<image>",
+    "<think>",
+    "</think>",
+    "<answer>",
+    "</answer>",
 ];
 
 /// A tokenizer plus the ids of the special tokens the runtime and trainer need.
@@ -132,10 +139,17 @@ mod tests {
 
     fn corpus() -> Vec<String> {
         let mut c = Vec::new();
-        for (i, w) in ["Save", "Cancel", "OK", "Settings", "Remember me"].iter().enumerate() {
+        for (i, w) in ["Save", "Cancel", "OK", "Settings", "Remember me"]
+            .iter()
+            .enumerate()
+        {
             for j in 0..20 {
                 c.push(format!("click the {w} button"));
-                c.push(format!("<answer>({},{})</answer>", 100 + 37 * i + j, 400 - 11 * j));
+                c.push(format!(
+                    "<answer>({},{})</answer>",
+                    100 + 37 * i + j,
+                    400 - 11 * j
+                ));
             }
         }
         c

@@ -61,7 +61,10 @@ pub fn candidates() -> Vec<(PathBuf, &'static str)> {
             out.push((p, "set-up cache"));
         }
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         out.push((dir.join("libonnxruntime.so"), "next to the executable"));
     }
     out.push((PathBuf::from("libonnxruntime.so"), "system library path"));
@@ -71,7 +74,11 @@ pub fn candidates() -> Vec<(PathBuf, &'static str)> {
 fn version_key(p: &Path) -> Vec<u32> {
     p.parent()
         .and_then(|d| d.file_name())
-        .map(|n| n.to_string_lossy().trim_start_matches("onnxruntime-").to_string())
+        .map(|n| {
+            n.to_string_lossy()
+                .trim_start_matches("onnxruntime-")
+                .to_string()
+        })
         .unwrap_or_default()
         .split('.')
         .map(|s| s.parse().unwrap_or(0))
@@ -122,8 +129,9 @@ fn ort_version(path: &Path) -> String {
     let read = || -> Option<String> {
         unsafe {
             let lib = libloading::Library::new(path).ok()?;
-            let get_base: libloading::Symbol<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> =
-                lib.get(b"OrtGetApiBase").ok()?;
+            let get_base: libloading::Symbol<
+                unsafe extern "C" fn() -> *const ort::sys::OrtApiBase,
+            > = lib.get(b"OrtGetApiBase").ok()?;
             let base = get_base();
             if base.is_null() {
                 return None;

@@ -21,7 +21,10 @@ fn graph() -> Result<BTreeMap<String, BTreeSet<String>>> {
         .output()
         .context("running cargo metadata")?;
     if !out.status.success() {
-        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let meta: Value = serde_json::from_slice(&out.stdout)?;
     let names: BTreeMap<&str, &str> = meta["packages"]
@@ -31,7 +34,10 @@ fn graph() -> Result<BTreeMap<String, BTreeSet<String>>> {
         .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
         .collect();
     let mut g = BTreeMap::new();
-    for node in meta["resolve"]["nodes"].as_array().context("resolve.nodes")? {
+    for node in meta["resolve"]["nodes"]
+        .as_array()
+        .context("resolve.nodes")?
+    {
         let name = names[node["id"].as_str().context("id")?].to_string();
         let deps: BTreeSet<String> = node["deps"]
             .as_array()
@@ -63,7 +69,11 @@ fn transitive(g: &BTreeMap<String, BTreeSet<String>>, from: &str) -> BTreeSet<St
 }
 
 fn reticle_deps(g: &BTreeMap<String, BTreeSet<String>>, of: &str) -> BTreeSet<String> {
-    g[of].iter().filter(|d| d.starts_with("reticle-")).cloned().collect()
+    g[of]
+        .iter()
+        .filter(|d| d.starts_with("reticle-"))
+        .cloned()
+        .collect()
 }
 
 #[test]
@@ -71,8 +81,14 @@ fn direct_edges_between_reticle_crates() -> Result<()> {
     let g = graph()?;
     let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(reticle_deps(&g, "reticle-models"), set(&[]));
-    assert_eq!(reticle_deps(&g, "reticle-runtime"), set(&["reticle-models"]));
-    assert_eq!(reticle_deps(&g, "reticle-trainer"), set(&["reticle-models"]));
+    assert_eq!(
+        reticle_deps(&g, "reticle-runtime"),
+        set(&["reticle-models"])
+    );
+    assert_eq!(
+        reticle_deps(&g, "reticle-trainer"),
+        set(&["reticle-models"])
+    );
     assert_eq!(
         reticle_deps(&g, "reticle-agents"),
         set(&["reticle-models", "reticle-runtime"])
@@ -88,19 +104,28 @@ fn native_dependencies_stay_where_they_belong() -> Result<()> {
     for krate in ["reticle-models", "reticle-runtime", "reticle-agents"] {
         let deps = transitive(&g, krate);
         for t in torch {
-            assert!(!deps.contains(t), "{krate} must not link libtorch, but depends on {t}");
+            assert!(
+                !deps.contains(t),
+                "{krate} must not link libtorch, but depends on {t}"
+            );
         }
     }
     for krate in ["reticle-models", "reticle-trainer"] {
         let deps = transitive(&g, krate);
         for o in onnx {
-            assert!(!deps.contains(o), "{krate} must not link ONNX Runtime, but depends on {o}");
+            assert!(
+                !deps.contains(o),
+                "{krate} must not link ONNX Runtime, but depends on {o}"
+            );
         }
     }
     // The models crate is the light contract: no async runtime, no HTTP, no GUI capture or input.
     let models = transitive(&g, "reticle-models");
     for heavy in ["tokio", "axum", "hyper", "xcap", "enigo"] {
-        assert!(!models.contains(heavy), "reticle-models must stay light, but depends on {heavy}");
+        assert!(
+            !models.contains(heavy),
+            "reticle-models must stay light, but depends on {heavy}"
+        );
     }
     Ok(())
 }
@@ -117,7 +142,10 @@ fn default_members_need_no_libtorch() -> Result<()> {
         .filter_map(|v| v.as_str())
         .collect();
     assert!(!members.is_empty());
-    assert!(!members.contains(&"trainer"), "default-members must not include the trainer");
+    assert!(
+        !members.contains(&"trainer"),
+        "default-members must not include the trainer"
+    );
     for m in ["models", "runtime", "agents"] {
         assert!(members.contains(&m), "default-members must include {m}");
     }
@@ -131,14 +159,24 @@ fn every_crate_uses_workspace_lints_and_versions() -> Result<()> {
         let m: toml::Table = toml::from_str(&text)?;
         let pkg = m["package"].as_table().context("[package]")?;
         let name = pkg["name"].as_str().context("name")?;
-        assert!(name.starts_with("reticle-"), "{dir}: package name {name} lacks the reticle- prefix");
+        assert!(
+            name.starts_with("reticle-"),
+            "{dir}: package name {name} lacks the reticle- prefix"
+        );
         assert_eq!(
-            m.get("lints").and_then(|l| l.get("workspace")).and_then(|w| w.as_bool()),
+            m.get("lints")
+                .and_then(|l| l.get("workspace"))
+                .and_then(|w| w.as_bool()),
             Some(true),
             "{dir}: add `[lints] workspace = true`"
         );
         for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
-            for (dep, spec) in m.get(section).and_then(|s| s.as_table()).into_iter().flatten() {
+            for (dep, spec) in m
+                .get(section)
+                .and_then(|s| s.as_table())
+                .into_iter()
+                .flatten()
+            {
                 let inherited = spec.get("workspace").and_then(|w| w.as_bool()) == Some(true);
                 assert!(inherited, "{dir}: {section}.{dep} must use `workspace = true` (versions live once in the root)");
             }

@@ -73,8 +73,14 @@ mod tests {
     #[test]
     fn parses_requests() {
         assert_eq!("cpu".parse::<DeviceRequest>().unwrap(), DeviceRequest::Cpu);
-        assert_eq!("cuda:1".parse::<DeviceRequest>().unwrap(), DeviceRequest::Cuda(1));
-        assert_eq!("cuda".parse::<DeviceRequest>().unwrap(), DeviceRequest::Cuda(0));
+        assert_eq!(
+            "cuda:1".parse::<DeviceRequest>().unwrap(),
+            DeviceRequest::Cuda(1)
+        );
+        assert_eq!(
+            "cuda".parse::<DeviceRequest>().unwrap(),
+            DeviceRequest::Cuda(0)
+        );
         let err = "gpu".parse::<DeviceRequest>().unwrap_err().to_string();
         assert!(err.contains("expected cpu, cuda"), "{err}");
         assert!("cuda:x".parse::<DeviceRequest>().is_err());
@@ -83,8 +89,15 @@ mod tests {
     #[test]
     fn cpu_always_resolves_and_missing_cuda_is_an_error() {
         assert_eq!(DeviceRequest::Cpu.resolve().unwrap(), tch::Device::Cpu);
-        let gpus = if tch::Cuda::is_available() { tch::Cuda::device_count() } else { 0 };
-        let err = DeviceRequest::Cuda(gpus as usize).resolve().unwrap_err().to_string();
+        let gpus = if tch::Cuda::is_available() {
+            tch::Cuda::device_count()
+        } else {
+            0
+        };
+        let err = DeviceRequest::Cuda(gpus as usize)
+            .resolve()
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with(&format!("device cuda:{gpus}:")), "{err}");
     }
 

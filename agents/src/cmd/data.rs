@@ -183,8 +183,13 @@ fn import(a: &ImportArgs) -> anyhow::Result<()> {
     }
     .with_context(|| format!("importing {}", a.input.display()))?;
     let missing = records.iter().filter(|r| !r.image.is_file()).count();
-    dataset::write_jsonl(&a.out, &records).with_context(|| format!("writing {}", a.out.display()))?;
-    println!("imported {} records into {}", records.len(), a.out.display());
+    dataset::write_jsonl(&a.out, &records)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    println!(
+        "imported {} records into {}",
+        records.len(),
+        a.out.display()
+    );
     if missing > 0 {
         eprintln!("warning: {missing} records name an image that does not exist (check --images)");
     }
@@ -194,7 +199,9 @@ fn import(a: &ImportArgs) -> anyhow::Result<()> {
 fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Record>> {
     let mut all = Vec::new();
     for p in paths {
-        all.extend(dataset::read_dataset(p).with_context(|| format!("reading dataset {}", p.display()))?);
+        all.extend(
+            dataset::read_dataset(p).with_context(|| format!("reading dataset {}", p.display()))?,
+        );
     }
     Ok(all)
 }
@@ -205,7 +212,10 @@ fn check(a: &CheckArgs) -> anyhow::Result<()> {
     let mut problems = Vec::new();
     let must_exist = |p: &Path, what: &str, id: &str, problems: &mut Vec<String>| {
         if !p.is_file() {
-            problems.push(format!("record {id}: {what} {} does not exist", p.display()));
+            problems.push(format!(
+                "record {id}: {what} {} does not exist",
+                p.display()
+            ));
         }
     };
     for r in &records {
@@ -248,7 +258,8 @@ fn tokenizer(a: &TokenizerArgs) -> anyhow::Result<()> {
         }
     }
     let tk = TextTokenizer::train(corpus.iter(), a.vocab_size).context("training the tokenizer")?;
-    tk.save(&a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    tk.save(&a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
     println!(
         "wrote {} ({} tokens, trained on {} texts)",
         a.out.display(),

@@ -35,7 +35,9 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<()> {
         }
         println!(
             "X display: {}",
-            display.as_deref().unwrap_or("none (desktop agent needs DISPLAY)")
+            display
+                .as_deref()
+                .unwrap_or("none (desktop agent needs DISPLAY)")
         );
     }
     loaded.map(|_| ()).map_err(Into::into)

@@ -26,6 +26,9 @@ fuzz_target!(|text: &str| {
     let again = format_answer(answer.mode, think, &answer.value);
     let reparsed = parse_in_mode(&again, answer.mode)
         .unwrap_or_else(|e| panic!("formatted answer does not parse: {e}: {again:?}"));
-    assert_eq!(reparsed.value, expected, "round trip changed the value: {again:?}");
+    assert_eq!(
+        reparsed.value, expected,
+        "round trip changed the value: {again:?}"
+    );
     assert_eq!(reparsed.think.as_deref(), think);
 });

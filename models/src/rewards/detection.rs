@@ -68,7 +68,10 @@ pub fn detection_reward(pred: &[Detection], gt: &[BBox], threshold: f64) -> Dete
     let iou = match (pred, gt) {
         // A single box is graded continuously so that GRPO sees progress below 0.5.
         ([p], [g]) => p.bbox.iou(g),
-        _ => matches.iter().flatten().map(|(_, iou)| iou).sum::<f64>() / pred.len().max(gt.len()) as f64,
+        _ => {
+            matches.iter().flatten().map(|(_, iou)| iou).sum::<f64>()
+                / pred.len().max(gt.len()) as f64
+        }
     };
     let confidence = pred
         .iter()
@@ -106,7 +109,11 @@ mod tests {
         let gt: Vec<BBox> = gt.iter().map(|&b| BBox::from(b)).collect();
         let s = detection_reward(pred, &gt, IOU_MATCH);
         assert!((s.iou - iou).abs() < 1e-9, "iou {} != {iou}", s.iou);
-        assert!((s.confidence - confidence).abs() < 1e-9, "confidence {} != {confidence}", s.confidence);
+        assert!(
+            (s.confidence - confidence).abs() < 1e-9,
+            "confidence {} != {confidence}",
+            s.confidence
+        );
         assert_eq!(s.n_matched, n_matched);
     }
 
@@ -117,16 +124,32 @@ mod tests {
         // 0..10 vs 0..8 (height 10): IoU 80/100 = 0.8.
         let near1 = [0.0, 0.0, 8.0, 10.0];
         // One vs one: continuous, even below the threshold (IoU 20/180 = 1/9).
-        check(&[det([0.0, 0.0, 10.0, 2.0], None)], &[[0.0, 0.0, 10.0, 20.0]], 0.1, 0.0, 0);
+        check(
+            &[det([0.0, 0.0, 10.0, 2.0], None)],
+            &[[0.0, 0.0, 10.0, 20.0]],
+            0.1,
+            0.0,
+            0,
+        );
         check(&[det(near1, Some(0.9))], &[g1], 0.8, 0.9, 1);
         // Two gt, one perfect prediction: 1 / max(2, 1).
         check(&[det(g1, None)], &[g1, g2], 0.5, 1.0, 1);
         // Two gt, two predictions, one a miss with confidence 0.2: (1 + 0) / 2 IoU,
         // confidence (1.0 + (1 − 0.2)) / 2.
-        check(&[det(g1, Some(1.0)), det([50.0, 50.0, 60.0, 60.0], Some(0.2))], &[g1, g2], 0.5, 0.9, 1);
+        check(
+            &[det(g1, Some(1.0)), det([50.0, 50.0, 60.0, 60.0], Some(0.2))],
+            &[g1, g2],
+            0.5,
+            0.9,
+            1,
+        );
         // Three predictions, two gt: (0.8 + 1) / 3.
         check(
-            &[det(near1, Some(0.7)), det(g2, Some(0.6)), det([100.0, 0.0, 110.0, 10.0], Some(0.1))],
+            &[
+                det(near1, Some(0.7)),
+                det(g2, Some(0.6)),
+                det([100.0, 0.0, 110.0, 10.0], Some(0.1)),
+            ],
             &[g1, g2],
             1.8 / 3.0,
             (0.7 + 0.6 + 0.9) / 3.0,
@@ -142,13 +165,28 @@ mod tests {
         let g = [BBox::new(0.0, 0.0, 10.0, 10.0)];
         // Both overlap the single gt; the more confident one (written second) takes it, even
         // though the first overlaps more.
-        let pred = [det([0.0, 0.0, 10.0, 9.0], Some(0.4)), det([0.0, 0.0, 10.0, 7.0], Some(0.8))];
-        assert_eq!(match_detections(&pred, &g, IOU_MATCH), vec![None, Some((0, 0.7))]);
+        let pred = [
+            det([0.0, 0.0, 10.0, 9.0], Some(0.4)),
+            det([0.0, 0.0, 10.0, 7.0], Some(0.8)),
+        ];
+        assert_eq!(
+            match_detections(&pred, &g, IOU_MATCH),
+            vec![None, Some((0, 0.7))]
+        );
         // Equal (missing) confidences: answer order decides.
-        let pred = [det([0.0, 0.0, 10.0, 9.0], None), det([0.0, 0.0, 10.0, 7.0], None)];
-        assert_eq!(match_detections(&pred, &g, IOU_MATCH), vec![Some((0, 0.9)), None]);
+        let pred = [
+            det([0.0, 0.0, 10.0, 9.0], None),
+            det([0.0, 0.0, 10.0, 7.0], None),
+        ];
+        assert_eq!(
+            match_detections(&pred, &g, IOU_MATCH),
+            vec![Some((0, 0.9)), None]
+        );
         // Exactly at the threshold is not a match.
-        let pred = [det([0.0, 0.0, 10.0, 5.0], None), det([0.0, 0.0, 10.0, 5.0], None)];
+        let pred = [
+            det([0.0, 0.0, 10.0, 5.0], None),
+            det([0.0, 0.0, 10.0, 5.0], None),
+        ];
         assert_eq!(match_detections(&pred, &g, IOU_MATCH), vec![None, None]);
     }
 }

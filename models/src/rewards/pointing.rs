@@ -8,7 +8,10 @@ use crate::geometry::{BBox, Mask, Point};
 pub enum PointTarget<'a> {
     Box(BBox),
     /// A point target with a hit radius in pixels.
-    Disk { centre: Point, radius: f64 },
+    Disk {
+        centre: Point,
+        radius: f64,
+    },
     Mask(&'a Mask),
 }
 
@@ -126,8 +129,14 @@ mod tests {
         let p = Point::new(p.0, p.1);
         let hit = hit_reward(&p, target);
         let shaped = shaped_reward(&p, target, 0.5);
-        assert!(close(hit, expected_hit), "hit {hit} != {expected_hit} at {p:?}");
-        assert!(close(shaped, expected_shaped), "shaped {shaped} != {expected_shaped} at {p:?}");
+        assert!(
+            close(hit, expected_hit),
+            "hit {hit} != {expected_hit} at {p:?}"
+        );
+        assert!(
+            close(shaped, expected_shaped),
+            "shaped {shaped} != {expected_shaped} at {p:?}"
+        );
     }
 
     #[test]
@@ -139,7 +148,10 @@ mod tests {
         check((65.0, 30.0), &t, 0.0, (-1.0f64).exp());
         check((70.0, 90.0), &t, 0.0, (-2.0f64).exp()); // d = hypot(30, 40) = 50
         check((f64::NAN, 0.0), &t, 0.0, 0.0);
-        assert!(close(point_in_box(&Point::new(5.0, 5.0), &BBox::new(0.0, 0.0, 10.0, 10.0)), 1.0));
+        assert!(close(
+            point_in_box(&Point::new(5.0, 5.0), &BBox::new(0.0, 0.0, 10.0, 10.0)),
+            1.0
+        ));
         assert!(close(
             point_in_box_shaped(&Point::new(20.0, 5.0), &BBox::new(0.0, 0.0, 0.0, 0.0), 0.5),
             (-20.0f64.hypot(5.0)).exp() // degenerate box: σ floors at 1 px

@@ -8,7 +8,9 @@ pub fn normalize_label(s: &str) -> String {
     let stripped = lower
         .trim()
         .trim_matches(|c: char| c == '"' || c == '\'' || c == '`')
-        .trim_end_matches(|c: char| matches!(c, '.' | ',' | ';' | ':' | '!' | '?') || c.is_whitespace())
+        .trim_end_matches(|c: char| {
+            matches!(c, '.' | ',' | ';' | ':' | '!' | '?') || c.is_whitespace()
+        })
         .trim_matches(|c: char| c == '"' || c == '\'' || c == '`');
     let words: Vec<&str> = stripped.split_whitespace().collect();
     let content: Vec<&str> = words
@@ -75,7 +77,8 @@ mod tests {
 
     #[test]
     fn labels() {
-        let check = |input: &str, expected: &str| assert_eq!(normalize_label(input), expected, "{input:?}");
+        let check =
+            |input: &str, expected: &str| assert_eq!(normalize_label(input), expected, "{input:?}");
         check("  The Golden  Retriever. ", "golden retriever");
         check("\"Boeing 737-800\"!", "boeing 737-800");
         check("an apple?", "apple");
@@ -90,7 +93,10 @@ mod tests {
     fn counts() {
         let check = |pred, gt, partial, expected: f64| {
             let r = count_reward(pred, gt, partial);
-            assert!((r - expected).abs() < 1e-12, "{pred} vs {gt}: {r} != {expected}");
+            assert!(
+                (r - expected).abs() < 1e-12,
+                "{pred} vs {gt}: {r} != {expected}"
+            );
         };
         check(4, 4, false, 1.0);
         check(3, 4, false, 0.0);

@@ -33,12 +33,20 @@ impl Rect {
     }
 
     pub fn center(&self) -> (f32, f32) {
-        (self.x as f32 + self.w as f32 / 2.0, self.y as f32 + self.h as f32 / 2.0)
+        (
+            self.x as f32 + self.w as f32 / 2.0,
+            self.y as f32 + self.h as f32 / 2.0,
+        )
     }
 
     /// The rectangle shrunk by `d` on every side.
     pub fn inset(&self, d: i32) -> Rect {
-        Rect::new(self.x + d, self.y + d, (self.w - 2 * d).max(0), (self.h - 2 * d).max(0))
+        Rect::new(
+            self.x + d,
+            self.y + d,
+            (self.w - 2 * d).max(0),
+            (self.h - 2 * d).max(0),
+        )
     }
 
     pub fn offset(&self, dx: i32, dy: i32) -> Rect {
@@ -93,7 +101,9 @@ fn clip(img: &RgbImage, r: Rect) -> Option<(usize, usize, usize, usize)> {
 
 /// Fills a rectangle with an opaque colour.
 pub fn fill_rect(img: &mut RgbImage, r: Rect, c: Color) {
-    let Some((x0, y0, x1, y1)) = clip(img, r) else { return };
+    let Some((x0, y0, x1, y1)) = clip(img, r) else {
+        return;
+    };
     let stride = img.width() as usize * 3;
     let buf: &mut [u8] = img;
     for y in y0..y1 {
@@ -106,7 +116,9 @@ pub fn fill_rect(img: &mut RgbImage, r: Rect, c: Color) {
 
 /// Blends a colour over a rectangle.
 pub fn blend_rect(img: &mut RgbImage, r: Rect, c: Color, alpha: f32) {
-    let Some((x0, y0, x1, y1)) = clip(img, r) else { return };
+    let Some((x0, y0, x1, y1)) = clip(img, r) else {
+        return;
+    };
     let stride = img.width() as usize * 3;
     let buf: &mut [u8] = img;
     let a = alpha.clamp(0.0, 1.0);
@@ -137,8 +149,16 @@ pub fn vgradient(img: &mut RgbImage, r: Rect, top: Color, bottom: Color) {
 }
 
 /// Draws `sd` (signed distance in pixels, negative inside) over the pixels of `bounds`.
-pub fn fill_sdf(img: &mut RgbImage, bounds: Rect, c: Color, alpha: f32, sd: impl Fn(f32, f32) -> f32) {
-    let Some((x0, y0, x1, y1)) = clip(img, bounds.inset(-1)) else { return };
+pub fn fill_sdf(
+    img: &mut RgbImage,
+    bounds: Rect,
+    c: Color,
+    alpha: f32,
+    sd: impl Fn(f32, f32) -> f32,
+) {
+    let Some((x0, y0, x1, y1)) = clip(img, bounds.inset(-1)) else {
+        return;
+    };
     for y in y0..y1 {
         for x in x0..x1 {
             let d = sd(x as f32 + 0.5, y as f32 + 0.5);
@@ -173,9 +193,16 @@ pub fn fill_round_rect(img: &mut RgbImage, r: Rect, radius: f32, c: Color) {
     fill_rect(img, Rect::new(r.x + k, r.bottom() - k, r.w - 2 * k, k), c);
     let (x0, y0, x1, y1) = (r.x as f32, r.y as f32, r.right() as f32, r.bottom() as f32);
     let sd = |px: f32, py: f32| sd_round_rect(px, py, x0, y0, x1, y1, rad);
-    for (cx, cy) in [(r.x, r.y), (r.right() - k, r.y), (r.x, r.bottom() - k), (r.right() - k, r.bottom() - k)] {
+    for (cx, cy) in [
+        (r.x, r.y),
+        (r.right() - k, r.y),
+        (r.x, r.bottom() - k),
+        (r.right() - k, r.bottom() - k),
+    ] {
         let corner = Rect::new(cx, cy, k, k);
-        let Some((ax, ay, bx, by)) = clip(img, corner) else { continue };
+        let Some((ax, ay, bx, by)) = clip(img, corner) else {
+            continue;
+        };
         for y in ay..by {
             for x in ax..bx {
                 let cov = (0.5 - sd(x as f32 + 0.5, y as f32 + 0.5)).clamp(0.0, 1.0);
@@ -186,7 +213,14 @@ pub fn fill_round_rect(img: &mut RgbImage, r: Rect, radius: f32, c: Color) {
 }
 
 /// A rounded rectangle with a `t`-pixel border: border colour first, then the inset fill.
-pub fn bordered_round_rect(img: &mut RgbImage, r: Rect, radius: f32, t: i32, fill: Color, border: Color) {
+pub fn bordered_round_rect(
+    img: &mut RgbImage,
+    r: Rect,
+    radius: f32,
+    t: i32,
+    fill: Color,
+    border: Color,
+) {
     fill_round_rect(img, r, radius, border);
     fill_round_rect(img, r.inset(t), (radius - t as f32).max(0.0), fill);
 }
@@ -198,23 +232,44 @@ pub fn drop_shadow(img: &mut RgbImage, r: Rect, radius: f32, spread: i32, streng
         let d = i * spread / steps;
         let a = strength * (1.0 - i as f32 / (steps as f32 + 1.0)) / steps as f32 * 2.0;
         let sr = r.inset(-d).offset(0, spread / 2);
-        let (x0, y0, x1, y1) = (sr.x as f32, sr.y as f32, sr.right() as f32, sr.bottom() as f32);
+        let (x0, y0, x1, y1) = (
+            sr.x as f32,
+            sr.y as f32,
+            sr.right() as f32,
+            sr.bottom() as f32,
+        );
         let rad = radius + d as f32;
-        fill_sdf(img, sr, [0, 0, 0], a, |px, py| sd_round_rect(px, py, x0, y0, x1, y1, rad));
+        fill_sdf(img, sr, [0, 0, 0], a, |px, py| {
+            sd_round_rect(px, py, x0, y0, x1, y1, rad)
+        });
     }
 }
 
 /// An anti-aliased disc.
 pub fn fill_circle(img: &mut RgbImage, cx: f32, cy: f32, r: f32, c: Color) {
-    let b = Rect::new((cx - r).floor() as i32, (cy - r).floor() as i32, (2.0 * r).ceil() as i32 + 1, (2.0 * r).ceil() as i32 + 1);
-    fill_sdf(img, b, c, 1.0, |x, y| ((x - cx).powi(2) + (y - cy).powi(2)).sqrt() - r);
+    let b = Rect::new(
+        (cx - r).floor() as i32,
+        (cy - r).floor() as i32,
+        (2.0 * r).ceil() as i32 + 1,
+        (2.0 * r).ceil() as i32 + 1,
+    );
+    fill_sdf(img, b, c, 1.0, |x, y| {
+        ((x - cx).powi(2) + (y - cy).powi(2)).sqrt() - r
+    });
 }
 
 /// An anti-aliased ring of width `t` centred on radius `r`.
 pub fn stroke_circle(img: &mut RgbImage, cx: f32, cy: f32, r: f32, t: f32, c: Color) {
     let o = r + t / 2.0;
-    let b = Rect::new((cx - o).floor() as i32, (cy - o).floor() as i32, (2.0 * o).ceil() as i32 + 1, (2.0 * o).ceil() as i32 + 1);
-    fill_sdf(img, b, c, 1.0, |x, y| (((x - cx).powi(2) + (y - cy).powi(2)).sqrt() - r).abs() - t / 2.0);
+    let b = Rect::new(
+        (cx - o).floor() as i32,
+        (cy - o).floor() as i32,
+        (2.0 * o).ceil() as i32 + 1,
+        (2.0 * o).ceil() as i32 + 1,
+    );
+    fill_sdf(img, b, c, 1.0, |x, y| {
+        (((x - cx).powi(2) + (y - cy).powi(2)).sqrt() - r).abs() - t / 2.0
+    });
 }
 
 /// Signed distance to a segment thickened to width `t` (a capsule).
@@ -281,7 +336,12 @@ pub fn bounds_of(pts: &[(f32, f32)]) -> Rect {
         x1 = x1.max(x);
         y1 = y1.max(y);
     }
-    Rect::new(x0.floor() as i32 - 1, y0.floor() as i32 - 1, (x1 - x0).ceil() as i32 + 3, (y1 - y0).ceil() as i32 + 3)
+    Rect::new(
+        x0.floor() as i32 - 1,
+        y0.floor() as i32 - 1,
+        (x1 - x0).ceil() as i32 + 3,
+        (y1 - y0).ceil() as i32 + 3,
+    )
 }
 
 /// An anti-aliased filled polygon.

@@ -37,9 +37,15 @@ pub fn fonts() -> Result<&'static Fonts> {
     static FONTS: OnceLock<std::result::Result<Fonts, String>> = OnceLock::new();
     FONTS
         .get_or_init(|| {
-            let regular = FontRef::try_from_slice(REGULAR_TTF).map_err(|e| format!("DejaVuSans.ttf: {e}"))?;
-            let bold = FontRef::try_from_slice(BOLD_TTF).map_err(|e| format!("DejaVuSans-Bold.ttf: {e}"))?;
-            let h = regular.outline(regular.glyph_id('H')).map_or(0.73 * regular.units_per_em().unwrap_or(2048.0), |o| o.bounds.height());
+            let regular =
+                FontRef::try_from_slice(REGULAR_TTF).map_err(|e| format!("DejaVuSans.ttf: {e}"))?;
+            let bold = FontRef::try_from_slice(BOLD_TTF)
+                .map_err(|e| format!("DejaVuSans-Bold.ttf: {e}"))?;
+            let h = regular
+                .outline(regular.glyph_id('H'))
+                .map_or(0.73 * regular.units_per_em().unwrap_or(2048.0), |o| {
+                    o.bounds.height()
+                });
             let cap = h / regular.height_unscaled();
             Ok(Fonts { regular, bold, cap })
         })
@@ -77,7 +83,16 @@ impl Fonts {
     }
 
     /// Draws `text` with its baseline at `baseline` and its pen starting at `x`.
-    pub fn draw(&self, img: &mut RgbImage, w: Weight, px: f32, x: f32, baseline: f32, color: Color, text: &str) {
+    pub fn draw(
+        &self,
+        img: &mut RgbImage,
+        w: Weight,
+        px: f32,
+        x: f32,
+        baseline: f32,
+        color: Color,
+        text: &str,
+    ) {
         let font = self.font(w);
         let f = font.as_scaled(PxScale::from(px));
         let mut pen = x;
@@ -93,20 +108,40 @@ impl Fonts {
             if let Some(og) = font.outline_glyph(glyph) {
                 let b = og.px_bounds();
                 let (ox, oy) = (b.min.x as i32, b.min.y as i32);
-                og.draw(|gx, gy, cov| blend(img, ox + gx as i32, oy + gy as i32, color, cov.min(1.0)));
+                og.draw(|gx, gy, cov| {
+                    blend(img, ox + gx as i32, oy + gy as i32, color, cov.min(1.0))
+                });
             }
         }
     }
 
     /// Draws `text` vertically centred on `cy` (by cap height), starting at `x`; returns its width.
-    pub fn draw_centered_v(&self, img: &mut RgbImage, w: Weight, px: f32, x: f32, cy: f32, color: Color, text: &str) -> f32 {
+    pub fn draw_centered_v(
+        &self,
+        img: &mut RgbImage,
+        w: Weight,
+        px: f32,
+        x: f32,
+        cy: f32,
+        color: Color,
+        text: &str,
+    ) -> f32 {
         let baseline = (cy + self.cap_height(px) / 2.0).round();
         self.draw(img, w, px, x.round(), baseline, color, text);
         self.width(w, px, text)
     }
 
     /// Draws `text` centred on `(cx, cy)`; returns its width.
-    pub fn draw_centered(&self, img: &mut RgbImage, w: Weight, px: f32, cx: f32, cy: f32, color: Color, text: &str) -> f32 {
+    pub fn draw_centered(
+        &self,
+        img: &mut RgbImage,
+        w: Weight,
+        px: f32,
+        cx: f32,
+        cy: f32,
+        color: Color,
+        text: &str,
+    ) -> f32 {
         let width = self.width(w, px, text);
         self.draw_centered_v(img, w, px, cx - width / 2.0, cy, color, text)
     }
@@ -125,7 +160,15 @@ mod tests {
         let cap = f.cap_height(20.0);
         assert!(cap > 12.0 && cap < 16.0, "{cap}");
         let mut img = RgbImage::new(80, 30);
-        f.draw_centered(&mut img, Weight::Regular, 20.0, 40.0, 15.0, [255, 255, 255], "Save");
+        f.draw_centered(
+            &mut img,
+            Weight::Regular,
+            20.0,
+            40.0,
+            15.0,
+            [255, 255, 255],
+            "Save",
+        );
         assert!(img.pixels().any(|p| p.0[0] > 200));
     }
 }

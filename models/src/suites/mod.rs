@@ -86,7 +86,12 @@ impl FromStr for SuiteKind {
         SuiteKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s.trim().to_ascii_lowercase())
-            .ok_or_else(|| Error::invalid("suite", format!("unknown suite `{s}` (expected ui, spatial or shapes)")))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "suite",
+                    format!("unknown suite `{s}` (expected ui, spatial or shapes)"),
+                )
+            })
     }
 }
 
@@ -216,7 +221,11 @@ fn write_sample(out: &Path, s: &Sample) -> Result<()> {
 
 /// Generates `cfg.n` samples into `out` in parallel: images first, then `data.jsonl`
 /// atomically. `progress` is called with the number of samples finished so far.
-pub fn generate(cfg: &SuiteConfig, out: &Path, progress: &(dyn Fn(usize) + Sync)) -> Result<GenerateSummary> {
+pub fn generate(
+    cfg: &SuiteConfig,
+    out: &Path,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<GenerateSummary> {
     cfg.validate()?;
     let start = Instant::now();
     let span = tracing::info_span!("suite_generate", suite = %cfg.kind, n = cfg.n, seed = cfg.seed);
@@ -248,7 +257,11 @@ pub fn generate(cfg: &SuiteConfig, out: &Path, progress: &(dyn Fn(usize) + Sync)
         *kinds.entry(sub_kind(r)).or_insert(0) += 1;
     }
     let seconds = start.elapsed().as_secs_f64();
-    tracing::info!(seconds, per_second = cfg.n as f64 / seconds.max(1e-9), "suite generated");
+    tracing::info!(
+        seconds,
+        per_second = cfg.n as f64 / seconds.max(1e-9),
+        "suite generated"
+    );
     Ok(GenerateSummary {
         kind: cfg.kind,
         n: cfg.n,
@@ -277,7 +290,10 @@ mod tests {
                 if p.is_dir() {
                     stack.push(p);
                 } else {
-                    out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
+                    out.insert(
+                        p.strip_prefix(dir).unwrap().to_path_buf(),
+                        std::fs::read(&p).unwrap(),
+                    );
                 }
             }
         }
@@ -291,7 +307,11 @@ mod tests {
             assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{k}\""));
         }
         assert!("UI".parse::<SuiteKind>().is_ok());
-        assert!("robots".parse::<SuiteKind>().unwrap_err().to_string().contains("robots"));
+        assert!("robots"
+            .parse::<SuiteKind>()
+            .unwrap_err()
+            .to_string()
+            .contains("robots"));
     }
 
     #[test]
@@ -307,7 +327,10 @@ mod tests {
                 let dir = tempfile::tempdir().unwrap();
                 let mut c = cfg.clone();
                 c.seed = seed;
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
                 let summary = pool.install(|| generate(&c, dir.path(), &|_| {})).unwrap();
                 assert_eq!(summary.n, 3);
                 assert_eq!(summary.tasks.values().sum::<usize>(), 3);

@@ -34,7 +34,16 @@ fn write(path: &Path, png: &[u8]) -> Result<()> {
 
 /// Writes an RGB image as PNG.
 pub fn write_rgb(path: &Path, img: &RgbImage) -> Result<()> {
-    write(path, &encode(path, img.as_raw(), img.width(), img.height(), ExtendedColorType::Rgb8)?)
+    write(
+        path,
+        &encode(
+            path,
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            ExtendedColorType::Rgb8,
+        )?,
+    )
 }
 
 /// Writes an 8-bit grayscale buffer as PNG.
@@ -45,8 +54,21 @@ pub fn write_gray(path: &Path, data: &[u8], w: u32, h: u32) -> Result<()> {
 /// Writes a 16-bit depth image as PNG (big-endian samples, as PNG requires).
 pub fn write_depth(path: &Path, depth: &Depth16) -> Result<()> {
     // `write_image` takes 16-bit samples in native byte order and converts them itself.
-    let bytes: Vec<u8> = depth.as_raw().iter().flat_map(|v| v.to_ne_bytes()).collect();
-    write(path, &encode(path, &bytes, depth.width(), depth.height(), ExtendedColorType::L16)?)
+    let bytes: Vec<u8> = depth
+        .as_raw()
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    write(
+        path,
+        &encode(
+            path,
+            &bytes,
+            depth.width(),
+            depth.height(),
+            ExtendedColorType::L16,
+        )?,
+    )
 }
 
 /// Reads a 16-bit depth PNG back.

@@ -40,12 +40,18 @@ impl Default for ShapesConfig {
 impl ShapesConfig {
     pub fn validate(&self) -> Result<()> {
         if self.size < 96 || self.size > 4096 {
-            return Err(Error::invalid("shapes.size", format!("{} is outside 96..=4096", self.size)));
+            return Err(Error::invalid(
+                "shapes.size",
+                format!("{} is outside 96..=4096", self.size),
+            ));
         }
         if self.min_shapes == 0 || self.min_shapes > self.max_shapes || self.max_shapes > 40 {
             return Err(Error::invalid(
                 "shapes.min_shapes/max_shapes",
-                format!("need 1 <= min ({}) <= max ({}) <= 40", self.min_shapes, self.max_shapes),
+                format!(
+                    "need 1 <= min ({}) <= max ({}) <= 40",
+                    self.min_shapes, self.max_shapes
+                ),
             ));
         }
         Ok(())
@@ -124,13 +130,24 @@ struct Shape {
 impl Shape {
     fn bbox(&self) -> BBox {
         let (x1, y1, x2, y2) = if self.pts.is_empty() {
-            (self.cx - self.r, self.cy - self.r, self.cx + self.r, self.cy + self.r)
+            (
+                self.cx - self.r,
+                self.cy - self.r,
+                self.cx + self.r,
+                self.cy + self.r,
+            )
         } else {
-            self.pts.iter().fold((f32::MAX, f32::MAX, f32::MIN, f32::MIN), |(a, b, c, d), &(x, y)| {
-                (a.min(x), b.min(y), c.max(x), d.max(y))
-            })
+            self.pts.iter().fold(
+                (f32::MAX, f32::MAX, f32::MIN, f32::MIN),
+                |(a, b, c, d), &(x, y)| (a.min(x), b.min(y), c.max(x), d.max(y)),
+            )
         };
-        BBox::new(x1.floor() as f64, y1.floor() as f64, x2.ceil() as f64, y2.ceil() as f64)
+        BBox::new(
+            x1.floor() as f64,
+            y1.floor() as f64,
+            x2.ceil() as f64,
+            y2.ceil() as f64,
+        )
     }
 
     fn area(&self) -> f64 {
@@ -179,7 +196,12 @@ fn outline(kind: Kind, cx: f32, cy: f32, r: f32, rng: &mut ChaCha8Rng) -> Vec<(f
         Kind::Star => regular(cx, cy, &[r, r * 0.45], 10, any),
         Kind::Pentagon => regular(cx, cy, &[r], 5, any),
         Kind::Hexagon => regular(cx, cy, &[r], 6, any),
-        Kind::Diamond => vec![(cx, cy - r), (cx + 0.62 * r, cy), (cx, cy + r), (cx - 0.62 * r, cy)],
+        Kind::Diamond => vec![
+            (cx, cy - r),
+            (cx + 0.62 * r, cy),
+            (cx, cy + r),
+            (cx - 0.62 * r, cy),
+        ],
         Kind::Cross => {
             let a = 0.34 * r;
             let b = 0.9 * r;
@@ -214,9 +236,17 @@ fn background(img: &mut RgbImage, rng: &mut ChaCha8Rng) -> (&'static str, Color)
     let dark = rng.gen_bool(0.3);
     let mut tone = || -> Color {
         if dark {
-            [rng.gen_range(20..70), rng.gen_range(20..70), rng.gen_range(20..70)]
+            [
+                rng.gen_range(20..70),
+                rng.gen_range(20..70),
+                rng.gen_range(20..70),
+            ]
         } else {
-            [rng.gen_range(185..250), rng.gen_range(185..250), rng.gen_range(185..250)]
+            [
+                rng.gen_range(185..250),
+                rng.gen_range(185..250),
+                rng.gen_range(185..250),
+            ]
         }
     };
     let (a, b) = (tone(), tone());
@@ -235,7 +265,11 @@ fn background(img: &mut RgbImage, rng: &mut ChaCha8Rng) -> (&'static str, Color)
             let b = mix(a, b, 0.35);
             for y in (0..h).step_by(cell as usize) {
                 for x in (0..w).step_by(cell as usize) {
-                    let c = if ((x / cell) + (y / cell)) % 2 == 0 { a } else { b };
+                    let c = if ((x / cell) + (y / cell)) % 2 == 0 {
+                        a
+                    } else {
+                        b
+                    };
                     fill_rect(img, Rect::new(x, y, cell, cell), c);
                 }
             }
@@ -259,7 +293,9 @@ fn background(img: &mut RgbImage, rng: &mut ChaCha8Rng) -> (&'static str, Color)
 fn place(cfg: &ShapesConfig, rng: &mut ChaCha8Rng, bg: Color) -> Vec<Shape> {
     let size = cfg.size as f32;
     let n = rng.gen_range(cfg.min_shapes..=cfg.max_shapes);
-    let palette: Vec<usize> = (0..COLOURS.len()).filter(|&i| colour_dist(COLOURS[i].1, bg) > 200).collect();
+    let palette: Vec<usize> = (0..COLOURS.len())
+        .filter(|&i| colour_dist(COLOURS[i].1, bg) > 200)
+        .collect();
     let mut shapes: Vec<Shape> = Vec::new();
     let mut tries = 0;
     while shapes.len() < n && tries < 400 {
@@ -267,22 +303,32 @@ fn place(cfg: &ShapesConfig, rng: &mut ChaCha8Rng, bg: Color) -> Vec<Shape> {
         let r = rng.gen_range(size * 0.04..size * 0.13);
         let cx = rng.gen_range(r + 4.0..size - r - 4.0);
         let cy = rng.gen_range(r + 4.0..size - r - 4.0);
-        if shapes.iter().any(|s| ((s.cx - cx).powi(2) + (s.cy - cy).powi(2)).sqrt() < s.r + r + 6.0) {
+        if shapes
+            .iter()
+            .any(|s| ((s.cx - cx).powi(2) + (s.cy - cy).powi(2)).sqrt() < s.r + r + 6.0)
+        {
             continue;
         }
         // Repeat an existing shape kind or colour at times, so that counts above one and
         // colour-qualified questions are common.
         let kind = match shapes.choose(rng) {
-            Some(s) if rng.gen_bool(0.35) => s.kind,
+            Some(s) if rng.gen_bool(0.25) => s.kind,
             _ => Kind::ALL[rng.gen_range(0..Kind::ALL.len())],
         };
         let colour = match (shapes.choose(rng), palette.choose(rng)) {
-            (Some(s), _) if rng.gen_bool(0.3) => s.colour,
+            (Some(s), _) if rng.gen_bool(0.2) => s.colour,
             (_, Some(&c)) => c,
             _ => rng.gen_range(0..COLOURS.len()),
         };
         let pts = outline(kind, cx, cy, r, rng);
-        shapes.push(Shape { kind, colour, cx, cy, r, pts });
+        shapes.push(Shape {
+            kind,
+            colour,
+            cx,
+            cy,
+            r,
+            pts,
+        });
     }
     shapes
 }
@@ -319,12 +365,24 @@ impl Query {
     fn random(shapes: &[Shape], rng: &mut ChaCha8Rng, allow_absent: bool) -> Query {
         let (colour, kind) = match shapes.choose(rng) {
             Some(s) if !(allow_absent && rng.gen_bool(0.15)) => (s.colour, s.kind),
-            _ => (rng.gen_range(0..COLOURS.len()), Kind::ALL[rng.gen_range(0..Kind::ALL.len())]),
+            _ => (
+                rng.gen_range(0..COLOURS.len()),
+                Kind::ALL[rng.gen_range(0..Kind::ALL.len())],
+            ),
         };
         match rng.gen_range(0..3) {
-            0 => Query { colour: Some(colour), kind: Some(kind) },
-            1 => Query { colour: None, kind: Some(kind) },
-            _ => Query { colour: Some(colour), kind: None },
+            0 => Query {
+                colour: Some(colour),
+                kind: Some(kind),
+            },
+            1 => Query {
+                colour: None,
+                kind: Some(kind),
+            },
+            _ => Query {
+                colour: Some(colour),
+                kind: None,
+            },
         }
     }
 }
@@ -354,8 +412,16 @@ fn detect(shapes: &[Shape], rng: &mut ChaCha8Rng) -> Question {
     let q = Query::random(shapes, rng, false);
     let hits: Vec<&Shape> = shapes.iter().filter(|s| q.matches(s)).collect();
     let boxes: Vec<BBox> = hits.iter().map(|s| s.bbox()).collect();
-    let templates = ["detect every {}", "find all the {}", "draw a box around each of the {}", "locate all {}", "detect all {} in the image"];
-    let instruction = templates[rng.gen_range(0..templates.len())].replace("{}", &q.plural());
+    let templates = [
+        "detect every {s}",
+        "find all the {p}",
+        "draw a box around each {s}",
+        "locate all {p}",
+        "detect all {p} in the image",
+    ];
+    let instruction = templates[rng.gen_range(0..templates.len())]
+        .replace("{s}", &q.singular())
+        .replace("{p}", &q.plural());
     let listed = join_list(&boxes.iter().map(box_text).collect::<Vec<_>>());
     let cot = if boxes.len() == 1 {
         format!("There is one {}, at {listed}.", q.singular())
@@ -373,13 +439,33 @@ fn detect(shapes: &[Shape], rng: &mut ChaCha8Rng) -> Question {
 
 fn count(shapes: &[Shape], rng: &mut ChaCha8Rng) -> Question {
     let q = Query::random(shapes, rng, true);
-    let hits: Vec<String> = shapes.iter().filter(|s| q.matches(s)).map(Shape::centre_text).collect();
-    let templates = ["how many {} are there?", "count the {}", "how many {} are in the image?", "what is the number of {}?"];
+    let hits: Vec<String> = shapes
+        .iter()
+        .filter(|s| q.matches(s))
+        .map(Shape::centre_text)
+        .collect();
+    let templates = [
+        "how many {} are there?",
+        "count the {}",
+        "how many {} are in the image?",
+        "what is the number of {}?",
+    ];
     let instruction = templates[rng.gen_range(0..templates.len())].replace("{}", &q.plural());
     let cot = match hits.len() {
-        0 => format!("There are no {} in the image, so the answer is 0.", q.plural()),
-        1 => format!("There is a single {} at {}, so the answer is 1.", q.singular(), hits[0]),
-        n => format!("I see {} at {}, so the answer is {n}.", q.plural(), join_list(&hits)),
+        0 => format!(
+            "There are no {} in the image, so the answer is 0.",
+            q.plural()
+        ),
+        1 => format!(
+            "There is a single {} at {}, so the answer is 1.",
+            q.singular(),
+            hits[0]
+        ),
+        n => format!(
+            "I see {} at {}, so the answer is {n}.",
+            q.plural(),
+            join_list(&hits)
+        ),
     };
     Question {
         name: "count",
@@ -400,9 +486,18 @@ fn classify(shapes: &[Shape], rng: &mut ChaCha8Rng) -> Option<Question> {
         options.push(Question {
             name: "largest_shape",
             task: Task::Classify,
-            instruction: ["what shape is the largest object?", "what is the shape of the biggest object?"][rng.gen_range(0..2)].into(),
+            instruction: [
+                "what shape is the largest object?",
+                "what is the shape of the biggest object?",
+            ][rng.gen_range(0..2)]
+            .into(),
             target: Target::Label(s.kind.name().into()),
-            cot: format!("The largest object is the {} {} at {}.", s.colour_name(), s.kind.name(), s.centre_text()),
+            cot: format!(
+                "The largest object is the {} {} at {}.",
+                s.colour_name(),
+                s.kind.name(),
+                s.centre_text()
+            ),
         });
     }
     let n = by_area.len();
@@ -413,7 +508,12 @@ fn classify(shapes: &[Shape], rng: &mut ChaCha8Rng) -> Option<Question> {
             task: Task::Classify,
             instruction: "what shape is the smallest object?".into(),
             target: Target::Label(s.kind.name().into()),
-            cot: format!("The smallest object is the {} {} at {}.", s.colour_name(), s.kind.name(), s.centre_text()),
+            cot: format!(
+                "The smallest object is the {} {} at {}.",
+                s.colour_name(),
+                s.kind.name(),
+                s.centre_text()
+            ),
         });
     }
     for s in shapes {
@@ -423,7 +523,12 @@ fn classify(shapes: &[Shape], rng: &mut ChaCha8Rng) -> Option<Question> {
                 task: Task::Classify,
                 instruction: format!("what colour is the {}?", s.kind.name()),
                 target: Target::Label(s.colour_name().into()),
-                cot: format!("The only {} is at {} and it is {}.", s.kind.name(), s.centre_text(), s.colour_name()),
+                cot: format!(
+                    "The only {} is at {} and it is {}.",
+                    s.kind.name(),
+                    s.centre_text(),
+                    s.colour_name()
+                ),
             });
         }
         if shapes.iter().filter(|o| o.colour == s.colour).count() == 1 {
@@ -432,7 +537,12 @@ fn classify(shapes: &[Shape], rng: &mut ChaCha8Rng) -> Option<Question> {
                 task: Task::Classify,
                 instruction: format!("what shape is the {} object?", s.colour_name()),
                 target: Target::Label(s.kind.name().into()),
-                cot: format!("The only {} object is at {}; it is a {}.", s.colour_name(), s.centre_text(), s.kind.name()),
+                cot: format!(
+                    "The only {} object is at {}; it is a {}.",
+                    s.colour_name(),
+                    s.centre_text(),
+                    s.kind.name()
+                ),
             });
         }
     }
@@ -514,11 +624,20 @@ mod tests {
                     for b in bs {
                         // Every answer box is one shape's box, and its centre pixel is painted
                         // in a shape colour rather than the background.
-                        assert!(shapes.iter().any(|m| serde_json::from_value::<BBox>(m["box"].clone()).unwrap() == *b));
+                        assert!(shapes.iter().any(|m| serde_json::from_value::<BBox>(
+                            m["box"].clone()
+                        )
+                        .unwrap()
+                            == *b));
                     }
                 }
                 Target::Count(n) => assert!(*n as usize <= shapes.len()),
-                Target::Label(l) => assert!(shapes.iter().any(|m| m["shape"] == **l || m["colour"] == **l), "{l}"),
+                Target::Label(l) => assert!(
+                    shapes
+                        .iter()
+                        .any(|m| m["shape"] == **l || m["colour"] == **l),
+                    "{l}"
+                ),
                 t => panic!("unexpected target {t:?}"),
             }
             assert!(r.cot.as_ref().is_some_and(|c| c.ends_with('.')));

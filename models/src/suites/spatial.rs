@@ -60,13 +60,19 @@ impl SpatialConfig {
         if !(64..=4096).contains(&self.width) || !(48..=4096).contains(&self.height) {
             return Err(Error::invalid(
                 "spatial.width/height",
-                format!("{}x{} is outside 64x48..=4096x4096", self.width, self.height),
+                format!(
+                    "{}x{} is outside 64x48..=4096x4096",
+                    self.width, self.height
+                ),
             ));
         }
         if self.min_objects < 2 || self.min_objects > self.max_objects || self.max_objects > 12 {
             return Err(Error::invalid(
                 "spatial.min_objects/max_objects",
-                format!("need 2 <= min ({}) <= max ({}) <= 12", self.min_objects, self.max_objects),
+                format!(
+                    "need 2 <= min ({}) <= max ({}) <= 12",
+                    self.min_objects, self.max_objects
+                ),
             ));
         }
         Ok(())
@@ -187,11 +193,18 @@ struct Rig {
 
 impl Rig {
     fn ray(&self, u: f64, v: f64) -> V3 {
-        [(u - self.k.cx) / self.k.fx, (v - self.k.cy) / self.k.fy, 1.0]
+        [
+            (u - self.k.cx) / self.k.fx,
+            (v - self.k.cy) / self.k.fy,
+            1.0,
+        ]
     }
 
     fn table_point(&self, a: f64, b: f64, h: f64) -> V3 {
-        add(add(add(self.t0, mul(self.right, a)), mul(self.fwd, b)), mul(self.up, h))
+        add(
+            add(add(self.t0, mul(self.right, a)), mul(self.fwd, b)),
+            mul(self.up, h),
+        )
     }
 
     fn table_coords(&self, p: V3) -> (f64, f64) {
@@ -291,7 +304,10 @@ fn intersect(obj: &Object, up: V3, o: V3, d: V3) -> Option<(f64, V3)> {
                     let t = (cap - lo[1]) / ld[1];
                     let x = lo[0] + t * ld[0];
                     let z = lo[2] + t * ld[2];
-                    if t > EPS && x * x + z * z <= obj.r * obj.r && best.is_none_or(|(bt, _)| t < bt) {
+                    if t > EPS
+                        && x * x + z * z <= obj.r * obj.r
+                        && best.is_none_or(|(bt, _)| t < bt)
+                    {
                         best = Some((t, to_cam([0.0, cap.signum(), 0.0])));
                     }
                 }
@@ -321,7 +337,11 @@ fn trace(rig: &Rig, objs: &[Object], d: V3) -> Option<Hit> {
     }
     let fd = dot(rig.fwd, d);
     if fd > 0.0 {
-        take((dot(rig.fwd, rig.t0) + rig.wall_b) / fd, mul(rig.fwd, -1.0), Surf::Wall);
+        take(
+            (dot(rig.fwd, rig.t0) + rig.wall_b) / fd,
+            mul(rig.fwd, -1.0),
+            Surf::Wall,
+        );
     }
     for (i, o) in objs.iter().enumerate() {
         if let Some((t, n)) = intersect(o, rig.up, [0.0; 3], d) {
@@ -344,7 +364,9 @@ fn shade(rig: &Rig, objs: &[Object], d: V3, hit: &Hit) -> Color {
         Surf::Table => {
             let (a, b) = rig.table_coords(p);
             // Wood-like grain along the table's width.
-            let grain = 1.0 + 0.07 * (b * 55.0 + 2.5 * (a * 6.0).sin()).sin() + 0.03 * (b * 210.0 + a * 9.0).sin();
+            let grain = 1.0
+                + 0.04 * (b * 55.0 + 2.5 * (a * 6.0).sin()).sin()
+                + 0.02 * (b * 210.0 + a * 9.0).sin();
             (mul(TABLES[rig.table].1, grain), 0.0)
         }
         Surf::Floor => ([0.28, 0.26, 0.25], 0.0),
@@ -352,9 +374,17 @@ fn shade(rig: &Rig, objs: &[Object], d: V3, hit: &Hit) -> Color {
         Surf::Obj(i) => (COLOURS[objs[i].colour].1, 0.35),
         Surf::None => ([0.0; 3], 0.0),
     };
-    let skip = if let Surf::Obj(i) = hit.surf { Some(i) } else { None };
+    let skip = if let Surf::Obj(i) = hit.surf {
+        Some(i)
+    } else {
+        None
+    };
     let ndl = dot(hit.n, rig.light).max(0.0);
-    let lit = if ndl > 0.0 && !shadowed(rig, objs, add(p, mul(hit.n, 1e-5)), skip) { 1.0 } else { 0.0 };
+    let lit = if ndl > 0.0 && !shadowed(rig, objs, add(p, mul(hit.n, 1e-5)), skip) {
+        1.0
+    } else {
+        0.0
+    };
     let diffuse = 0.32 + 0.68 * ndl * lit;
     let view = norm(mul(d, -1.0));
     let refl = sub(mul(hit.n, 2.0 * ndl), rig.light);
@@ -377,7 +407,7 @@ fn make_rig(cfg: &SpatialConfig, rng: &mut ChaCha8Rng) -> Rig {
         depth_scale: 0.001,
     };
     let pitch = rng.gen_range(35.0f64..60.0).to_radians();
-    let height = rng.gen_range(0.45..0.75);
+    let height = rng.gen_range(0.35..0.6);
     let (s, c) = pitch.sin_cos();
     let up = [0.0, -c, -s];
     let fwd = [0.0, -s, c];
@@ -397,7 +427,13 @@ fn make_rig(cfg: &SpatialConfig, rng: &mut ChaCha8Rng) -> Rig {
         b_near,
         b_far,
         wall_b: b_far + rng.gen_range(0.3..1.2),
-        light: norm(add(add(mul([1.0, 0.0, 0.0], 0.6 * az.cos()), mul(fwd, 0.6 * az.sin())), up)),
+        light: norm(add(
+            add(
+                mul([1.0, 0.0, 0.0], 0.6 * az.cos()),
+                mul(fwd, 0.6 * az.sin()),
+            ),
+            up,
+        )),
         table: rng.gen_range(0..TABLES.len()),
     }
 }
@@ -412,7 +448,10 @@ fn place(cfg: &SpatialConfig, rig: &Rig, rng: &mut ChaCha8Rng) -> Vec<Object> {
         }
         // Drop the object where a random pixel in the lower image sees the table, so
         // objects spread in perspective and stay in view.
-        let d = rig.ray(rng.gen_range(0.12 * w..0.88 * w), rng.gen_range(0.35 * h..0.9 * h));
+        let d = rig.ray(
+            rng.gen_range(0.12 * w..0.88 * w),
+            rng.gen_range(0.35 * h..0.9 * h),
+        );
         let ud = dot(rig.up, d);
         if ud >= 0.0 {
             continue;
@@ -420,8 +459,18 @@ fn place(cfg: &SpatialConfig, rig: &Rig, rng: &mut ChaCha8Rng) -> Vec<Object> {
         let (a, b) = rig.table_coords(mul(d, -rig.height / ud));
         // Sometimes repeat a kind (and colour) so that relations and sizes matter.
         let (solid, colour) = match objs.choose(rng) {
-            Some(o) if rng.gen_bool(0.4) => (o.solid, if rng.gen_bool(0.5) { o.colour } else { rng.gen_range(0..COLOURS.len()) }),
-            _ => ([Solid::Cube, Solid::Sphere, Solid::Cylinder][rng.gen_range(0..3)], rng.gen_range(0..COLOURS.len())),
+            Some(o) if rng.gen_bool(0.3) => (
+                o.solid,
+                if rng.gen_bool(0.3) {
+                    o.colour
+                } else {
+                    rng.gen_range(0..COLOURS.len())
+                },
+            ),
+            _ => (
+                [Solid::Cube, Solid::Sphere, Solid::Cylinder][rng.gen_range(0..3)],
+                rng.gen_range(0..COLOURS.len()),
+            ),
         };
         let large = rng.gen_bool(0.5);
         let (r, hh) = match (solid, large) {
@@ -562,7 +611,8 @@ impl Scene<'_> {
         if count(&|x| x.solid == o.solid && x.large == o.large) == 1 {
             out.push(format!("the {size} {noun}"));
         }
-        if !ck && count(&|x| x.colour == o.colour && x.solid == o.solid && x.large == o.large) == 1 {
+        if !ck && count(&|x| x.colour == o.colour && x.solid == o.solid && x.large == o.large) == 1
+        {
             out.push(format!("the {size} {colour} {noun}"));
         }
         out
@@ -602,7 +652,8 @@ fn attribute(sc: &Scene, rng: &mut ChaCha8Rng) -> Vec<Expr> {
 
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
 /// "the ball left of the red cube" and friends, unique with margins.
@@ -611,7 +662,9 @@ fn relations(sc: &Scene, rng: &mut ChaCha8Rng) -> Vec<Expr> {
     let margin_m = 0.04;
     let mut out = Vec::new();
     for a in 0..sc.objs.len() {
-        let Some(anchor) = sc.describe(a, rng) else { continue };
+        let Some(anchor) = sc.describe(a, rng) else {
+            continue;
+        };
         for rel in 0..4 {
             // Signed "how much the relation holds" for object j relative to the anchor.
             let score = |j: usize| -> f64 {
@@ -623,7 +676,9 @@ fn relations(sc: &Scene, rng: &mut ChaCha8Rng) -> Vec<Expr> {
                 }
             };
             for solid in [Solid::Cube, Solid::Sphere, Solid::Cylinder] {
-                let class: Vec<usize> = (0..sc.objs.len()).filter(|&j| j != a && sc.objs[j].solid == solid).collect();
+                let class: Vec<usize> = (0..sc.objs.len())
+                    .filter(|&j| j != a && sc.objs[j].solid == solid)
+                    .collect();
                 if class.len() < 2 || class.iter().any(|&j| score(j).abs() < 1.0) {
                     continue;
                 }
@@ -632,19 +687,38 @@ fn relations(sc: &Scene, rng: &mut ChaCha8Rng) -> Vec<Expr> {
                 let noun = sc.noun(solid);
                 let (phrase, its) = match rel {
                     0 => (
-                        [format!("the {noun} left of {anchor}"), format!("the {noun} to the left of {anchor}")][rng.gen_range(0..2)].clone(),
+                        [
+                            format!("the {noun} left of {anchor}"),
+                            format!("the {noun} to the left of {anchor}"),
+                        ][rng.gen_range(0..2)]
+                        .clone(),
                         format!("The {noun} to its left"),
                     ),
                     1 => (
-                        [format!("the {noun} right of {anchor}"), format!("the {noun} to the right of {anchor}")][rng.gen_range(0..2)].clone(),
+                        [
+                            format!("the {noun} right of {anchor}"),
+                            format!("the {noun} to the right of {anchor}"),
+                        ][rng.gen_range(0..2)]
+                        .clone(),
                         format!("The {noun} to its right"),
                     ),
-                    2 => (format!("the {noun} in front of {anchor}"), format!("The {noun} in front of it")),
-                    _ => (format!("the {noun} behind {anchor}"), format!("The {noun} behind it")),
+                    2 => (
+                        format!("the {noun} in front of {anchor}"),
+                        format!("The {noun} in front of it"),
+                    ),
+                    _ => (
+                        format!("the {noun} behind {anchor}"),
+                        format!("The {noun} behind it"),
+                    ),
                 };
                 out.push(Expr {
                     kind: "relation",
-                    cot: format!("{} is at {}. {its} is at {}.", capitalise(&anchor), pt(sc.spots[a]), pt(sc.spots[t])),
+                    cot: format!(
+                        "{} is at {}. {its} is at {}.",
+                        capitalise(&anchor),
+                        pt(sc.spots[a]),
+                        pt(sc.spots[t])
+                    ),
                     phrase,
                     mask: sc.masks[t].clone(),
                     target: Some(t),
@@ -660,10 +734,16 @@ fn relations(sc: &Scene, rng: &mut ChaCha8Rng) -> Vec<Expr> {
 fn distance(sc: &Scene, _rng: &mut ChaCha8Rng) -> Vec<Expr> {
     let mut out = Vec::new();
     let dist: Vec<f64> = sc.objs.iter().map(|o| dot(o.c, o.c).sqrt()).collect();
-    let classes: [(Option<Solid>, &str); 4] =
-        [(None, "object"), (Some(Solid::Cube), sc.noun(Solid::Cube)), (Some(Solid::Sphere), sc.noun(Solid::Sphere)), (Some(Solid::Cylinder), sc.noun(Solid::Cylinder))];
+    let classes: [(Option<Solid>, &str); 4] = [
+        (None, "object"),
+        (Some(Solid::Cube), sc.noun(Solid::Cube)),
+        (Some(Solid::Sphere), sc.noun(Solid::Sphere)),
+        (Some(Solid::Cylinder), sc.noun(Solid::Cylinder)),
+    ];
     for (solid, noun) in classes {
-        let mut idx: Vec<usize> = (0..sc.objs.len()).filter(|&i| solid.is_none_or(|s| sc.objs[i].solid == s)).collect();
+        let mut idx: Vec<usize> = (0..sc.objs.len())
+            .filter(|&i| solid.is_none_or(|s| sc.objs[i].solid == s))
+            .collect();
         if idx.len() < 2 {
             continue;
         }
@@ -697,15 +777,25 @@ fn distance(sc: &Scene, _rng: &mut ChaCha8Rng) -> Vec<Expr> {
 fn extremes(sc: &Scene, _rng: &mut ChaCha8Rng) -> Vec<Expr> {
     let margin = sc.rig.k.width as f64 * 0.04;
     let mut out = Vec::new();
-    for solid in [None, Some(Solid::Cube), Some(Solid::Sphere), Some(Solid::Cylinder)] {
-        let mut idx: Vec<usize> = (0..sc.objs.len()).filter(|&i| solid.is_none_or(|s| sc.objs[i].solid == s)).collect();
+    for solid in [
+        None,
+        Some(Solid::Cube),
+        Some(Solid::Sphere),
+        Some(Solid::Cylinder),
+    ] {
+        let mut idx: Vec<usize> = (0..sc.objs.len())
+            .filter(|&i| solid.is_none_or(|s| sc.objs[i].solid == s))
+            .collect();
         if idx.len() < 2 {
             continue;
         }
         idx.sort_by(|&x, &y| sc.u[x].total_cmp(&sc.u[y]));
         let n = idx.len();
         let noun = solid.map_or("object", |s| sc.noun(s));
-        for (word, t, other) in [("leftmost", idx[0], idx[1]), ("rightmost", idx[n - 1], idx[n - 2])] {
+        for (word, t, other) in [
+            ("leftmost", idx[0], idx[1]),
+            ("rightmost", idx[n - 1], idx[n - 2]),
+        ] {
             if (sc.u[t] - sc.u[other]).abs() < margin {
                 continue;
             }
@@ -713,7 +803,12 @@ fn extremes(sc: &Scene, _rng: &mut ChaCha8Rng) -> Vec<Expr> {
             out.push(Expr {
                 kind: "extreme",
                 phrase: format!("the {word} {noun}"),
-                cot: format!("The {word} {noun} is the {} {}, at {}.", COLOURS[o.colour].0, sc.noun(o.solid), pt(sc.spots[t])),
+                cot: format!(
+                    "The {word} {noun} is the {} {}, at {}.",
+                    COLOURS[o.colour].0,
+                    sc.noun(o.solid),
+                    pt(sc.spots[t])
+                ),
                 mask: sc.masks[t].clone(),
                 target: Some(t),
                 anchor: None,
@@ -760,15 +855,27 @@ fn free_space(sc: &Scene, frame: &Frame, rng: &mut ChaCha8Rng, min_px: usize) ->
             }
             let mask = frame.mask_of(|u, v, hit| {
                 hit.surf == Surf::Table && {
-                    let (a, b) = sc.rig.table_coords(mul(sc.rig.ray(u as f64 + 0.5, v as f64 + 0.5), hit.t));
+                    let (a, b) = sc
+                        .rig
+                        .table_coords(mul(sc.rig.ray(u as f64 + 0.5, v as f64 + 0.5), hit.t));
                     in_corridor(a, b)
                 }
             });
             if mask.area() < min_px {
                 continue;
             }
-            let (Some(da), Some(db), Some(mid)) = (sc.describe(i, rng), sc.describe(j, rng), inside_point(&mask)) else { continue };
-            let (first, second, a_idx, b_idx) = if rng.gen_bool(0.5) { (da, db, i, j) } else { (db, da, j, i) };
+            let (Some(da), Some(db), Some(mid)) = (
+                sc.describe(i, rng),
+                sc.describe(j, rng),
+                inside_point(&mask),
+            ) else {
+                continue;
+            };
+            let (first, second, a_idx, b_idx) = if rng.gen_bool(0.5) {
+                (da, db, i, j)
+            } else {
+                (db, da, j, i)
+            };
             let phrase = [
                 format!("the free space between {first} and {second}"),
                 format!("the empty spot on the table between {first} and {second}"),
@@ -803,7 +910,9 @@ pub(super) fn render(cfg: &SpatialConfig, rng: &mut ChaCha8Rng, id: String) -> R
     // Drop objects that end up mostly hidden behind others, then re-trace.
     let (frame, masks) = loop {
         let frame = Frame::trace(&rig, &objs);
-        let masks: Vec<Mask> = (0..objs.len()).map(|i| frame.mask_of(|_, _, h| h.surf == Surf::Obj(i))).collect();
+        let masks: Vec<Mask> = (0..objs.len())
+            .map(|i| frame.mask_of(|_, _, h| h.surf == Surf::Obj(i)))
+            .collect();
         match masks.iter().position(|m| m.area() < min_px) {
             Some(i) if objs.len() > 1 => {
                 objs.remove(i);
@@ -812,13 +921,33 @@ pub(super) fn render(cfg: &SpatialConfig, rng: &mut ChaCha8Rng, id: String) -> R
         }
     };
     if objs.is_empty() {
-        return Err(Error::invalid("spatial scene", format!("{id}: no object could be placed in view")));
+        return Err(Error::invalid(
+            "spatial scene",
+            format!("{id}: no object could be placed in view"),
+        ));
     }
-    let spots: Vec<(u32, u32)> = masks.iter().map(|m| inside_point(m).unwrap_or((0, 0))).collect();
-    let u: Vec<f64> = objs.iter().map(|o| rig.k.project(o.c).map_or(0.0, |p| p[0])).collect();
+    let spots: Vec<(u32, u32)> = masks
+        .iter()
+        .map(|m| inside_point(m).unwrap_or((0, 0)))
+        .collect();
+    let u: Vec<f64> = objs
+        .iter()
+        .map(|o| rig.k.project(o.c).map_or(0.0, |p| p[0]))
+        .collect();
     let pick = |ws: &'static [&'static str], rng: &mut ChaCha8Rng| ws[rng.gen_range(0..ws.len())];
-    let words = [pick(Solid::Cube.words(), rng), pick(Solid::Sphere.words(), rng), pick(Solid::Cylinder.words(), rng)];
-    let sc = Scene { rig: &rig, objs: &objs, masks, spots, u, words };
+    let words = [
+        pick(Solid::Cube.words(), rng),
+        pick(Solid::Sphere.words(), rng),
+        pick(Solid::Cylinder.words(), rng),
+    ];
+    let sc = Scene {
+        rig: &rig,
+        objs: &objs,
+        masks,
+        spots,
+        u,
+        words,
+    };
 
     // Expression type first (so rare types are not drowned), then one of its instances.
     let mut pools: Vec<(f64, Vec<Expr>)> = vec![
@@ -843,7 +972,9 @@ pub(super) fn render(cfg: &SpatialConfig, rng: &mut ChaCha8Rng, id: String) -> R
         let k = rng.gen_range(0..pool.len());
         pool.swap_remove(k)
     });
-    let expr = chosen.ok_or_else(|| Error::invalid("spatial scene", format!("{id}: no unambiguous expression")))?;
+    let expr = chosen.ok_or_else(|| {
+        Error::invalid("spatial scene", format!("{id}: no unambiguous expression"))
+    })?;
 
     let mut image = RgbImage::new(cfg.width, cfg.height);
     let mut depth: Depth16 = ImageBuffer::<Luma<u16>, Vec<u16>>::new(cfg.width, cfg.height);
@@ -852,7 +983,11 @@ pub(super) fn render(cfg: &SpatialConfig, rng: &mut ChaCha8Rng, id: String) -> R
             if let Some(hit) = &frame.hits[(v * cfg.width + u) as usize] {
                 let d = rig.ray(u as f64 + 0.5, v as f64 + 0.5);
                 image.put_pixel(u, v, image::Rgb(shade(&rig, &objs, d, hit)));
-                depth.put_pixel(u, v, Luma([(hit.t * 1000.0).round().clamp(0.0, 65535.0) as u16]));
+                depth.put_pixel(
+                    u,
+                    v,
+                    Luma([(hit.t * 1000.0).round().clamp(0.0, 65535.0) as u16]),
+                );
             }
         }
     }
@@ -950,22 +1085,31 @@ mod tests {
                 let s: [f64; 3] = serde_json::from_value(o["surface_point"].clone()).unwrap();
                 let d = depth.get_pixel(p[0], p[1]).0[0] as f64 * cam.depth_scale;
                 let q = cam.deproject(p[0] as f64 + 0.5, p[1] as f64 + 0.5, d);
-                let err = ((q[0] - s[0]).powi(2) + (q[1] - s[1]).powi(2) + (q[2] - s[2]).powi(2)).sqrt();
+                let err =
+                    ((q[0] - s[0]).powi(2) + (q[1] - s[1]).powi(2) + (q[2] - s[2]).powi(2)).sqrt();
                 assert!(err < 0.005, "{}: {err} m off", r.id);
                 // The surface point is on the object: within its bounding sphere.
                 let c: [f64; 3] = serde_json::from_value(o["center"].clone()).unwrap();
-                let dc = ((c[0] - s[0]).powi(2) + (c[1] - s[1]).powi(2) + (c[2] - s[2]).powi(2)).sqrt();
+                let dc =
+                    ((c[0] - s[0]).powi(2) + (c[1] - s[1]).powi(2) + (c[2] - s[2]).powi(2)).sqrt();
                 assert!(dc < 0.08, "{}: surface point {dc} m from centre", r.id);
             }
-            let Target::Mask(m) = &r.target else { panic!("mask target") };
+            let Target::Mask(m) = &r.target else {
+                panic!("mask target")
+            };
             let mask = Mask::load(m).unwrap();
             assert!(mask.area() > 0, "{}", r.id);
             if let Some(t) = meta["target_object"].as_u64() {
-                let p: [u32; 2] = serde_json::from_value(meta["objects"][t as usize]["pixel"].clone()).unwrap();
+                let p: [u32; 2] =
+                    serde_json::from_value(meta["objects"][t as usize]["pixel"].clone()).unwrap();
                 assert!(mask.get(p[0], p[1]), "{}: target pixel outside mask", r.id);
             }
             if let Some(a) = meta.get("anchor_point") {
-                assert!(r.cot.as_ref().unwrap().contains(&format!("({},{})", a[0], a[1])));
+                assert!(r
+                    .cot
+                    .as_ref()
+                    .unwrap()
+                    .contains(&format!("({},{})", a[0], a[1])));
             }
         }
     }
@@ -979,7 +1123,12 @@ mod tests {
         for i in 0..40 {
             let s = crate::suites::sample_with(&cfg, i).unwrap();
             s.record.validate().unwrap();
-            kinds.insert(s.record.meta.as_ref().unwrap()["expression"].as_str().unwrap().to_string());
+            kinds.insert(
+                s.record.meta.as_ref().unwrap()["expression"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
         }
         assert!(kinds.len() >= 4, "{kinds:?}");
     }
