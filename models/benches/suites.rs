@@ -10,15 +10,27 @@ use std::time::Instant;
 use reticle_models::suites::{generate, SuiteConfig, SuiteKind};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let keep = std::env::var_os("RETICLE_SUITES_KEEP").map(PathBuf::from);
-    println!("suite throughput on {} threads (render + PNG write)", rayon::current_num_threads());
-    for (kind, n) in [(SuiteKind::Ui, 200), (SuiteKind::Spatial, 100), (SuiteKind::Shapes, 200)] {
+    println!(
+        "suite throughput on {} threads (render + PNG write)",
+        rayon::current_num_threads()
+    );
+    for (kind, n) in [
+        (SuiteKind::Ui, 200),
+        (SuiteKind::Spatial, 100),
+        (SuiteKind::Shapes, 200),
+    ] {
         if !wanted.is_empty() && !wanted.iter().any(|w| w == kind.as_str()) {
             continue;
         }
         let tmp = tempfile::tempdir()?;
-        let out = keep.as_ref().map_or_else(|| tmp.path().to_path_buf(), |k| k.join(kind.as_str()));
+        let out = keep
+            .as_ref()
+            .map_or_else(|| tmp.path().to_path_buf(), |k| k.join(kind.as_str()));
         let cfg = SuiteConfig::new(kind, n, 7);
         let start = Instant::now();
         let summary = generate(&cfg, &out, &|_| {})?;

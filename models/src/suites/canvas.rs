@@ -225,23 +225,38 @@ pub fn bordered_round_rect(
     fill_round_rect(img, r.inset(t), (radius - t as f32).max(0.0), fill);
 }
 
-/// A soft drop shadow under `r`: a few widening translucent rounded rectangles.
+/// A soft drop shadow under `r`, fading out over `spread` pixels. Only the band around the
+/// rectangle is visited: the caller paints the window over the inside.
 pub fn drop_shadow(img: &mut RgbImage, r: Rect, radius: f32, spread: i32, strength: f32) {
-    let steps = spread.clamp(1, 6);
-    for i in (1..=steps).rev() {
-        let d = i * spread / steps;
-        let a = strength * (1.0 - i as f32 / (steps as f32 + 1.0)) / steps as f32 * 2.0;
-        let sr = r.inset(-d).offset(0, spread / 2);
-        let (x0, y0, x1, y1) = (
-            sr.x as f32,
-            sr.y as f32,
-            sr.right() as f32,
-            sr.bottom() as f32,
-        );
-        let rad = radius + d as f32;
-        fill_sdf(img, sr, [0, 0, 0], a, |px, py| {
-            sd_round_rect(px, py, x0, y0, x1, y1, rad)
-        });
+    let sr = r.offset(0, spread / 3);
+    let (x0, y0, x1, y1) = (
+        sr.x as f32,
+        sr.y as f32,
+        sr.right() as f32,
+        sr.bottom() as f32,
+    );
+    let sp = spread.max(1) as f32;
+    let Some((ax, ay, bx, by)) = clip(img, sr.inset(-spread - 1)) else {
+        return;
+    };
+    let inner = r.inset(radius.ceil() as i32 + 1);
+    for y in ay..by {
+        let yi = y as i32;
+        let in_rows = yi >= inner.y && yi < inner.bottom();
+        let mut x = ax;
+        while x < bx {
+            let xi = x as i32;
+            if in_rows && xi >= inner.x && xi < inner.right() {
+                x = inner.right() as usize;
+                continue;
+            }
+            let d = sd_round_rect(x as f32 + 0.5, y as f32 + 0.5, x0, y0, x1, y1, radius);
+            if d > -1.0 && d < sp {
+                let a = strength * (1.0 - d.max(0.0) / sp).powi(2);
+                blend(img, xi, yi, [0, 0, 0], a);
+            }
+            x += 1;
+        }
     }
 }
 

@@ -23,6 +23,20 @@ pub enum Weight {
     Bold,
 }
 
+/// How a text run is painted: weight, pixel scale and colour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ink {
+    pub weight: Weight,
+    pub px: f32,
+    pub color: Color,
+}
+
+impl Ink {
+    pub fn new(weight: Weight, px: f32, color: Color) -> Self {
+        Self { weight, px, color }
+    }
+}
+
 /// The parsed fonts, shared by every thread.
 #[derive(Debug)]
 pub struct Fonts {
@@ -44,7 +58,7 @@ pub fn fonts() -> Result<&'static Fonts> {
             let h = regular
                 .outline(regular.glyph_id('H'))
                 .map_or(0.73 * regular.units_per_em().unwrap_or(2048.0), |o| {
-                    o.bounds.height()
+                    (o.bounds.max.y - o.bounds.min.y).abs()
                 });
             let cap = h / regular.height_unscaled();
             Ok(Fonts { regular, bold, cap })
@@ -83,18 +97,9 @@ impl Fonts {
     }
 
     /// Draws `text` with its baseline at `baseline` and its pen starting at `x`.
-    pub fn draw(
-        &self,
-        img: &mut RgbImage,
-        w: Weight,
-        px: f32,
-        x: f32,
-        baseline: f32,
-        color: Color,
-        text: &str,
-    ) {
-        let font = self.font(w);
-        let f = font.as_scaled(PxScale::from(px));
+    pub fn draw(&self, img: &mut RgbImage, ink: Ink, x: f32, baseline: f32, text: &str) {
+        let font = self.font(ink.weight);
+        let f = font.as_scaled(PxScale::from(ink.px));
         let mut pen = x;
         let mut last = None;
         for c in text.chars() {
@@ -102,14 +107,14 @@ impl Fonts {
             if let Some(prev) = last {
                 pen += f.kern(prev, id);
             }
-            let glyph = id.with_scale_and_position(px, point(pen, baseline));
+            let glyph = id.with_scale_and_position(ink.px, point(pen, baseline));
             pen += f.h_advance(id);
             last = Some(id);
             if let Some(og) = font.outline_glyph(glyph) {
                 let b = og.px_bounds();
                 let (ox, oy) = (b.min.x as i32, b.min.y as i32);
                 og.draw(|gx, gy, cov| {
-                    blend(img, ox + gx as i32, oy + gy as i32, color, cov.min(1.0))
+                    blend(img, ox + gx as i32, oy + gy as i32, ink.color, cov.min(1.0))
                 });
             }
         }
@@ -119,31 +124,20 @@ impl Fonts {
     pub fn draw_centered_v(
         &self,
         img: &mut RgbImage,
-        w: Weight,
-        px: f32,
+        ink: Ink,
         x: f32,
         cy: f32,
-        color: Color,
         text: &str,
     ) -> f32 {
-        let baseline = (cy + self.cap_height(px) / 2.0).round();
-        self.draw(img, w, px, x.round(), baseline, color, text);
-        self.width(w, px, text)
+        let baseline = (cy + self.cap_height(ink.px) / 2.0).round();
+        self.draw(img, ink, x.round(), baseline, text);
+        self.width(ink.weight, ink.px, text)
     }
 
     /// Draws `text` centred on `(cx, cy)`; returns its width.
-    pub fn draw_centered(
-        &self,
-        img: &mut RgbImage,
-        w: Weight,
-        px: f32,
-        cx: f32,
-        cy: f32,
-        color: Color,
-        text: &str,
-    ) -> f32 {
-        let width = self.width(w, px, text);
-        self.draw_centered_v(img, w, px, cx - width / 2.0, cy, color, text)
+    pub fn draw_centered(&self, img: &mut RgbImage, ink: Ink, cx: f32, cy: f32, text: &str) -> f32 {
+        let width = self.width(ink.weight, ink.px, text);
+        self.draw_centered_v(img, ink, cx - width / 2.0, cy, text)
     }
 }
 
@@ -162,11 +156,9 @@ mod tests {
         let mut img = RgbImage::new(80, 30);
         f.draw_centered(
             &mut img,
-            Weight::Regular,
-            20.0,
+            Ink::new(Weight::Regular, 20.0, [255, 255, 255]),
             40.0,
             15.0,
-            [255, 255, 255],
             "Save",
         );
         assert!(img.pixels().any(|p| p.0[0] > 200));

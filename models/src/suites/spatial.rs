@@ -220,7 +220,6 @@ impl Rig {
 /// What a pixel's ray hit first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Surf {
-    None,
     Table,
     Floor,
     Wall,
@@ -372,7 +371,6 @@ fn shade(rig: &Rig, objs: &[Object], d: V3, hit: &Hit) -> Color {
         Surf::Floor => ([0.28, 0.26, 0.25], 0.0),
         Surf::Wall => ([0.80, 0.79, 0.76], 0.0),
         Surf::Obj(i) => (COLOURS[objs[i].colour].1, 0.35),
-        Surf::None => ([0.0; 3], 0.0),
     };
     let skip = if let Surf::Obj(i) = hit.surf {
         Some(i)
@@ -525,10 +523,6 @@ impl Frame {
             }
         }
         Frame { w, h, hits }
-    }
-
-    fn surf(&self, u: u32, v: u32) -> Surf {
-        self.hits[(v * self.w + u) as usize].map_or(Surf::None, |h| h.surf)
     }
 
     fn mask_of(&self, pred: impl Fn(u32, u32, &Hit) -> bool) -> Mask {

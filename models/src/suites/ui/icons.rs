@@ -2,11 +2,15 @@
 
 use image::RgbImage;
 
-use crate::suites::canvas::{fill_circle, fill_polygon, fill_rect, fill_round_rect, line, polyline, stroke_circle, Color, Rect};
+use crate::suites::canvas::{
+    fill_circle, fill_polygon, fill_rect, fill_round_rect, line, polyline, stroke_circle, Color,
+    Rect,
+};
 
 /// Icon names, as instructions say them ("click the gear icon").
 pub const ICONS: [&str; 13] = [
-    "trash", "gear", "search", "home", "star", "plus", "folder", "mail", "user", "heart", "download", "bell", "lock",
+    "trash", "gear", "search", "home", "star", "plus", "folder", "mail", "user", "heart",
+    "download", "bell", "lock",
 ];
 
 /// Draws icon `name` centred in `r` with stroke colour `c` over background `bg`.
@@ -18,7 +22,11 @@ pub fn draw_icon(img: &mut RgbImage, name: &str, r: Rect, c: Color, bg: Color) {
     let p = |x: f32, y: f32| (cx + x * s, cy + y * s);
     match name {
         "trash" => {
-            fill_polygon(img, &[p(-0.3, -0.22), p(0.3, -0.22), p(0.24, 0.42), p(-0.24, 0.42)], c);
+            fill_polygon(
+                img,
+                &[p(-0.3, -0.22), p(0.3, -0.22), p(0.24, 0.42), p(-0.24, 0.42)],
+                c,
+            );
             fill_rect(img, rect(p(-0.38, -0.34), p(0.38, -0.26)), c);
             fill_rect(img, rect(p(-0.12, -0.44), p(0.12, -0.34)), c);
             for x in [-0.11, 0.0, 0.11] {
@@ -31,7 +39,12 @@ pub fn draw_icon(img: &mut RgbImage, name: &str, r: Rect, c: Color, bg: Color) {
             for i in 0..n {
                 let a0 = i as f32 * std::f32::consts::TAU / n as f32;
                 let w = 0.2;
-                for (a, rr) in [(a0 - w, 0.3), (a0 - w * 0.6, 0.44), (a0 + w * 0.6, 0.44), (a0 + w, 0.3)] {
+                for (a, rr) in [
+                    (a0 - w, 0.3),
+                    (a0 - w * 0.6, 0.44),
+                    (a0 + w * 0.6, 0.44),
+                    (a0 + w, 0.3),
+                ] {
                     pts.push(p(rr * a.cos(), rr * a.sin()));
                 }
             }
@@ -72,7 +85,18 @@ pub fn draw_icon(img: &mut RgbImage, name: &str, r: Rect, c: Color, bg: Color) {
         }
         "user" => {
             fill_circle(img, cx, cy - 0.16 * s, 0.17 * s, c);
-            fill_polygon(img, &[p(-0.36, 0.42), p(-0.3, 0.16), p(-0.14, 0.06), p(0.14, 0.06), p(0.3, 0.16), p(0.36, 0.42)], c);
+            fill_polygon(
+                img,
+                &[
+                    p(-0.36, 0.42),
+                    p(-0.3, 0.16),
+                    p(-0.14, 0.06),
+                    p(0.14, 0.06),
+                    p(0.3, 0.16),
+                    p(0.36, 0.42),
+                ],
+                c,
+            );
         }
         "heart" => {
             fill_circle(img, cx - 0.18 * s, cy - 0.1 * s, 0.2 * s, c);
@@ -82,10 +106,28 @@ pub fn draw_icon(img: &mut RgbImage, name: &str, r: Rect, c: Color, bg: Color) {
         "download" => {
             line(img, p(0.0, -0.42), p(0.0, 0.12), t * 1.3, c);
             fill_polygon(img, &[p(-0.24, 0.0), p(0.24, 0.0), p(0.0, 0.24)], c);
-            polyline(img, &[p(-0.4, 0.18), p(-0.4, 0.38), p(0.4, 0.38), p(0.4, 0.18)], t * 1.2, c);
+            polyline(
+                img,
+                &[p(-0.4, 0.18), p(-0.4, 0.38), p(0.4, 0.38), p(0.4, 0.18)],
+                t * 1.2,
+                c,
+            );
         }
         "bell" => {
-            fill_polygon(img, &[p(-0.1, -0.34), p(0.1, -0.34), p(0.28, -0.1), p(0.3, 0.18), p(0.4, 0.28), p(-0.4, 0.28), p(-0.3, 0.18), p(-0.28, -0.1)], c);
+            fill_polygon(
+                img,
+                &[
+                    p(-0.1, -0.34),
+                    p(0.1, -0.34),
+                    p(0.28, -0.1),
+                    p(0.3, 0.18),
+                    p(0.4, 0.28),
+                    p(-0.4, 0.28),
+                    p(-0.3, 0.18),
+                    p(-0.28, -0.1),
+                ],
+                c,
+            );
             fill_circle(img, cx, cy + 0.36 * s, 0.08 * s, c);
             fill_circle(img, cx, cy - 0.38 * s, 0.05 * s, c);
         }
@@ -100,5 +142,10 @@ pub fn draw_icon(img: &mut RgbImage, name: &str, r: Rect, c: Color, bg: Color) {
 
 fn rect(a: (f32, f32), b: (f32, f32)) -> Rect {
     let (x0, y0) = (a.0.round() as i32, a.1.round() as i32);
-    Rect::new(x0, y0, (b.0.round() as i32 - x0).max(1), (b.1.round() as i32 - y0).max(1))
+    Rect::new(
+        x0,
+        y0,
+        (b.0.round() as i32 - x0).max(1),
+        (b.1.round() as i32 - y0).max(1),
+    )
 }

@@ -140,7 +140,11 @@ impl Theme {
             }
         } else {
             let window = jitter([246, 246, 247], rng);
-            let title_bg = if tinted { accent } else { mix(window, [0, 0, 0], 0.06) };
+            let title_bg = if tinted {
+                accent
+            } else {
+                mix(window, [0, 0, 0], 0.06)
+            };
             Theme {
                 name: if tinted { "tinted" } else { "light" },
                 style,
@@ -150,7 +154,11 @@ impl Theme {
                 window,
                 title_bg,
                 title_inactive: mix(window, [0, 0, 0], 0.03),
-                title_text: if tinted { [255, 255, 255] } else { [40, 40, 45] },
+                title_text: if tinted {
+                    [255, 255, 255]
+                } else {
+                    [40, 40, 45]
+                },
                 text: [30, 30, 35],
                 muted: [110, 112, 120],
                 border: [200, 201, 206],
