@@ -38,7 +38,11 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => args.seed = value.parse().map_err(|e| format!("--seed: {e}"))?,
             "--index" => args.index = value.parse().map_err(|e| format!("--index: {e}"))?,
             "--out" => args.out = PathBuf::from(value),
-            other => return Err(format!("unknown flag {other} (use --suite, --seed, --index, --out)")),
+            other => {
+                return Err(format!(
+                    "unknown flag {other} (use --suite, --seed, --index, --out)"
+                ))
+            }
         }
     }
     Ok(args)
@@ -48,7 +52,8 @@ fn draw_box(img: &mut image::RgbImage, b: &BBox, colour: Rgb<u8>) {
     let w = b.width().max(1.0) as u32;
     let h = b.height().max(1.0) as u32;
     for grow in 0..3 {
-        let r = Rect::at(b.x1 as i32 - grow, b.y1 as i32 - grow).of_size(w + 2 * grow as u32, h + 2 * grow as u32);
+        let r = Rect::at(b.x1 as i32 - grow, b.y1 as i32 - grow)
+            .of_size(w + 2 * grow as u32, h + 2 * grow as u32);
         draw_hollow_rect_mut(img, r, colour);
     }
 }
@@ -70,9 +75,13 @@ fn run() -> Result<(), String> {
         }
         Target::Label(_) | Target::Count(_) => {}
     }
-    img.save(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    img.save(&args.out)
+        .map_err(|e| format!("{}: {e}", args.out.display()))?;
     println!("instruction: {}", sample.record.instruction);
-    println!("target:      {}", serde_json::to_string(&sample.record.target).map_err(|e| e.to_string())?);
+    println!(
+        "target:      {}",
+        serde_json::to_string(&sample.record.target).map_err(|e| e.to_string())?
+    );
     println!("wrote {}", args.out.display());
     Ok(())
 }

@@ -4,8 +4,5 @@ use std::path::PathBuf;
 
 /// The workspace root (this test crate lives in `tests/`).
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
