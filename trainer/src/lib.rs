@@ -2,7 +2,16 @@
 //!
 //! This crate depends on `reticle-models` only and never links ONNX Runtime.
 
+pub mod checkpoint;
+pub mod data;
 pub mod device;
 pub mod error;
+pub mod generate;
+pub mod grpo;
+pub mod metrics_log;
+pub mod model;
+pub mod optim;
+pub mod plot;
+pub mod run;
 
 pub use error::{Error, Result};
