@@ -132,7 +132,16 @@ pub fn save_checkpoint(
 
 /// Loads the checkpoint `latest` points at; `None` when the run has no checkpoint yet.
 pub fn load_latest(dir: &RunDir) -> Result<Option<Checkpoint>> {
-    let root = dir.checkpoints_dir();
+    load_latest_in(&dir.checkpoints_dir())
+}
+
+/// [`load_latest`] for the run folder `run_root` without opening the run (read-only).
+pub fn load_checkpoint_dir_latest(run_root: &Path) -> Result<Option<Checkpoint>> {
+    load_latest_in(&run_root.join("checkpoints"))
+}
+
+fn load_latest_in(root: &Path) -> Result<Option<Checkpoint>> {
+    let root = root.to_path_buf();
     let latest = root.join(LATEST_FILE);
     let name = match fs::read_to_string(&latest) {
         Ok(text) => text.trim().to_string(),

@@ -3,9 +3,11 @@
 //! This crate depends on `reticle-models` only and never links ONNX Runtime.
 
 pub mod checkpoint;
+pub mod config;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod eval;
 pub mod generate;
 pub mod grpo;
 pub mod metrics_log;
@@ -13,5 +15,7 @@ pub mod model;
 pub mod optim;
 pub mod plot;
 pub mod run;
+pub mod session;
+pub mod sft;
 
 pub use error::{Error, Result};

@@ -1,12 +1,17 @@
 //! `reticle-train`: the trainer's command line.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
 use reticle_trainer::device::DeviceRequest;
+use reticle_trainer::eval::{evaluate, EvalReport};
+use reticle_trainer::plot::{plot_metrics, DEFAULT_PLOT_KEYS};
+use reticle_trainer::session::{encode_all, load_trained, read_records, Session, StartOptions};
+use reticle_trainer::{grpo, sft};
 
-/// Train reticle grounding policies on libtorch and export them to ONNX.
+/// Train reticle grounding policies with SFT and GRPO on libtorch.
 #[derive(Debug, Parser)]
 #[command(name = "reticle-train", version, about)]
 struct Cli {
@@ -16,12 +21,55 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Supervised fine-tuning on reference completions (Reason-RFT stage 1).
+    Sft(TrainArgs),
+    /// Group Relative Policy Optimization on verifiable rewards (stage 2).
+    Grpo(TrainArgs),
+    /// Evaluate a run's last checkpoint on a dataset (greedy decoding).
+    Eval(EvalArgs),
     /// Show the libtorch build in use and which devices it can train on.
     Info {
         /// Device to check: cpu, cuda, cuda:N or auto.
         #[arg(long, default_value = "auto")]
         device: String,
     },
+}
+
+#[derive(Debug, Args)]
+struct TrainArgs {
+    /// TOML training config (required for a new run; a resumed run uses its saved copy).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run directory: config, tokenizer, checkpoints, metrics.jsonl and plots go here.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Start from another run's last checkpoint (e.g. GRPO after SFT).
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(Debug, Args)]
+struct EvalArgs {
+    /// The run directory to evaluate.
+    #[arg(long)]
+    run: PathBuf,
+    /// Datasets to evaluate on (default: the run's [data] eval sets).
+    #[arg(long, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Evaluate at most this many records (0 = all).
+    #[arg(long, default_value_t = 0)]
+    max: usize,
+    /// Print JSON (metrics and completions) instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value = "auto")]
+    device: String,
 }
 
 fn main() -> ExitCode {
@@ -41,17 +89,120 @@ fn main() -> ExitCode {
     }
 }
 
+fn device(s: &str) -> anyhow::Result<tch::Device> {
+    let req: DeviceRequest = s.parse()?;
+    let dev = req.resolve()?;
+    tracing::info!(?dev, "device");
+    Ok(dev)
+}
+
+fn start(a: &TrainArgs) -> anyhow::Result<Session> {
+    if a.resume && a.config.is_some() {
+        bail!("--resume uses the config saved in the run; drop --config");
+    }
+    if !a.resume && a.config.is_none() {
+        bail!(
+            "a new run needs --config FILE (or --resume to continue {})",
+            a.out.display()
+        );
+    }
+    let config_toml = match &a.config {
+        Some(p) => {
+            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+        }
+        None => None,
+    };
+    let opts = StartOptions {
+        out: a.out.clone(),
+        config_toml,
+        resume: a.resume,
+        init: a.init.clone(),
+        device: device(&a.device)?,
+    };
+    Session::start(&opts).with_context(|| format!("starting run {}", a.out.display()))
+}
+
+fn finish(s: &Session) -> anyhow::Result<()> {
+    let mut keys = DEFAULT_PLOT_KEYS.to_vec();
+    keys.push("reward/accuracy");
+    let plots = plot_metrics(&s.run.metrics_path(), &s.run.plots_dir(), &keys)?;
+    println!("run: {}", s.run.root().display());
+    println!(
+        "plots: {} written to {}",
+        plots.len(),
+        s.run.plots_dir().display()
+    );
+    Ok(())
+}
+
+fn print_report(report: &EvalReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        println!("{}", report.summary);
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Info { device } => {
-            let req: DeviceRequest = device.parse()?;
+        Command::Sft(a) => {
+            let mut s = start(&a)?;
+            let loss = sft::run_sft(&mut s)?;
+            println!(
+                "sft finished at step {} with loss {loss:.4}",
+                s.cfg.sft.steps
+            );
+            finish(&s)
+        }
+        Command::Grpo(a) => {
+            let mut s = start(&a)?;
+            let reward = grpo::trainer::run_grpo(&mut s)?;
+            println!(
+                "grpo finished at step {} with mean reward {reward:.3}",
+                s.cfg.grpo.steps
+            );
+            finish(&s)
+        }
+        Command::Eval(a) => {
+            let dev = device(&a.device)?;
+            let (cfg, tokenizer, model, step) = load_trained(&a.run, dev)
+                .with_context(|| format!("loading run {}", a.run.display()))?;
+            let data = if a.data.is_empty() {
+                cfg.data.eval.clone()
+            } else {
+                a.data.clone()
+            };
+            if data.is_empty() {
+                bail!("the run has no [data] eval sets; pass --data DIR");
+            }
+            let records = read_records(&data, a.max)?;
+            let encoder = reticle_trainer::data::Encoder::new(
+                tokenizer,
+                cfg.prep.clone(),
+                reticle_trainer::model::Policy::input_shape(&model),
+            )?;
+            let examples = encode_all(&encoder, &records)?;
+            let report = evaluate(
+                &model,
+                &encoder,
+                &records,
+                &examples,
+                16,
+                cfg.grpo.sample.max_new_tokens,
+                &cfg.grpo.rewards,
+            )?;
+            tracing::info!(step, n = records.len(), "evaluated checkpoint");
+            print_report(&report, a.json)
+        }
+        Command::Info { device: d } => {
             let cuda = tch::Cuda::is_available();
             println!("libtorch threads: {}", tch::get_num_threads());
             println!("cuda available:   {cuda}");
             if cuda {
                 println!("cuda devices:     {}", tch::Cuda::device_count());
             }
-            let dev = req.resolve().context("resolving --device")?;
+            let dev = device(&d)?;
             let x = tch::Tensor::randn([256, 256], (tch::Kind::Float, dev));
             let y = x.matmul(&x).sum(tch::Kind::Float);
             let v = f64::try_from(y).context("reading a result back from the device")?;

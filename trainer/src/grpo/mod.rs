@@ -1,1 +1,2 @@
 pub mod loss;
+pub mod trainer;

@@ -1,0 +1,285 @@
+//! The training configuration: one TOML file, saved in every run directory.
+//!
+//! ```toml
+//! [model]
+//! size = "micro"            # micro | small | base, then any field of VlmConfig to override
+//! [data]
+//! train = ["data/ui"]       # dataset folders (data.jsonl) or JSONL files
+//! eval = ["data/ui-eval"]
+//! [prep]
+//! mode = "direct"           # or "think"
+//! [sft]
+//! steps = 200
+//! [grpo]
+//! steps = 100
+//! group_size = 8
+//! [optim]
+//! lr = 3e-4
+//! [run]
+//! seed = 0
+//! ```
+
+use std::path::PathBuf;
+
+use reticle_models::rewards::RewardConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::CheckpointConfig;
+use crate::data::PrepConfig;
+use crate::error::{Error, Result};
+use crate::generate::SampleConfig;
+use crate::grpo::loss::{LossConfig, ScaleRewards};
+use crate::model::VlmConfig;
+use crate::optim::AdamWConfig;
+
+/// Model size: a preset plus optional overrides of its fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub size: String,
+    /// Fields of [`VlmConfig`] to change from the preset.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub overrides: toml::Table,
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        Self {
+            size: "micro".into(),
+            overrides: toml::Table::new(),
+        }
+    }
+}
+
+impl ModelSection {
+    /// The resolved model config (vocabulary size still to be set from the tokenizer).
+    pub fn resolve(&self) -> Result<VlmConfig> {
+        let base = VlmConfig::preset(&self.size)?;
+        if self.overrides.is_empty() {
+            return Ok(base);
+        }
+        let mut table = toml::Table::try_from(&base)
+            .map_err(|e| Error::Config(format!("model preset: {e}")))?;
+        for (k, v) in &self.overrides {
+            if !table.contains_key(k) {
+                return Err(Error::Config(format!(
+                    "[model.overrides] has unknown field `{k}`"
+                )));
+            }
+            table.insert(k.clone(), v.clone());
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| Error::Config(format!("[model.overrides]: {e}")))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataSection {
+    pub train: Vec<PathBuf>,
+    pub eval: Vec<PathBuf>,
+    /// Use at most this many training records (0 = all), for few-shot runs.
+    pub max_train: usize,
+    /// Evaluate on at most this many records (0 = all).
+    pub max_eval: usize,
+    /// Tokenizer vocabulary size when the run trains its own tokenizer.
+    pub vocab_size: usize,
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        Self {
+            train: Vec::new(),
+            eval: Vec::new(),
+            max_train: 0,
+            max_eval: 200,
+            vocab_size: 512,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SftSection {
+    pub steps: u64,
+    pub batch_size: usize,
+}
+
+impl Default for SftSection {
+    fn default() -> Self {
+        Self {
+            steps: 200,
+            batch_size: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpoSection {
+    pub steps: u64,
+    /// Prompts per step (B).
+    pub batch_prompts: usize,
+    /// Completions per prompt (G).
+    pub group_size: usize,
+    pub sample: SampleConfig,
+    pub loss: LossConfig,
+    pub scale_rewards: ScaleRewards,
+    /// Added to the group std before dividing (TRL uses 1e-4).
+    pub advantage_eps: f64,
+    /// Optimisation passes over each batch of rollouts (μ).
+    pub mu: usize,
+    /// Micro-batches per update (gradient accumulation).
+    pub grad_accum: usize,
+    /// Drop groups whose rewards all equal (no signal) and draw more prompts.
+    pub dynamic_sampling: bool,
+    /// Extra rounds of prompts drawn to refill dropped groups.
+    pub max_refill_rounds: usize,
+    pub rewards: RewardConfig,
+}
+
+impl Default for GrpoSection {
+    fn default() -> Self {
+        Self {
+            steps: 100,
+            batch_prompts: 4,
+            group_size: 8,
+            sample: SampleConfig::default(),
+            loss: LossConfig::default(),
+            scale_rewards: ScaleRewards::Group,
+            advantage_eps: 1e-4,
+            mu: 1,
+            grad_accum: 1,
+            dynamic_sampling: true,
+            max_refill_rounds: 2,
+            rewards: RewardConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunSection {
+    pub seed: u64,
+    /// Save a checkpoint every this many steps (and at the end).
+    pub checkpoint_every: u64,
+    /// Evaluate every this many steps (0 = only at the end).
+    pub eval_every: u64,
+    pub checkpoint: CheckpointConfig,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            checkpoint_every: 50,
+            eval_every: 0,
+            checkpoint: CheckpointConfig::default(),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub model: ModelSection,
+    pub data: DataSection,
+    pub prep: PrepConfig,
+    pub sft: SftSection,
+    pub grpo: GrpoSection,
+    pub optim: AdamWConfig,
+    pub run: RunSection,
+}
+
+impl TrainConfig {
+    /// Parses and checks a TOML configuration; errors name the field.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.model.resolve()?.validate()?;
+        if self.data.train.is_empty() {
+            return Err(Error::Config("[data] train lists no dataset".into()));
+        }
+        if self.sft.batch_size == 0 || self.grpo.batch_prompts == 0 {
+            return Err(Error::Config("batch sizes must be positive".into()));
+        }
+        if self.grpo.group_size < 2 {
+            return Err(Error::Config(format!(
+                "[grpo] group_size {} must be at least 2 (advantages compare completions of a prompt)",
+                self.grpo.group_size
+            )));
+        }
+        if self.grpo.mu == 0 || self.grpo.grad_accum == 0 {
+            return Err(Error::Config(
+                "[grpo] mu and grad_accum must be positive".into(),
+            ));
+        }
+        if self.grpo.grad_accum > self.grpo.batch_prompts * self.grpo.group_size {
+            return Err(Error::Config(
+                "[grpo] grad_accum exceeds the rows of a batch".into(),
+            ));
+        }
+        self.grpo.sample.validate()?;
+        self.optim.validate()?;
+        self.grpo
+            .rewards
+            .validate()
+            .map_err(|e| Error::Config(format!("[grpo.rewards] {e}")))?;
+        if self.data.vocab_size < 300 {
+            return Err(Error::Config(format!(
+                "[data] vocab_size {} is below 300 (256 bytes + special tokens + merges)",
+                self.data.vocab_size
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_parses_with_defaults() {
+        let cfg = TrainConfig::from_toml("[data]\ntrain = [\"d\"]\n").unwrap();
+        assert_eq!(cfg.grpo.group_size, 8);
+        assert_eq!(cfg.model.size, "micro");
+        // The saved form parses back to the same config.
+        assert_eq!(
+            TrainConfig::from_toml(&cfg.to_toml().unwrap()).unwrap(),
+            cfg
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = |t: &str| TrainConfig::from_toml(t).unwrap_err().to_string();
+        assert!(err("[data]\ntrain=[\"d\"]\n[grpo]\ngroup_size = 1\n").contains("group_size 1"));
+        assert!(err("[data]\ntrain=[\"d\"]\n[sft]\nstepz = 3\n").contains("stepz"));
+        assert!(err("[data]\ntrain=[\"d\"]\n[model]\nsize = \"huge\"\n").contains("huge"));
+        assert!(err(
+            "[data]\ntrain=[\"d\"]\n[model]\nsize = \"micro\"\n[model.overrides]\nwidth = 3\n"
+        )
+        .contains("unknown field `width`"));
+        assert!(err("").contains("train lists no dataset"));
+    }
+
+    #[test]
+    fn overrides_change_the_preset() {
+        let cfg = TrainConfig::from_toml(
+            "[data]\ntrain=[\"d\"]\n[model]\nsize = \"micro\"\n[model.overrides]\nnum_layers = 3\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.model.resolve().unwrap().num_layers, 3);
+    }
+}

@@ -1,0 +1,354 @@
+//! The GRPO loop (Reason-RFT stage 2, Visual-RFT): sample G completions per prompt, score
+//! them with the verifiable rewards, and push the policy towards the better ones relative to
+//! their group, with a clipped ratio objective and a KL penalty to a frozen reference.
+
+use std::collections::{BTreeMap, HashMap};
+
+use reticle_models::geometry::Mask;
+use reticle_models::rewards::{self, RewardBreakdown};
+use tch::Tensor;
+
+use super::loss::{advantages, grpo_loss, zero_variance_groups, LossInputs};
+use crate::checkpoint::{load_into_varstore, varstore_named};
+use crate::error::{Error, Result};
+use crate::eval::{evaluate, summary_values, target_mask};
+use crate::generate::{completion_logprobs, generate};
+use crate::metrics_log::Progress;
+use crate::model::{Policy, ReticleVlm};
+use crate::session::{batch_indices, Session};
+use crate::sft::eval_set;
+
+/// The frozen reference's weights inside a GRPO run directory.
+pub const REFERENCE_FILE: &str = "reference.safetensors";
+
+/// One prompt with its scored completions.
+#[derive(Debug)]
+struct Group {
+    example: usize,
+    completions: Vec<Vec<i64>>,
+    rewards: Vec<RewardBreakdown>,
+}
+
+/// The frozen reference policy: the weights GRPO started from, saved in the run so that a
+/// resumed run uses the same one.
+pub fn reference_model(s: &Session) -> Result<ReticleVlm> {
+    let path = s.run.root().join(REFERENCE_FILE);
+    let mut reference = ReticleVlm::new(s.model.config(), s.device)?;
+    if path.is_file() {
+        let named = Tensor::read_safetensors(&path)?;
+        load_into_varstore(reference.var_store_mut(), &named)?;
+    } else {
+        let named = varstore_named(s.model.var_store());
+        load_into_varstore(reference.var_store_mut(), &named)?;
+        let tmp = path.with_extension("safetensors.tmp");
+        let cpu: Vec<(String, Tensor)> = named
+            .iter()
+            .map(|(n, t)| (n.clone(), t.detach().to_device(tch::Device::Cpu)))
+            .collect();
+        Tensor::write_safetensors(&cpu, &tmp)?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    }
+    reference.var_store_mut().freeze();
+    Ok(reference)
+}
+
+fn mask_for<'a>(
+    s: &Session,
+    cache: &'a mut HashMap<usize, Option<Mask>>,
+    idx: usize,
+) -> Result<Option<&'a Mask>> {
+    if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(idx) {
+        e.insert(target_mask(&s.records[idx])?);
+    }
+    Ok(cache.get(&idx).and_then(Option::as_ref))
+}
+
+/// Samples and scores groups for `step`, refilling groups with no reward variance when
+/// dynamic sampling is on. Returns the kept groups and how many were dropped.
+fn collect_groups(
+    s: &Session,
+    step: u64,
+    masks: &mut HashMap<usize, Option<Mask>>,
+) -> Result<(Vec<Group>, usize, usize)> {
+    let g = &s.cfg.grpo;
+    let mut kept = Vec::new();
+    let mut dropped = 0;
+    let mut rounds = 0;
+    for round in 0..=g.max_refill_rounds {
+        rounds = round + 1;
+        let seed = s.cfg.run.seed ^ (round as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let idxs = if round == 0 {
+            batch_indices(s.examples.len(), g.batch_prompts, s.cfg.run.seed, step)
+        } else {
+            batch_indices(s.examples.len(), g.batch_prompts, seed, step)
+        };
+        let pixels: Vec<&Tensor> = idxs.iter().map(|&i| &s.examples[i].pixels).collect();
+        let px = s.encoder.pixel_batch(&pixels, s.device);
+        let prompts: Vec<Vec<i64>> = idxs
+            .iter()
+            .map(|&i| s.examples[i].prompt_ids.clone())
+            .collect();
+        let outs = generate(
+            &s.model,
+            &px,
+            &prompts,
+            g.group_size,
+            &g.sample,
+            s.encoder.stop_tokens(),
+            true,
+        )?;
+        let mut groups = Vec::with_capacity(idxs.len());
+        for (k, &idx) in idxs.iter().enumerate() {
+            let completions = outs[k * g.group_size..(k + 1) * g.group_size].to_vec();
+            let frame = s.encoder.frame(s.examples[idx].original)?;
+            let mask = mask_for(s, masks, idx)?;
+            let rewards = completions
+                .iter()
+                .map(|c| {
+                    let text = s.encoder.decode(c)?;
+                    Ok(rewards::score(
+                        &text,
+                        s.cfg.prep.mode,
+                        &s.records[idx],
+                        &frame,
+                        mask,
+                        c.len(),
+                        &g.rewards,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            groups.push(Group {
+                example: idx,
+                completions,
+                rewards,
+            });
+        }
+        if g.dynamic_sampling {
+            let totals: Vec<f32> = groups
+                .iter()
+                .flat_map(|gr| gr.rewards.iter().map(|r| r.total as f32))
+                .collect();
+            let flat = zero_variance_groups(&Tensor::from_slice(&totals), g.group_size)?;
+            for (gr, zero) in groups.into_iter().zip(flat) {
+                if zero {
+                    dropped += 1;
+                } else if kept.len() < g.batch_prompts {
+                    kept.push(gr);
+                }
+            }
+            if kept.len() >= g.batch_prompts {
+                break;
+            }
+        } else {
+            kept = groups;
+            break;
+        }
+    }
+    Ok((kept, dropped, rounds))
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    if n == 0 {
+        f64::NAN
+    } else {
+        s / n as f64
+    }
+}
+
+/// One GRPO step: rollouts, rewards, advantages, μ passes of clipped-objective updates.
+pub fn grpo_step(
+    s: &mut Session,
+    reference: Option<&ReticleVlm>,
+    step: u64,
+    masks: &mut HashMap<usize, Option<Mask>>,
+) -> Result<BTreeMap<String, f64>> {
+    // Sampling is seeded per step, so a resumed run draws the same completions.
+    tch::manual_seed(
+        (s.cfg.run.seed as i64)
+            .wrapping_mul(1_000_003)
+            .wrapping_add(step as i64),
+    );
+    let (groups, dropped, rounds) = collect_groups(s, step, masks)?;
+    let g = s.cfg.grpo.clone();
+    let mut v = BTreeMap::new();
+    let all: Vec<&RewardBreakdown> = groups.iter().flat_map(|gr| gr.rewards.iter()).collect();
+    v.insert("groups_kept".into(), groups.len() as f64);
+    v.insert("groups_dropped".into(), dropped as f64);
+    v.insert("sampling_rounds".into(), rounds as f64);
+    v.insert("reward".into(), mean(all.iter().map(|r| r.total)));
+    v.insert("reward/format".into(), mean(all.iter().map(|r| r.format)));
+    v.insert(
+        "reward/accuracy".into(),
+        mean(all.iter().map(|r| r.accuracy)),
+    );
+    v.insert("reward/length".into(), mean(all.iter().map(|r| r.length)));
+    v.insert(
+        "reward/process".into(),
+        mean(all.iter().filter_map(|r| r.process)),
+    );
+    v.insert(
+        "completion_len".into(),
+        mean(
+            groups
+                .iter()
+                .flat_map(|gr| gr.completions.iter().map(|c| c.len() as f64)),
+        ),
+    );
+    if groups.is_empty() {
+        tracing::warn!(step, "every group had equal rewards; no update this step");
+        return Ok(v);
+    }
+    let totals: Vec<f32> = all.iter().map(|r| r.total as f32).collect();
+    let adv = advantages(
+        &Tensor::from_slice(&totals),
+        g.group_size,
+        g.scale_rewards,
+        g.advantage_eps,
+    )?
+    .to_device(s.device);
+    v.insert(
+        "reward_std".into(),
+        f64::try_from(Tensor::from_slice(&totals).std(true))?,
+    );
+
+    // Micro-batches hold whole groups so each image is encoded once per micro-batch.
+    let groups_per_micro = groups.len().div_ceil(g.grad_accum);
+    let micro: Vec<&[Group]> = groups.chunks(groups_per_micro).collect();
+    let rows = |chunk: &[Group]| -> (Tensor, Vec<Vec<i64>>, Vec<Vec<i64>>) {
+        let pixels: Vec<&Tensor> = chunk
+            .iter()
+            .map(|gr| &s.examples[gr.example].pixels)
+            .collect();
+        let px = s.encoder.pixel_batch(&pixels, s.device);
+        let prompts = chunk
+            .iter()
+            .flat_map(|gr| {
+                std::iter::repeat_n(s.examples[gr.example].prompt_ids.clone(), g.group_size)
+            })
+            .collect();
+        let comps = chunk
+            .iter()
+            .flat_map(|gr| gr.completions.iter().cloned())
+            .collect();
+        (px, prompts, comps)
+    };
+    let feats = |m: &dyn Policy, px: &Tensor| {
+        m.encode_images(px)
+            .repeat_interleave_self_int(g.group_size as i64, 0, None)
+    };
+    let stop = s.encoder.stop_tokens();
+    // Log-probabilities of the sampling policy and of the reference, before any update.
+    let mut old = Vec::with_capacity(micro.len());
+    let mut refs = Vec::with_capacity(micro.len());
+    for chunk in &micro {
+        let (px, prompts, comps) = rows(chunk);
+        old.push(
+            tch::no_grad(|| {
+                completion_logprobs(&s.model, &feats(&s.model, &px), &prompts, &comps, stop)
+            })?
+            .0,
+        );
+        refs.push(match reference {
+            Some(r) if g.loss.beta > 0.0 => Some(
+                tch::no_grad(|| completion_logprobs(r, &feats(r, &px), &prompts, &comps, stop))?.0,
+            ),
+            _ => None,
+        });
+    }
+    let (mut kl, mut clip, mut loss_sum, mut grad_norm, mut lr, mut skipped) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for _pass in 0..g.mu {
+        s.optim.zero_grad();
+        let mut row = 0i64;
+        for (k, chunk) in micro.iter().enumerate() {
+            let (px, prompts, comps) = rows(chunk);
+            let n_rows = comps.len() as i64;
+            let (logp, mask) =
+                completion_logprobs(&s.model, &feats(&s.model, &px), &prompts, &comps, stop)?;
+            let out = grpo_loss(
+                &LossInputs {
+                    logp: &logp,
+                    old_logp: &old[k],
+                    ref_logp: refs[k].as_ref(),
+                    advantages: &adv.narrow(0, row, n_rows),
+                    mask: &mask,
+                },
+                &g.loss,
+            )?;
+            let loss = out.loss / micro.len() as f64;
+            let lv = f64::try_from(&loss)?;
+            if lv.is_finite() {
+                loss.backward();
+            } else {
+                tracing::warn!(step, "non-finite GRPO loss in a micro-batch; skipped");
+            }
+            loss_sum += lv / g.mu as f64;
+            kl += out.kl / (micro.len() * g.mu) as f64;
+            clip += out.clip_frac / (micro.len() * g.mu) as f64;
+            row += n_rows;
+        }
+        let stats = s.optim.step()?;
+        grad_norm = stats.grad_norm;
+        lr = stats.lr;
+        skipped += f64::from(u8::from(stats.skipped));
+    }
+    v.insert("loss".into(), loss_sum);
+    v.insert("kl".into(), kl);
+    v.insert("clip_frac".into(), clip);
+    v.insert("grad_norm".into(), grad_norm);
+    v.insert("lr".into(), lr);
+    v.insert("skipped".into(), skipped);
+    Ok(v)
+}
+
+/// Runs (or continues) GRPO to `cfg.grpo.steps`; returns the mean reward of the last step.
+pub fn run_grpo(s: &mut Session) -> Result<f64> {
+    let reference = if s.cfg.grpo.loss.beta > 0.0 {
+        Some(reference_model(s)?)
+    } else {
+        None
+    };
+    let total = s.cfg.grpo.steps;
+    let mut progress = Progress::new(total, s.start_step);
+    let mut masks = HashMap::new();
+    let eval = eval_set(s)?;
+    let mut last_reward = f64::NAN;
+    for step in s.start_step..total {
+        let values = grpo_step(s, reference.as_ref(), step, &mut masks)?;
+        let done = step + 1;
+        last_reward = values.get("reward").copied().unwrap_or(f64::NAN);
+        s.log.log(done, "grpo", &values)?;
+        progress.update(
+            done,
+            &[
+                ("reward", last_reward),
+                (
+                    "acc",
+                    values.get("reward/accuracy").copied().unwrap_or(f64::NAN),
+                ),
+                ("kl", values.get("kl").copied().unwrap_or(f64::NAN)),
+            ],
+        );
+        if done % s.cfg.run.checkpoint_every.max(1) == 0 || done == total {
+            s.checkpoint(done, serde_json::json!({"phase": "grpo", "step": done}))?;
+        }
+        if let Some((records, examples)) = &eval {
+            if (s.cfg.run.eval_every > 0 && done % s.cfg.run.eval_every == 0) || done == total {
+                let report = evaluate(
+                    &s.model,
+                    &s.encoder,
+                    records,
+                    examples,
+                    16,
+                    s.cfg.grpo.sample.max_new_tokens,
+                    &s.cfg.grpo.rewards,
+                )?;
+                s.log.log(done, "eval", &summary_values(&report.summary))?;
+                tracing::info!(step = done, "eval\n{}", report.summary);
+            }
+        }
+    }
+    progress.finish(&format!("grpo done: reward {last_reward:.3}"));
+    Ok(last_reward)
+}
