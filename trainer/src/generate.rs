@@ -216,7 +216,7 @@ pub fn generate(
         );
         let mut last = logits.select(1, -1).index_select(0, &rows);
         let mut mask = mask.index_select(0, &rows);
-        let mut next_pos = pos.select(1, -1).index_select(0, &rows) + 1;
+        let first_pos = pos.select(1, -1).index_select(0, &rows) + 1;
         let mut embeds = embeds.index_select(0, &rows);
         let mut cache: KvCache = if use_cache {
             cache.index_select(&rows)
@@ -226,7 +226,7 @@ pub fn generate(
         let n = (b as usize) * repeat;
         let mut out: Vec<Vec<i64>> = vec![Vec::new(); n];
         let mut done = vec![false; n];
-        for _ in 0..cfg.max_new_tokens {
+        for step in 0..cfg.max_new_tokens as i64 {
             let next = sample_next(&last, cfg);
             let tokens: Vec<i64> = Vec::<i64>::try_from(&next)?;
             for (i, &t) in tokens.iter().enumerate() {
@@ -247,7 +247,7 @@ pub fn generate(
                 policy.decode(
                     &step_embeds,
                     &mask,
-                    &next_pos.unsqueeze(1),
+                    &(&first_pos + step).unsqueeze(1),
                     Some(&mut cache),
                 )
             } else {
@@ -255,7 +255,6 @@ pub fn generate(
                 policy.decode(&embeds, &mask, &position_ids(&mask), None)
             };
             last = logits.select(1, -1);
-            next_pos += 1;
         }
         Ok(out)
     })

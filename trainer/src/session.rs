@@ -165,7 +165,7 @@ impl Session {
         let examples = encode_all(&encoder, &records)?;
 
         let params = varstore_named(model.var_store());
-        let mut optim = AdamW::new(params, cfg.optim.clone())?;
+        let mut optim = AdamW::new(params, cfg.optim)?;
         let mut log = MetricsLog::open(&run)?;
         let mut start_step = 0;
         let mut resumed_state = None;
