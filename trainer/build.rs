@@ -7,5 +7,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+        // The CUDA backend is loaded at run time from here (see `device::load_cuda_backend`).
+        println!("cargo:rustc-env=RETICLE_LIBTORCH_LIB={lib}");
     }
 }

@@ -166,6 +166,10 @@ pub struct RunSection {
     pub checkpoint_every: u64,
     /// Evaluate every this many steps (0 = only at the end).
     pub eval_every: u64,
+    /// Mixed precision on CUDA: forward passes under libtorch autocast (no effect on CPU).
+    /// tch 0.24 exposes no way to choose the autocast dtype, so this is libtorch's CUDA
+    /// default (float16); log-probabilities and losses are computed in float32.
+    pub autocast: bool,
     pub checkpoint: CheckpointConfig,
 }
 
@@ -175,6 +179,7 @@ impl Default for RunSection {
             seed: 0,
             checkpoint_every: 50,
             eval_every: 0,
+            autocast: true,
             checkpoint: CheckpointConfig::default(),
         }
     }

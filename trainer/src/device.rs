@@ -1,8 +1,14 @@
 //! Choosing the libtorch device: `cpu`, `cuda[:N]` or `auto`.
 //!
 //! An explicit `cuda` that cannot be used is an error, never a silent CPU fallback.
+//!
+//! The linker drops `libtorch_cuda.so` (nothing references its symbols directly; its kernels
+//! register themselves when it is loaded), so `tch::Cuda::is_available()` would say false even
+//! on a GPU machine. [`load_cuda_backend`] loads it explicitly, once, when a CUDA or `auto`
+//! device is asked for; CPU-only runs never pay for it.
 
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 
@@ -39,9 +45,45 @@ impl FromStr for DeviceRequest {
     }
 }
 
+/// Loads libtorch's CUDA backend if this libtorch has one. Returns what happened, for logs.
+#[allow(unsafe_code)]
+pub fn load_cuda_backend() -> &'static str {
+    static LOADED: OnceLock<String> = OnceLock::new();
+    LOADED.get_or_init(|| {
+        let mut candidates = Vec::new();
+        if let Some(dir) = option_env!("RETICLE_LIBTORCH_LIB") {
+            candidates.push(std::path::Path::new(dir).join("libtorch_cuda.so"));
+        }
+        // A machine whose libtorch lives elsewhere finds it through LD_LIBRARY_PATH.
+        candidates.push(std::path::PathBuf::from("libtorch_cuda.so"));
+        for path in candidates {
+            if path.components().count() > 1 && !path.exists() {
+                continue;
+            }
+            // SAFETY: libtorch_cuda.so is the CUDA half of the libtorch this binary links;
+            // loading it runs its static registration of CUDA kernels, which is what we want.
+            // The handle is leaked so the library stays loaded for the process lifetime.
+            match unsafe { libloading::Library::new(&path) } {
+                Ok(lib) => {
+                    std::mem::forget(lib);
+                    tracing::info!(path = %path.display(), "loaded libtorch CUDA backend");
+                    return format!("loaded {}", path.display());
+                }
+                Err(e) => {
+                    tracing::debug!(path = %path.display(), error = %e, "no CUDA backend here")
+                }
+            }
+        }
+        "libtorch_cuda.so not found (CPU-only libtorch)".to_string()
+    })
+}
+
 impl DeviceRequest {
     /// Resolves the request against the GPUs libtorch can see.
     pub fn resolve(self) -> Result<tch::Device> {
+        if self != Self::Cpu {
+            load_cuda_backend();
+        }
         let n_gpus = if tch::Cuda::is_available() {
             tch::Cuda::device_count() as usize
         } else {
@@ -55,9 +97,11 @@ impl DeviceRequest {
             Self::Cuda(i) => Err(Error::Device {
                 requested: format!("cuda:{i}"),
                 message: if n_gpus == 0 {
-                    "libtorch sees no usable CUDA GPU on this machine (no driver, no GPU, or a \
-                     CPU-only libtorch); use --device cpu"
-                        .to_string()
+                    format!(
+                        "libtorch sees no usable CUDA GPU on this machine (no driver, no GPU, or a \
+                         CPU-only libtorch; CUDA backend: {}); use --device cpu",
+                        load_cuda_backend()
+                    )
                 } else {
                     format!("only {n_gpus} CUDA device(s) are visible")
                 },

@@ -194,6 +194,11 @@ impl Session {
         })
     }
 
+    /// Whether forward passes run under autocast (CUDA only).
+    pub fn autocast(&self) -> bool {
+        self.cfg.run.autocast && self.device.is_cuda()
+    }
+
     /// Saves a checkpoint of the model and optimizer at `step`.
     pub fn checkpoint(&self, step: u64, state: serde_json::Value) -> Result<PathBuf> {
         let model = varstore_named(self.model.var_store());

@@ -43,7 +43,7 @@ pub fn run_sft(s: &mut Session) -> Result<f64> {
     let eval_set = eval_set(s)?;
     for step in s.start_step..total {
         let batch = batch_indices(s.examples.len(), s.cfg.sft.batch_size, s.cfg.run.seed, step);
-        let loss = sft_loss(s, &batch)?;
+        let loss = tch::autocast(s.autocast(), || sft_loss(s, &batch))?;
         let loss_v = f64::try_from(&loss)?;
         let mut values = BTreeMap::new();
         if loss_v.is_finite() {
@@ -80,6 +80,11 @@ pub fn run_sft(s: &mut Session) -> Result<f64> {
                 tracing::info!(step = done, "eval\n{}", report.summary);
             }
         }
+    }
+    if total == 0 {
+        // A zero-step run is the untrained ("training-free") baseline: save it so it can be
+        // evaluated and exported like any other run.
+        s.checkpoint(0, serde_json::json!({"phase": "sft", "step": 0}))?;
     }
     progress.finish(&format!("sft done: loss {last_loss:.4}"));
     Ok(last_loss)

@@ -3,6 +3,7 @@
 //! their group, with a clipped ratio objective and a KL penalty to a frozen reference.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 use reticle_models::geometry::Mask;
 use reticle_models::rewards::{self, RewardBreakdown};
@@ -20,6 +21,14 @@ use crate::sft::eval_set;
 
 /// The frozen reference's weights inside a GRPO run directory.
 pub const REFERENCE_FILE: &str = "reference.safetensors";
+
+/// Where a step's time went.
+#[derive(Debug, Default)]
+struct Timings {
+    rollout: f64,
+    reward: f64,
+    rollout_tokens: usize,
+}
 
 /// One prompt with its scored completions.
 #[derive(Debug)]
@@ -69,8 +78,9 @@ fn collect_groups(
     s: &Session,
     step: u64,
     masks: &mut HashMap<usize, Option<Mask>>,
-) -> Result<(Vec<Group>, usize, usize)> {
+) -> Result<(Vec<Group>, usize, usize, Timings)> {
     let g = &s.cfg.grpo;
+    let mut timings = Timings::default();
     let mut kept = Vec::new();
     let mut dropped = 0;
     let mut rounds = 0;
@@ -88,6 +98,7 @@ fn collect_groups(
             .iter()
             .map(|&i| s.examples[i].prompt_ids.clone())
             .collect();
+        let t0 = Instant::now();
         let outs = generate(
             &s.model,
             &px,
@@ -97,6 +108,9 @@ fn collect_groups(
             s.encoder.stop_tokens(),
             true,
         )?;
+        timings.rollout += t0.elapsed().as_secs_f64();
+        timings.rollout_tokens += outs.iter().map(Vec::len).sum::<usize>();
+        let t0 = Instant::now();
         let mut groups = Vec::with_capacity(idxs.len());
         for (k, &idx) in idxs.iter().enumerate() {
             let completions = outs[k * g.group_size..(k + 1) * g.group_size].to_vec();
@@ -123,6 +137,7 @@ fn collect_groups(
                 rewards,
             });
         }
+        timings.reward += t0.elapsed().as_secs_f64();
         if g.dynamic_sampling {
             let totals: Vec<f32> = groups
                 .iter()
@@ -144,7 +159,7 @@ fn collect_groups(
             break;
         }
     }
-    Ok((kept, dropped, rounds))
+    Ok((kept, dropped, rounds, timings))
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
@@ -169,10 +184,17 @@ pub fn grpo_step(
             .wrapping_mul(1_000_003)
             .wrapping_add(step as i64),
     );
-    let (groups, dropped, rounds) = collect_groups(s, step, masks)?;
+    let (groups, dropped, rounds, timings) = collect_groups(s, step, masks)?;
+    let update_start = Instant::now();
     let g = s.cfg.grpo.clone();
     let mut v = BTreeMap::new();
     let all: Vec<&RewardBreakdown> = groups.iter().flat_map(|gr| gr.rewards.iter()).collect();
+    v.insert("time/rollout_s".into(), timings.rollout);
+    v.insert("time/reward_s".into(), timings.reward);
+    v.insert(
+        "rollout_tokens_per_s".into(),
+        timings.rollout_tokens as f64 / timings.rollout.max(1e-9),
+    );
     v.insert("groups_kept".into(), groups.len() as f64);
     v.insert("groups_dropped".into(), dropped as f64);
     v.insert("sampling_rounds".into(), rounds as f64);
@@ -293,6 +315,7 @@ pub fn grpo_step(
         lr = stats.lr;
         skipped += f64::from(u8::from(stats.skipped));
     }
+    v.insert("time/update_s".into(), update_start.elapsed().as_secs_f64());
     v.insert("loss".into(), loss_sum);
     v.insert("kl".into(), kl);
     v.insert("clip_frac".into(), clip);
@@ -314,8 +337,11 @@ pub fn run_grpo(s: &mut Session) -> Result<f64> {
     let mut masks = HashMap::new();
     let eval = eval_set(s)?;
     let mut last_reward = f64::NAN;
+    let autocast = s.autocast();
     for step in s.start_step..total {
-        let values = grpo_step(s, reference.as_ref(), step, &mut masks)?;
+        let values = tch::autocast(autocast, || {
+            grpo_step(s, reference.as_ref(), step, &mut masks)
+        })?;
         let done = step + 1;
         last_reward = values.get("reward").copied().unwrap_or(f64::NAN);
         s.log.log(done, "grpo", &values)?;

@@ -69,7 +69,7 @@ impl VlmConfig {
         }
     }
 
-    /// Trains on a CPU: 256×160 input, 160 image tokens, ~4M parameters.
+    /// Trains on a CPU: 256×160 input, 160 image tokens, ~5M parameters.
     pub fn small() -> Self {
         Self {
             image_width: 256,
@@ -92,7 +92,7 @@ impl VlmConfig {
         }
     }
 
-    /// For GPUs: 448×280 input, 490 image tokens.
+    /// For GPUs: 448×280 input, 640 image tokens.
     pub fn base() -> Self {
         Self {
             image_width: 448,
