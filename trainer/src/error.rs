@@ -21,11 +21,12 @@ pub enum Error {
     #[error("device {requested}: {message}")]
     Device { requested: String, message: String },
     /// A file or folder of a run could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // Not `source`: the message already carries it, and a source would make
+        // `anyhow`'s `{:#}` print it twice.
+        cause: std::io::Error,
     },
     /// A run directory cannot be created or resumed.
     #[error("run directory {}: {message}", path.display())]
@@ -53,10 +54,10 @@ pub enum Error {
 
 impl Error {
     /// An I/O error on `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause,
         }
     }
 }
