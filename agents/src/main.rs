@@ -21,6 +21,11 @@ enum Command {
     Data(cmd::data::DataCommand),
     /// Show which ONNX Runtime library is used and whether the set-up is complete.
     Doctor(cmd::doctor::DoctorArgs),
+    /// Ground an instruction in an image with a model package: prints the point or box in
+    /// original image pixels.
+    Ground(cmd::ground::GroundArgs),
+    /// Evaluate a model package on datasets (greedy decoding through ONNX Runtime).
+    Eval(cmd::eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Data(c) => cmd::data::run(c),
         Command::Doctor(a) => cmd::doctor::run(&a),
+        Command::Ground(a) => cmd::ground::run(&a),
+        Command::Eval(a) => cmd::eval::run(&a),
     }
 }

@@ -5,6 +5,7 @@
 //! - [`grammar`]: the answer grammar (`<think>…</think><answer>…</answer>`) and its total parser;
 //! - [`dataset`]: JSONL dataset records, reader and writer; [`import`]: VLM-R1 / ScreenSpot importers;
 //! - [`manifest`]: the model package manifest and its validation;
+//! - [`preprocess`]: image → model input planes (SIMD resize), identical in training and running;
 //! - [`rewards`] and [`metrics`]: verifiable rewards and evaluation metrics (pure functions);
 //! - [`tokenizer`]: building and loading Hugging Face `tokenizer.json` files;
 //! - [`suites`]: deterministic synthetic task suites (`ui`, `spatial`, `shapes`).
@@ -20,6 +21,7 @@ pub mod grammar;
 pub mod import;
 pub mod manifest;
 pub mod metrics;
+pub mod preprocess;
 pub mod rewards;
 pub mod suites;
 pub mod tokenizer;

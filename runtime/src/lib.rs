@@ -2,8 +2,28 @@
 //!
 //! ONNX Runtime is loaded dynamically ([`ort_lib::load`]) so that the binary builds without
 //! it and finds the library the set-up script installed. This crate never links libtorch.
+//!
+//! [`Grounder::load`] opens a package (three ONNX graphs, tokenizer, manifest) and checks
+//! every graph against its manifest; [`Grounder::ground`] preprocesses an image exactly as
+//! training did ([`reticle_models::preprocess`]), runs the vision encoder, decodes with the
+//! KV cache ([`DecodeOptions`]: greedy or seeded sampling) and maps the answer back to
+//! original image pixels.
+//!
+//! - [`provider`]: `cpu`, `cuda[:N]`, `auto` — an explicit CUDA request never falls back;
+//! - `graphs`: sessions and their I/O check; `decode`: the decoding loop;
+//! - `pool`: workers for concurrent callers; [`Grounder::ground_async`] for tokio.
 
+mod decode;
 pub mod error;
+mod graphs;
+mod grounder;
 pub mod ort_lib;
+mod pool;
+pub mod provider;
+mod sampling;
 
+pub use decode::{StopReason, Timings};
 pub use error::{Error, Result};
+pub use grounder::{millis, Grounder, Grounding, ImageInput, LoadOptions};
+pub use provider::Provider;
+pub use sampling::DecodeOptions;

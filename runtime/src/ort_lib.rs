@@ -22,6 +22,8 @@ pub struct OrtLibrary {
 }
 
 static LOADED: OnceLock<std::result::Result<OrtLibrary, String>> = OnceLock::new();
+static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> =
+    OnceLock::new();
 
 fn cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("RETICLE_CACHE") {
@@ -114,6 +116,21 @@ pub fn load() -> Result<OrtLibrary> {
                  ORT_DYLIB_PATH to a libonnxruntime.so of version 1.24 or newer. Tried:\n  {}",
                 tried.join("\n  ")
             ))
+        })
+        .clone()
+        .map_err(Error::OrtLibrary)
+}
+
+/// The process-wide ONNX Runtime environment (ONNX Runtime allows one per process), created
+/// on first use after [`load`]. Sessions are built from it.
+pub fn environment() -> Result<ort::environment::Environment> {
+    load()?;
+    ENVIRONMENT
+        .get_or_init(|| {
+            ort::init()
+                .with_name("reticle")
+                .build()
+                .map_err(|e| format!("cannot create the environment: {e}"))
         })
         .clone()
         .map_err(Error::OrtLibrary)

@@ -47,6 +47,9 @@ pub enum Error {
     /// A metrics record cannot be written.
     #[error("metrics {}: {message}", path.display())]
     Metrics { path: PathBuf, message: String },
+    /// A model package cannot be exported (or its parity check failed).
+    #[error("export to {}: {message}", path.display())]
+    Export { path: PathBuf, message: String },
     /// A plot cannot be drawn.
     #[error("plot: {0}")]
     Plot(String),

@@ -27,6 +27,8 @@ enum Command {
     Grpo(TrainArgs),
     /// Evaluate a run's last checkpoint on a dataset (greedy decoding).
     Eval(EvalArgs),
+    /// Export a run's last checkpoint (or a checkpoint folder) to an ONNX model package.
+    Export(ExportArgs),
     /// Show the libtorch build in use and which devices it can train on.
     Info {
         /// Device to check: cpu, cuda, cuda:N or auto.
@@ -70,6 +72,26 @@ struct EvalArgs {
     json: bool,
     #[arg(long, default_value = "auto")]
     device: String,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// The run directory (its last checkpoint) or a `<run>/checkpoints/step-N` folder.
+    #[arg(long)]
+    run: PathBuf,
+    /// The package folder to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace a non-empty --out folder.
+    #[arg(long)]
+    force: bool,
+    /// Package name in model.json (default: the --out folder name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Afterwards, check the graphs with onnx.checker and compare ONNX Runtime with tch
+    /// (needs the tools venv of `scripts/setup.sh all`).
+    #[arg(long)]
+    check: bool,
 }
 
 fn main() -> ExitCode {
@@ -195,6 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(step, n = records.len(), "evaluated checkpoint");
             print_report(&report, a.json)
         }
+        Command::Export(a) => export(&a),
         Command::Info { device: d } => {
             let cuda = tch::Cuda::is_available();
             println!("libtorch threads: {}", tch::get_num_threads());
@@ -210,4 +233,45 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn export(a: &ExportArgs) -> anyhow::Result<()> {
+    use reticle_trainer::export::{self, parity};
+    let opts = export::ExportOptions {
+        force: a.force,
+        name: a.name.clone(),
+    };
+    let report = export::export_package(&a.run, &a.out, &opts)
+        .with_context(|| format!("exporting {}", a.run.display()))?;
+    println!("exported step {} to {}", report.step, report.dir.display());
+    for (file, size) in &report.files {
+        println!("  {file:<28} {size:>12} bytes");
+    }
+    if a.check {
+        let trained = export::load_source(&a.run)?;
+        let work = tempfile_dir()?;
+        let r = parity::check_package(
+            &trained.model,
+            &report.dir,
+            &work,
+            parity::DEFAULT_TOLERANCE,
+        );
+        let _ = std::fs::remove_dir_all(&work);
+        let r = r.context("parity check")?;
+        for (name, diff) in &r.diffs {
+            println!("  {name:<28} max abs diff {diff:.3e}");
+        }
+        println!(
+            "parity ok: max abs diff {:.3e} (tolerance {:.0e}, onnxruntime {})",
+            r.max_abs_diff, r.tolerance, r.onnxruntime
+        );
+    }
+    Ok(())
+}
+
+/// A fresh scratch folder for the parity fixture.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("reticle-export-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }

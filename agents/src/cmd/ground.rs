@@ -1,0 +1,172 @@
+//! `reticle ground`: run a model package on one image and print the target in original
+//! image pixels.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use reticle_models::grammar::Value;
+use reticle_models::preprocess::{open_image, DepthRef};
+use reticle_runtime::{millis, DecodeOptions, Grounder, Grounding, ImageInput, Provider};
+
+#[derive(Debug, Args)]
+pub struct GroundArgs {
+    /// Model package folder (model.json, the three ONNX graphs, tokenizer.json).
+    #[arg(long)]
+    model: PathBuf,
+    /// Image to ground (PNG or JPEG).
+    #[arg(long)]
+    image: PathBuf,
+    /// What to find, e.g. "click Save".
+    #[arg(long)]
+    instruction: String,
+    /// Aligned 16-bit depth PNG, for RGB-D models.
+    #[arg(long)]
+    depth: Option<PathBuf>,
+    /// Metres per depth unit (0.001 for millimetres).
+    #[arg(long, default_value_t = 0.001)]
+    depth_scale: f64,
+    /// Execution provider: cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    provider: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Write a copy of the image with the answer drawn on it (PNG).
+    #[arg(long, value_name = "OUT.png")]
+    annotate: Option<PathBuf>,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// Nucleus sampling threshold.
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    /// Sampling seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Override the package's max_new_tokens.
+    #[arg(long)]
+    max_new_tokens: Option<usize>,
+}
+
+pub fn run(args: &GroundArgs) -> anyhow::Result<()> {
+    let provider: Provider = args.provider.parse()?;
+    let options = DecodeOptions {
+        temperature: args.temperature,
+        top_p: args.top_p,
+        seed: args.seed,
+        max_new_tokens: args.max_new_tokens,
+    };
+    options.validate()?;
+    let grounder = Grounder::load(&args.model, provider)
+        .with_context(|| format!("loading model package {}", args.model.display()))?;
+    let image = open_image(&args.image)?;
+    let depth = match &args.depth {
+        Some(p) => Some(reticle_models::suites::read_depth(p)?),
+        None => None,
+    };
+    let depth_ref = match &depth {
+        Some(d) => Some(DepthRef::new(
+            d.width(),
+            d.height(),
+            d.as_raw(),
+            args.depth_scale,
+        )?),
+        None => None,
+    };
+    let out = grounder.ground_with(
+        ImageInput::Image(&image),
+        depth_ref,
+        &args.instruction,
+        &options,
+    )?;
+    if let Some(path) = &args.annotate {
+        annotate(&image, &out, path)?;
+    }
+    if args.json {
+        let v = serde_json::json!({
+            "image": args.image,
+            "size": [image.width(), image.height()],
+            "instruction": args.instruction,
+            "provider": grounder.provider().to_string(),
+            "point": out.answer.as_ref().ok().and_then(Value::first_point).map(|p| [p.x, p.y]),
+            "result": out,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print_text(&out, grounder.provider());
+    }
+    if let Err(e) = &out.answer {
+        bail!("the model's answer does not follow the grammar: {e}");
+    }
+    Ok(())
+}
+
+fn print_text(out: &Grounding, provider: Provider) {
+    match &out.answer {
+        Ok(Value::Points(ps)) => {
+            for p in ps {
+                println!("point {:.1} {:.1}", p.x, p.y);
+            }
+        }
+        Ok(Value::Boxes(ds)) => {
+            for d in ds {
+                let b = d.bbox;
+                println!("box {:.1} {:.1} {:.1} {:.1}", b.x1, b.y1, b.x2, b.y2);
+            }
+        }
+        Ok(Value::Count(n)) => println!("count {n}"),
+        Ok(Value::Label(l)) => println!("label {l}"),
+        Err(e) => println!("unparsed answer: {e}"),
+    }
+    if let Some(r) = &out.reasoning {
+        println!("reasoning: {r}");
+    }
+    println!("raw: {}", out.text);
+    let t = &out.timings;
+    println!(
+        "{} tokens on {provider}: preprocess {:.1} ms, encode {:.1} ms, decode {:.1} ms",
+        out.completion_tokens,
+        millis(t.preprocess),
+        millis(t.encode),
+        millis(t.decode)
+    );
+}
+
+/// Draws the answer's points (crosshair + circle) and boxes (rectangles) in red.
+fn annotate(image: &image::DynamicImage, out: &Grounding, path: &Path) -> anyhow::Result<()> {
+    use imageproc::drawing::{draw_cross_mut, draw_hollow_circle_mut, draw_hollow_rect_mut};
+    use imageproc::rect::Rect;
+    let mut canvas = image.to_rgb8();
+    let red = image::Rgb([255u8, 0, 0]);
+    let r = (canvas.width().min(canvas.height()) / 40).max(4) as i32;
+    match &out.answer {
+        Ok(Value::Points(ps)) => {
+            for p in ps {
+                let (x, y) = (p.x.round() as i32, p.y.round() as i32);
+                draw_cross_mut(&mut canvas, red, x, y);
+                draw_hollow_circle_mut(&mut canvas, (x, y), r, red);
+            }
+        }
+        Ok(Value::Boxes(ds)) => {
+            for d in ds {
+                let b = d.bbox;
+                let w = (b.width().round() as u32).max(1);
+                let h = (b.height().round() as u32).max(1);
+                let rect = Rect::at(b.x1.round() as i32, b.y1.round() as i32).of_size(w, h);
+                draw_hollow_rect_mut(&mut canvas, rect, red);
+            }
+        }
+        _ => {}
+    }
+    let mut bytes = Vec::new();
+    canvas
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .context("encoding the annotated image")?;
+    reticle_models::fsutil::write_atomic(path, &bytes)?;
+    tracing::info!(path = %path.display(), "annotated image written");
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! [`Grounder`]: a loaded model package that answers `ground(image, instruction)`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use image::DynamicImage;
+use reticle_models::geometry::FrameMap;
+use reticle_models::grammar::{self, ParseError, Value};
+use reticle_models::manifest::Manifest;
+use reticle_models::preprocess::{DepthRef, PixelsRef};
+use reticle_models::tokenizer::TextTokenizer;
+use serde::Serialize;
+
+use crate::decode::{SpecialIds, StopReason, Timings, Worker};
+use crate::error::{Error, Result};
+use crate::graphs::{Graphs, SessionConfig};
+use crate::pool::Pool;
+use crate::provider::{self, Provider};
+use crate::sampling::DecodeOptions;
+
+/// How a package is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    pub provider: Provider,
+    /// Workers (sets of sessions) for concurrent callers; each holds its own weights.
+    pub workers: usize,
+    /// Intra-op threads per session; `None` lets ONNX Runtime choose (all cores).
+    pub intra_threads: Option<usize>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            provider: Provider::Auto,
+            workers: 1,
+            intra_threads: None,
+        }
+    }
+}
+
+/// An image to ground: a decoded image or a raw pixel buffer (screenshots, camera frames).
+#[derive(Debug, Clone, Copy)]
+pub enum ImageInput<'a> {
+    Image(&'a DynamicImage),
+    Pixels(PixelsRef<'a>),
+}
+
+impl<'a> From<&'a DynamicImage> for ImageInput<'a> {
+    fn from(image: &'a DynamicImage) -> Self {
+        ImageInput::Image(image)
+    }
+}
+
+impl<'a> From<PixelsRef<'a>> for ImageInput<'a> {
+    fn from(pixels: PixelsRef<'a>) -> Self {
+        ImageInput::Pixels(pixels)
+    }
+}
+
+impl ImageInput<'_> {
+    fn size(&self) -> (u32, u32) {
+        match self {
+            ImageInput::Image(i) => (i.width(), i.height()),
+            ImageInput::Pixels(p) => (p.width(), p.height()),
+        }
+    }
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grounding {
+    /// The parsed answer with every point and box in ORIGINAL image pixels, or why the
+    /// completion does not follow the answer grammar.
+    #[serde(serialize_with = "ser_answer")]
+    pub answer: Result<Value, ParseError>,
+    /// The completion as written (special tokens other than `<eos>` and padding included).
+    pub text: String,
+    /// The reasoning inside `<think>…</think>`, if any.
+    pub reasoning: Option<String>,
+    /// Tokens generated, the stop token included.
+    pub completion_tokens: usize,
+    pub stop: StopReason,
+    /// Maps between original pixels, model input and the answer frame.
+    #[serde(skip)]
+    pub frame: FrameMap,
+    pub timings: Timings,
+}
+
+fn ser_answer<S: serde::Serializer>(
+    answer: &Result<Value, ParseError>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Out<'a> {
+        Value(&'a Value),
+        Error(String),
+    }
+    match answer {
+        Ok(v) => Out::Value(v),
+        Err(e) => Out::Error(e.to_string()),
+    }
+    .serialize(s)
+}
+
+/// A loaded model package. `Send + Sync`: share it (e.g. in an `Arc`) between threads;
+/// concurrent calls run on separate workers (see [`LoadOptions::workers`]).
+#[derive(Debug)]
+pub struct Grounder {
+    dir: PathBuf,
+    manifest: Manifest,
+    tokenizer: TextTokenizer,
+    ids: SpecialIds,
+    provider: Provider,
+    workers: Pool<Worker>,
+}
+
+fn package_err(dir: &Path, message: impl Into<String>) -> Error {
+    Error::Package {
+        path: dir.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+impl Grounder {
+    /// Loads the package in `dir` with one worker on `provider`.
+    pub fn load(dir: &Path, provider: Provider) -> Result<Self> {
+        Self::load_with(
+            dir,
+            &LoadOptions {
+                provider,
+                ..LoadOptions::default()
+            },
+        )
+    }
+
+    /// Validates the manifest, opens and checks the three graphs, loads the tokenizer.
+    pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let manifest = Manifest::load(dir)?;
+        crate::ort_lib::environment()?;
+        let tokenizer = TextTokenizer::load(&dir.join(&manifest.tokenizer))
+            .map_err(|e| package_err(dir, format!("{}: {e}", manifest.tokenizer)))?;
+        let id = |token: &str| {
+            tokenizer
+                .token_id(token)
+                .map_err(|e| package_err(dir, format!("{}: {e}", manifest.tokenizer)))
+        };
+        let st = &manifest.special_tokens;
+        let ids = SpecialIds {
+            bos: id(&st.bos)?,
+            eos: id(&st.eos)?,
+            pad: id(&st.pad)?,
+            answer_end: id("</answer>")?,
+        };
+        if tokenizer.vocab_size() > manifest.decoder.vocab_size {
+            return Err(package_err(
+                dir,
+                format!(
+                    "{} has {} tokens but the decoder's vocabulary is {}",
+                    manifest.tokenizer,
+                    tokenizer.vocab_size(),
+                    manifest.decoder.vocab_size
+                ),
+            ));
+        }
+        if opts.workers == 0 {
+            return Err(Error::invalid("load options", "workers must be at least 1"));
+        }
+        let (provider, first) = open_first(dir, &manifest, opts)?;
+        let cfg = SessionConfig {
+            provider,
+            intra_threads: opts.intra_threads,
+        };
+        let mut workers = vec![Worker::new(first, &manifest)?];
+        for _ in 1..opts.workers {
+            workers.push(Worker::new(Graphs::open(dir, &manifest, cfg)?, &manifest)?);
+        }
+        tracing::info!(
+            package = %dir.display(),
+            name = %manifest.name,
+            requested = %opts.provider,
+            provider = %provider,
+            workers = opts.workers,
+            "model package loaded"
+        );
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            tokenizer,
+            ids,
+            provider,
+            workers: Pool::new(workers),
+        })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The provider really in use (`cpu` or `cuda:N`, never `auto`).
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// Workers available for concurrent calls.
+    pub fn workers(&self) -> usize {
+        self.workers.size()
+    }
+
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    /// Grounds `instruction` in `image` with greedy decoding.
+    pub fn ground<'a>(
+        &self,
+        image: impl Into<ImageInput<'a>>,
+        instruction: &str,
+    ) -> Result<Grounding> {
+        self.ground_with(image.into(), None, instruction, &DecodeOptions::greedy())
+    }
+
+    /// Grounds `instruction` in `image` (plus `depth` for RGB-D models) with `options`.
+    /// Blocks while every worker is busy.
+    pub fn ground_with(
+        &self,
+        image: ImageInput<'_>,
+        depth: Option<DepthRef<'_>>,
+        instruction: &str,
+        options: &DecodeOptions,
+    ) -> Result<Grounding> {
+        options.validate()?;
+        let prompt = self.prompt_ids(instruction)?;
+        let d = &self.manifest.decoder;
+        let prefix = d.num_image_tokens + prompt.len();
+        if prefix >= d.max_positions {
+            return Err(Error::invalid(
+                "instruction",
+                format!(
+                    "{} prompt tokens + {} image tokens leave no room in the model's {} positions",
+                    prompt.len(),
+                    d.num_image_tokens,
+                    d.max_positions
+                ),
+            ));
+        }
+        let budget = options
+            .max_new_tokens
+            .unwrap_or(self.manifest.max_new_tokens)
+            .min(d.max_positions - prefix);
+        let p = &self.manifest.preprocess;
+        let frame = FrameMap::new(
+            image.size(),
+            (p.width, p.height),
+            p.resize,
+            self.manifest.coord_frame,
+        )?;
+
+        let mut worker = self.workers.lease();
+        let t0 = Instant::now();
+        worker.preprocess(image, depth)?;
+        let t1 = Instant::now();
+        let features = worker.encode(&self.manifest)?;
+        let t2 = Instant::now();
+        let generated = worker.generate(
+            &self.manifest,
+            &features,
+            &prompt,
+            self.ids,
+            options,
+            budget,
+        )?;
+        let t3 = Instant::now();
+        drop(worker);
+
+        let text = self.completion_text(&generated.ids)?;
+        let parsed = grammar::parse(&text);
+        let reasoning = match &parsed {
+            Ok(a) => a.think.clone(),
+            Err(_) => think_block(&text),
+        };
+        let answer = parsed.map(|a| a.value.map_points(|pt| frame.answer_to_original(pt)));
+        let timings = Timings {
+            preprocess: t1 - t0,
+            encode: t2 - t1,
+            decode: t3 - t2,
+        };
+        tracing::debug!(
+            tokens = generated.ids.len(),
+            stop = ?generated.stop,
+            ?timings,
+            "grounded"
+        );
+        Ok(Grounding {
+            answer,
+            text,
+            reasoning,
+            completion_tokens: generated.ids.len(),
+            stop: generated.stop,
+            frame,
+            timings,
+        })
+    }
+
+    /// [`Grounder::ground_with`] on tokio's blocking pool, for async callers.
+    pub async fn ground_async(
+        self: Arc<Self>,
+        image: DynamicImage,
+        instruction: String,
+        options: DecodeOptions,
+    ) -> Result<Grounding> {
+        tokio::task::spawn_blocking(move || {
+            self.ground_with(ImageInput::Image(&image), None, &instruction, &options)
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?
+    }
+
+    /// `<bos>` + the tokens of the prompt template filled with `instruction`.
+    pub fn prompt_ids(&self, instruction: &str) -> Result<Vec<u32>> {
+        if instruction.trim().is_empty() {
+            return Err(Error::invalid("instruction", "the instruction is empty"));
+        }
+        let text = self
+            .manifest
+            .prompt
+            .template
+            .replace("{instruction}", instruction);
+        let mut ids = vec![self.ids.bos];
+        ids.extend(self.tokenizer.encode(&text)?);
+        Ok(ids)
+    }
+
+    /// The text of generated ids: up to `<eos>`, padding dropped (as the trainer decodes).
+    fn completion_text(&self, ids: &[u32]) -> Result<String> {
+        let ids: Vec<u32> = ids
+            .iter()
+            .copied()
+            .take_while(|&t| t != self.ids.eos)
+            .filter(|&t| t != self.ids.pad)
+            .collect();
+        Ok(self.tokenizer.decode(&ids)?)
+    }
+}
+
+/// The text between the first `<think>` and the next `</think>`, for completions that do
+/// not parse.
+fn think_block(text: &str) -> Option<String> {
+    let start = text.find("<think>")? + "<think>".len();
+    let end = text[start..].find("</think>")? + start;
+    Some(text[start..end].to_string())
+}
+
+/// Opens the first set of sessions, trying `auto`'s candidates in order.
+fn open_first(dir: &Path, manifest: &Manifest, opts: &LoadOptions) -> Result<(Provider, Graphs)> {
+    let candidates = provider::candidates(opts.provider)?;
+    let mut last = None;
+    for p in candidates {
+        let cfg = SessionConfig {
+            provider: p,
+            intra_threads: opts.intra_threads,
+        };
+        match Graphs::open(dir, manifest, cfg) {
+            Ok(g) => {
+                if opts.provider == Provider::Auto {
+                    tracing::info!(provider = %p, "auto: using execution provider {p}");
+                }
+                return Ok((p, g));
+            }
+            Err(e) if opts.provider == Provider::Auto && p != Provider::Cpu => {
+                tracing::warn!(provider = %p, error = %e, "auto: provider unusable, trying the next");
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::invalid("provider", "no execution provider to try")))
+}
+
+/// Durations as milliseconds, for reports.
+pub fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn think_block_is_found_in_unparsable_text() {
+        assert_eq!(
+            think_block("<think>left of the cup</think>garbage").as_deref(),
+            Some("left of the cup")
+        );
+        assert_eq!(think_block("<answer>(1,2)</answer>"), None);
+    }
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests of `Grounder` on tiny ONNX packages (see `util.rs`).
+
+mod ground;
+mod load;
+mod util;

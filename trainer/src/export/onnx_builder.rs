@@ -1,0 +1,350 @@
+//! A small graph builder over the prost ONNX types: initializers from tch tensors,
+//! constants, nodes with unique names, graph inputs/outputs with symbolic dimensions, and the
+//! model wrapper with its opset import.
+//!
+//! Values are referred to by name (`&str`), as in ONNX itself. Each `node` call returns the
+//! name of its (first) output, so graphs read like the forward pass they mirror.
+
+use std::collections::HashSet;
+
+use prost::Message;
+use tch::{Kind, Tensor};
+
+use super::proto::{
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
+};
+use crate::error::{Error, Result};
+
+/// The ONNX opset every exported graph imports (default domain only).
+pub const OPSET: i64 = 17;
+/// IR version 8 is the one released with opset 17 (ONNX 1.12); every runtime that runs
+/// opset 17 reads it.
+pub const IR_VERSION: i64 = 8;
+
+/// One dimension of a graph input or output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dim {
+    /// A fixed size.
+    Fixed(i64),
+    /// A symbolic size shared by every place that uses the same name (`batch_size`, …).
+    Sym(&'static str),
+}
+
+/// Element types used by the exported graphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem {
+    F32,
+    I64,
+}
+
+impl Elem {
+    fn data_type(self) -> i32 {
+        match self {
+            Elem::F32 => DataType::Float as i32,
+            Elem::I64 => DataType::Int64 as i32,
+        }
+    }
+}
+
+/// Builds one `GraphProto`.
+#[derive(Debug)]
+pub struct GraphBuilder {
+    name: String,
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+    inputs: Vec<ValueInfoProto>,
+    outputs: Vec<ValueInfoProto>,
+    names: HashSet<String>,
+    counter: usize,
+}
+
+impl GraphBuilder {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            nodes: Vec::new(),
+            initializers: Vec::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            names: HashSet::new(),
+            counter: 0,
+        }
+    }
+
+    fn claim(&mut self, name: &str) -> Result<()> {
+        if !self.names.insert(name.to_string()) {
+            return Err(self.error(format!("value name `{name}` is used twice")));
+        }
+        Ok(())
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::Export {
+            path: format!("graph {}", self.name).into(),
+            message,
+        }
+    }
+
+    /// A fresh value name `/{hint}_{n}`.
+    fn fresh(&mut self, hint: &str) -> String {
+        loop {
+            self.counter += 1;
+            let name = format!("/{hint}_{}", self.counter);
+            if !self.names.contains(&name) {
+                self.names.insert(name.clone());
+                return name;
+            }
+        }
+    }
+
+    /// Declares a graph input and returns its name.
+    pub fn input(&mut self, name: &str, elem: Elem, dims: &[Dim]) -> Result<String> {
+        self.claim(name)?;
+        self.inputs.push(value_info(name, elem, dims));
+        Ok(name.to_string())
+    }
+
+    /// Declares `value` (an existing value) as a graph output named `name`; an `Identity`
+    /// node renames it when the names differ.
+    pub fn output(&mut self, name: &str, value: &str, elem: Elem, dims: &[Dim]) -> Result<()> {
+        if name != value {
+            self.claim(name)?;
+            self.nodes.push(NodeProto {
+                input: vec![value.to_string()],
+                output: vec![name.to_string()],
+                name: Some(format!("{name}/Identity")),
+                op_type: Some("Identity".into()),
+                ..Default::default()
+            });
+        }
+        self.outputs.push(value_info(name, elem, dims));
+        Ok(())
+    }
+
+    /// Adds a float32 tensor from tch as an initializer named `name` (raw little-endian data).
+    pub fn initializer(&mut self, name: &str, tensor: &Tensor) -> Result<String> {
+        self.claim(name)?;
+        let dims = tensor.size();
+        let flat = tensor
+            .to_device(tch::Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous()
+            .view([-1]);
+        let values = Vec::<f32>::try_from(&flat)?;
+        self.initializers.push(f32_tensor(name, &dims, &values));
+        Ok(name.to_string())
+    }
+
+    /// A float32 constant (stored as an initializer).
+    pub fn const_f32(&mut self, hint: &str, dims: &[i64], values: &[f32]) -> Result<String> {
+        self.check_len(hint, dims, values.len())?;
+        let name = self.fresh(hint);
+        self.initializers.push(f32_tensor(&name, dims, values));
+        Ok(name)
+    }
+
+    /// An int64 constant (stored as an initializer).
+    pub fn const_i64(&mut self, hint: &str, dims: &[i64], values: &[i64]) -> Result<String> {
+        self.check_len(hint, dims, values.len())?;
+        let name = self.fresh(hint);
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializers.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: Some(DataType::Int64 as i32),
+            name: Some(name.clone()),
+            raw_data: Some(raw),
+            ..Default::default()
+        });
+        Ok(name)
+    }
+
+    /// A scalar (0-d) float32 constant.
+    pub fn scalar_f32(&mut self, hint: &str, value: f32) -> Result<String> {
+        self.const_f32(hint, &[], &[value])
+    }
+
+    /// A 1-D int64 constant.
+    pub fn ints(&mut self, hint: &str, values: &[i64]) -> Result<String> {
+        self.const_i64(hint, &[values.len() as i64], values)
+    }
+
+    fn check_len(&self, hint: &str, dims: &[i64], len: usize) -> Result<()> {
+        let want: i64 = dims.iter().product();
+        if want != len as i64 {
+            return Err(self.error(format!(
+                "constant `{hint}` has {len} values for shape {dims:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Adds a node with one output and returns the output's name.
+    pub fn node(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        attributes: Vec<AttributeProto>,
+    ) -> Result<String> {
+        let mut outs = self.node_n(op, inputs, 1, attributes)?;
+        outs.pop()
+            .ok_or_else(|| self.error(format!("node {op} produced no output")))
+    }
+
+    /// Adds a node with `n_outputs` outputs.
+    pub fn node_n(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        n_outputs: usize,
+        attributes: Vec<AttributeProto>,
+    ) -> Result<Vec<String>> {
+        if let Some(missing) = inputs
+            .iter()
+            .find(|i| !i.is_empty() && !self.names.contains(**i))
+        {
+            return Err(self.error(format!("node {op} reads the unknown value `{missing}`")));
+        }
+        let outputs: Vec<String> = (0..n_outputs).map(|_| self.fresh(op)).collect();
+        let name = format!("{}/{op}", outputs.first().map_or("", String::as_str));
+        self.nodes.push(NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.clone(),
+            name: Some(name),
+            op_type: Some(op.to_string()),
+            attribute: attributes,
+            ..Default::default()
+        });
+        Ok(outputs)
+    }
+
+    /// The finished graph.
+    pub fn finish(self) -> GraphProto {
+        GraphProto {
+            node: self.nodes,
+            name: Some(self.name),
+            initializer: self.initializers,
+            input: self.inputs,
+            output: self.outputs,
+            ..Default::default()
+        }
+    }
+}
+
+fn f32_tensor(name: &str, dims: &[i64], values: &[f32]) -> TensorProto {
+    TensorProto {
+        dims: dims.to_vec(),
+        data_type: Some(DataType::Float as i32),
+        name: Some(name.to_string()),
+        raw_data: Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ..Default::default()
+    }
+}
+
+fn value_info(name: &str, elem: Elem, dims: &[Dim]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| tensor_shape_proto::Dimension {
+            value: Some(match d {
+                Dim::Fixed(n) => tensor_shape_proto::dimension::Value::DimValue(*n),
+                Dim::Sym(s) => tensor_shape_proto::dimension::Value::DimParam(s.to_string()),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: Some(name.to_string()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(elem.data_type()),
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// An integer attribute.
+pub fn attr_int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.to_string()),
+        r#type: Some(AttributeType::Int as i32),
+        i: Some(value),
+        ..Default::default()
+    }
+}
+
+/// An integer-list attribute.
+pub fn attr_ints(name: &str, values: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.to_string()),
+        r#type: Some(AttributeType::Ints as i32),
+        ints: values.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// Wraps `graph` into a model importing [`OPSET`] of the default domain.
+pub fn model(graph: GraphProto, doc: &str) -> ModelProto {
+    ModelProto {
+        ir_version: Some(IR_VERSION),
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(OPSET),
+        }],
+        producer_name: Some("reticle-trainer".into()),
+        producer_version: Some(env!("CARGO_PKG_VERSION").into()),
+        doc_string: Some(doc.to_string()),
+        graph: Some(graph),
+        ..Default::default()
+    }
+}
+
+/// Serialises a model to protobuf bytes.
+pub fn encode(model: &ModelProto) -> Vec<u8> {
+    model.encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_names_are_unique_and_inputs_must_exist() {
+        let mut g = GraphBuilder::new("t");
+        let x = g.input("x", Elem::F32, &[Dim::Sym("n")]).unwrap();
+        let c = g.scalar_f32("two", 2.0).unwrap();
+        let y = g.node("Mul", &[&x, &c], vec![]).unwrap();
+        let z = g.node("Mul", &[&y, &c], vec![]).unwrap();
+        assert_ne!(y, z);
+        assert!(g.node("Add", &[&x, "nope"], vec![]).is_err());
+        assert!(g.input("x", Elem::F32, &[]).is_err());
+        g.output("y", &z, Elem::F32, &[Dim::Sym("n")]).unwrap();
+        let m = model(g.finish(), "test");
+        let bytes = encode(&m);
+        let back = ModelProto::decode(bytes.as_slice()).unwrap();
+        assert_eq!(back, m);
+        let graph = back.graph.unwrap();
+        assert_eq!(graph.node.len(), 3);
+        assert_eq!(graph.initializer.len(), 1);
+        assert_eq!(graph.output[0].name.as_deref(), Some("y"));
+    }
+
+    #[test]
+    fn initializers_are_little_endian_f32() {
+        let mut g = GraphBuilder::new("t");
+        let t = Tensor::from_slice(&[1.0f32, -2.5, 3.0, 0.25]).view([2, 2]);
+        g.initializer("w", &t).unwrap();
+        let graph = g.finish();
+        let init = &graph.initializer[0];
+        assert_eq!(init.dims, vec![2, 2]);
+        let raw = init.raw_data.as_ref().unwrap();
+        let back: Vec<f32> = raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(back, vec![1.0, -2.5, 3.0, 0.25]);
+    }
+}
