@@ -8,10 +8,11 @@
 
 use std::path::Path;
 
-use image::imageops::FilterType;
 use reticle_models::dataset::{Record, Target};
 use reticle_models::geometry::{BBox, CoordFrame, FrameMap, Mask, Point, ResizeMode};
 use reticle_models::grammar::{self, Detection, Mode, Value};
+use reticle_models::manifest::{Channels, Preprocess};
+use reticle_models::preprocess::{self, DepthRef, Preprocessor};
 use reticle_models::tokenizer::TextTokenizer;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -129,42 +130,41 @@ impl Encoder {
         )?)
     }
 
-    /// Loads and resizes a record's image (and depth for RGB-D) to `[C, H, W]` uint8.
+    /// The preprocessing spec written to the model package; training uses the same one, so
+    /// the runtime sees exactly the pixels the model was trained on.
+    pub fn preprocess_spec(&self) -> Preprocess {
+        preprocess_spec(&self.prep, self.input)
+    }
+
+    /// Loads and resizes a record's image (and depth for RGB-D) to `[C, H, W]` uint8 with the
+    /// shared `reticle_models::preprocess` code (the runtime's too).
     pub fn pixels(&self, record: &Record) -> Result<(Tensor, (u32, u32))> {
         let bad = |m: String| Error::Example {
             id: record.id.clone(),
             message: m,
         };
-        let img = image::open(&record.image)
-            .map_err(|e| bad(format!("image {}: {e}", record.image.display())))?
-            .to_rgb8();
-        let original = img.dimensions();
-        if original.0 == 0 || original.1 == 0 {
-            return Err(bad(format!("image {} is empty", record.image.display())));
-        }
+        let img = preprocess::open_image(&record.image)?;
+        let original = (img.width(), img.height());
         let (w, h, c) = self.input;
-        let resized = image::imageops::resize(&img, w, h, FilterType::Triangle);
-        let mut planes = Tensor::from_slice(resized.as_raw())
-            .view([i64::from(h), i64::from(w), 3])
-            .permute([2, 0, 1]);
-        if c == 4 {
-            let depth_path = record
+        let depth = if c == 4 {
+            let path = record
                 .depth
                 .as_ref()
                 .ok_or_else(|| bad("an RGB-D model needs a `depth` image".into()))?;
-            let scale = record.camera.map_or(0.001, |k| k.depth_scale);
-            let depth = reticle_models::suites::read_depth(depth_path)?;
-            let resized = image::imageops::resize(&depth, w, h, FilterType::Nearest);
-            let max = self.prep.depth_max_m as f64;
-            let plane: Vec<u8> = resized
-                .as_raw()
-                .iter()
-                .map(|&d| ((d as f64 * scale / max).clamp(0.0, 1.0) * 255.0).round() as u8)
-                .collect();
-            let d = Tensor::from_slice(&plane).view([1, i64::from(h), i64::from(w)]);
-            planes = Tensor::cat(&[&planes, &d], 0);
-        }
-        Ok((planes.contiguous(), original))
+            Some(reticle_models::suites::read_depth(path)?)
+        } else {
+            None
+        };
+        let scale = record.camera.map_or(0.001, |k| k.depth_scale);
+        let depth_ref = match &depth {
+            Some(d) => Some(DepthRef::new(d.width(), d.height(), d.as_raw(), scale)?),
+            None => None,
+        };
+        let mut pre = Preprocessor::new(&self.preprocess_spec())?;
+        let mut buf = Vec::new();
+        pre.planes_from_image(&img, depth_ref, &mut buf)?;
+        let planes = Tensor::from_slice(&buf).view([c as i64, i64::from(h), i64::from(w)]);
+        Ok((planes, original))
     }
 
     /// `<bos>` + the instruction's tokens.
@@ -257,6 +257,25 @@ impl Encoder {
             .map(|&t| t as u32)
             .collect();
         Ok(self.tokenizer.decode(&ids)?)
+    }
+}
+
+/// The preprocessing spec of a model with input `(width, height, channels)`: what the model
+/// package declares and what training feeds.
+pub fn preprocess_spec(prep: &PrepConfig, input: (u32, u32, usize)) -> Preprocess {
+    let (width, height, c) = input;
+    Preprocess {
+        width,
+        height,
+        resize: ResizeMode::Stretch,
+        channels: if c == 4 {
+            Channels::Rgbd
+        } else {
+            Channels::Rgb
+        },
+        mean: vec![prep.mean; c],
+        std: vec![prep.std; c],
+        depth_max_m: (c == 4).then_some(prep.depth_max_m),
     }
 }
 

@@ -4,10 +4,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use reticle_models::dataset::{self, Task};
-use reticle_models::geometry::{CoordFrame, ResizeMode};
+use reticle_models::geometry::CoordFrame;
 use reticle_models::manifest::{
-    standard_graphs, Channels, DecoderSpec, Manifest, Preprocess, Prompt, SpecialTokens, FORMAT,
-    VERSION,
+    standard_graphs, DecoderSpec, Manifest, Prompt, SpecialTokens, FORMAT, VERSION,
 };
 use serde_json::Value;
 
@@ -27,11 +26,12 @@ pub const CARD_FILE: &str = "README.md";
 pub fn build_manifest(trained: &Trained, name: &str) -> Result<Manifest> {
     let m = trained.model.config();
     let prep = &trained.cfg.prep;
-    let channels = match m.channels {
-        3 => Channels::Rgb,
-        4 => Channels::Rgbd,
-        n => return Err(Error::Config(format!("cannot export a {n}-channel model"))),
-    };
+    if !matches!(m.channels, 3 | 4) {
+        return Err(Error::Config(format!(
+            "cannot export a {}-channel model",
+            m.channels
+        )));
+    }
     let manifest = Manifest {
         format: FORMAT.into(),
         version: VERSION,
@@ -50,15 +50,7 @@ pub fn build_manifest(trained: &Trained, name: &str) -> Result<Manifest> {
             num_image_tokens: m.num_image_tokens(),
             max_positions: m.max_positions,
         },
-        preprocess: Preprocess {
-            width: m.image_width,
-            height: m.image_height,
-            resize: ResizeMode::Stretch,
-            channels,
-            mean: vec![prep.mean; m.channels],
-            std: vec![prep.std; m.channels],
-            depth_max_m: (channels == Channels::Rgbd).then_some(prep.depth_max_m),
-        },
+        preprocess: crate::data::preprocess_spec(prep, (m.image_width, m.image_height, m.channels)),
         coord_frame: CoordFrame::Norm1000,
         prompt: Prompt {
             template: "{instruction}".into(),
