@@ -15,6 +15,7 @@
 
 mod decode;
 pub mod error;
+pub mod eval;
 mod graphs;
 mod grounder;
 pub mod ort_lib;

@@ -6,14 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use reticle_models::dataset::{read_dataset, Record, Target};
-use reticle_models::geometry::Mask;
-use reticle_models::grammar;
-use reticle_models::metrics::{Metrics, MetricsSummary};
-use reticle_models::preprocess::{open_image, DepthRef};
+use reticle_models::dataset::read_dataset;
 use reticle_models::rewards::RewardConfig;
-use reticle_runtime::{DecodeOptions, Grounder, ImageInput, Provider};
-use serde::Serialize;
+use reticle_runtime::eval::evaluate;
+use reticle_runtime::{Grounder, Provider};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -34,20 +30,6 @@ pub struct EvalArgs {
     provider: String,
 }
 
-/// One evaluated record (the same fields as the trainer's report).
-#[derive(Debug, Serialize)]
-struct EvalSample {
-    id: String,
-    instruction: String,
-    completion: String,
-}
-
-#[derive(Debug, Serialize)]
-struct EvalReport {
-    summary: MetricsSummary,
-    samples: Vec<EvalSample>,
-}
-
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let provider: Provider = args.provider.parse()?;
     let grounder = Grounder::load(&args.model, provider)
@@ -64,23 +46,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut metrics = Metrics::new(&RewardConfig::default());
-    let mut samples = Vec::with_capacity(records.len());
-    for record in &records {
-        let completion = evaluate_one(&grounder, record, &mut metrics)
-            .with_context(|| format!("record {}", record.id))?;
-        samples.push(EvalSample {
-            id: record.id.clone(),
-            instruction: record.instruction.clone(),
-            completion,
-        });
-        bar.inc(1);
-    }
+    let report = evaluate(&grounder, &records, &RewardConfig::default(), &|n| {
+        bar.set_position(n as u64)
+    })
+    .context("evaluating")?;
     bar.finish_and_clear();
-    let report = EvalReport {
-        summary: metrics.summary(),
-        samples,
-    };
     tracing::info!(n = records.len(), provider = %grounder.provider(), "evaluated package");
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -88,41 +58,4 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         println!("{}", report.summary);
     }
     Ok(())
-}
-
-/// Grounds one record and adds it to `metrics`; returns the completion.
-fn evaluate_one(
-    grounder: &Grounder,
-    record: &Record,
-    metrics: &mut Metrics,
-) -> anyhow::Result<String> {
-    let image = open_image(&record.image)?;
-    let depth = match &record.depth {
-        Some(p) => Some(reticle_models::suites::read_depth(p)?),
-        None => None,
-    };
-    let scale = record.camera.map_or(0.001, |k| k.depth_scale);
-    let depth_ref = match &depth {
-        Some(d) => Some(DepthRef::new(d.width(), d.height(), d.as_raw(), scale)?),
-        None => None,
-    };
-    let out = grounder.ground_with(
-        ImageInput::Image(&image),
-        depth_ref,
-        &record.instruction,
-        &DecodeOptions::greedy(),
-    )?;
-    let mask = match &record.target {
-        Target::Mask(p) => Some(Mask::load(p)?),
-        _ => None,
-    };
-    // Metrics map the answer from the model's frame themselves: parse the raw text.
-    metrics.add(
-        record,
-        &grammar::parse(&out.text),
-        &out.frame,
-        mask.as_ref(),
-        out.completion_tokens,
-    );
-    Ok(out.text)
 }
