@@ -454,3 +454,19 @@ mod tests {
         assert!(Metrics::default().summary().tasks.is_empty());
     }
 }
+
+/// One evaluated record: what the model answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalSample {
+    pub id: String,
+    pub instruction: String,
+    pub completion: String,
+}
+
+/// An evaluation: the metrics and every completion (`reticle eval --json`,
+/// `reticle-train eval --json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub summary: MetricsSummary,
+    pub samples: Vec<EvalSample>,
+}

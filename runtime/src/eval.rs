@@ -4,28 +4,13 @@
 use reticle_models::dataset::{Record, Target};
 use reticle_models::geometry::Mask;
 use reticle_models::grammar;
-use reticle_models::metrics::{Metrics, MetricsSummary};
+pub use reticle_models::metrics::{EvalReport, EvalSample};
+use reticle_models::metrics::Metrics;
 use reticle_models::preprocess::{open_image, DepthRef};
 use reticle_models::rewards::RewardConfig;
-use serde::Serialize;
 
 use crate::error::Result;
 use crate::{DecodeOptions, Grounder, ImageInput};
-
-/// One evaluated record.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalSample {
-    pub id: String,
-    pub instruction: String,
-    pub completion: String,
-}
-
-/// Metrics plus every completion.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalReport {
-    pub summary: MetricsSummary,
-    pub samples: Vec<EvalSample>,
-}
 
 /// Grounds one record greedily and adds its outcome to `metrics`; returns the completion.
 pub fn evaluate_record(

@@ -3,29 +3,14 @@
 use reticle_models::dataset::{Record, Target};
 use reticle_models::geometry::Mask;
 use reticle_models::grammar;
+pub use reticle_models::metrics::{EvalReport, EvalSample};
 use reticle_models::metrics::{Metrics, MetricsSummary};
 use reticle_models::rewards::RewardConfig;
-use serde::Serialize;
 
 use crate::data::{Encoder, Example};
 use crate::error::Result;
 use crate::generate::{generate, SampleConfig, StopTokens};
 use crate::model::Policy;
-
-/// One evaluated record, for inspection.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalSample {
-    pub id: String,
-    pub instruction: String,
-    pub completion: String,
-}
-
-/// Metrics plus every completion.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalReport {
-    pub summary: MetricsSummary,
-    pub samples: Vec<EvalSample>,
-}
 
 /// The mask of a record's target, if it has one.
 pub fn target_mask(record: &Record) -> Result<Option<Mask>> {

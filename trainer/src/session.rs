@@ -53,6 +53,13 @@ pub struct Session {
     pub resumed_state: Option<serde_json::Value>,
 }
 
+/// Held-out records with their encoded examples.
+#[derive(Debug)]
+pub struct EvalSet {
+    pub records: Vec<Record>,
+    pub examples: Vec<Example>,
+}
+
 /// Reads every dataset of `paths`, keeping at most `max` records (0 = all).
 pub fn read_records(paths: &[PathBuf], max: usize) -> Result<Vec<Record>> {
     let mut all = Vec::new();
@@ -197,6 +204,47 @@ impl Session {
     /// Whether forward passes run under autocast (CUDA only).
     pub fn autocast(&self) -> bool {
         self.cfg.run.autocast && self.device.is_cuda()
+    }
+
+    /// The evaluation records and examples of the config (`[data] eval`), if any.
+    pub fn eval_set(&self) -> Result<Option<EvalSet>> {
+        if self.cfg.data.eval.is_empty() {
+            return Ok(None);
+        }
+        let records = read_records(&self.cfg.data.eval, self.cfg.data.max_eval)?;
+        let examples = encode_all(&self.encoder, &records)?;
+        Ok(Some(EvalSet { records, examples }))
+    }
+
+    /// What every training loop does after step `done` of `total`: checkpoint every
+    /// `checkpoint_every` steps and at the end, evaluate every `eval_every` steps and at the end.
+    pub fn end_of_step(
+        &mut self,
+        phase: &str,
+        done: u64,
+        total: u64,
+        eval: Option<&EvalSet>,
+    ) -> Result<()> {
+        if done % self.cfg.run.checkpoint_every.max(1) == 0 || done == total {
+            self.checkpoint(done, serde_json::json!({"phase": phase, "step": done}))?;
+        }
+        let due =
+            (self.cfg.run.eval_every > 0 && done % self.cfg.run.eval_every == 0) || done == total;
+        if let (Some(set), true) = (eval, due) {
+            let report = crate::eval::evaluate(
+                &self.model,
+                &self.encoder,
+                &set.records,
+                &set.examples,
+                16,
+                self.cfg.grpo.sample.max_new_tokens,
+                &self.cfg.grpo.rewards,
+            )?;
+            self.log
+                .log(done, "eval", &crate::eval::summary_values(&report.summary))?;
+            tracing::info!(step = done, "eval\n{}", report.summary);
+        }
+        Ok(())
     }
 
     /// Saves a checkpoint of the model and optimizer at `step`.

@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 use tch::Tensor;
 
 use crate::error::Result;
-use crate::eval::{evaluate, summary_values};
 use crate::generate::completion_logprobs;
 use crate::metrics_log::Progress;
 use crate::model::Policy;
-use crate::session::{batch_indices, encode_all, read_records, Session};
+use crate::session::{batch_indices, Session};
 
 /// The mean negative log-likelihood of the reference completions of `batch`.
 pub fn sft_loss(s: &Session, batch: &[usize]) -> Result<Tensor> {
@@ -40,7 +39,7 @@ pub fn run_sft(s: &mut Session) -> Result<f64> {
     let total = s.cfg.sft.steps;
     let mut progress = Progress::new(total, s.start_step);
     let mut last_loss = f64::NAN;
-    let eval_set = eval_set(s)?;
+    let eval_set = s.eval_set()?;
     for step in s.start_step..total {
         let batch = batch_indices(s.examples.len(), s.cfg.sft.batch_size, s.cfg.run.seed, step);
         let loss = tch::autocast(s.autocast(), || sft_loss(s, &batch))?;
@@ -61,25 +60,7 @@ pub fn run_sft(s: &mut Session) -> Result<f64> {
         values.insert("loss".into(), loss_v);
         s.log.log(step + 1, "sft", &values)?;
         progress.update(step + 1, &[("loss", loss_v)]);
-        let done = step + 1;
-        if done % s.cfg.run.checkpoint_every.max(1) == 0 || done == total {
-            s.checkpoint(done, serde_json::json!({"phase": "sft", "step": done}))?;
-        }
-        if let Some((records, examples)) = &eval_set {
-            if (s.cfg.run.eval_every > 0 && done % s.cfg.run.eval_every == 0) || done == total {
-                let report = evaluate(
-                    &s.model,
-                    &s.encoder,
-                    records,
-                    examples,
-                    16,
-                    s.cfg.grpo.sample.max_new_tokens,
-                    &s.cfg.grpo.rewards,
-                )?;
-                s.log.log(done, "eval", &summary_values(&report.summary))?;
-                tracing::info!(step = done, "eval\n{}", report.summary);
-            }
-        }
+        s.end_of_step("sft", step + 1, total, eval_set.as_ref())?;
     }
     if total == 0 {
         // A zero-step run is the untrained ("training-free") baseline: save it so it can be
@@ -88,21 +69,4 @@ pub fn run_sft(s: &mut Session) -> Result<f64> {
     }
     progress.finish(&format!("sft done: loss {last_loss:.4}"));
     Ok(last_loss)
-}
-
-/// The evaluation records and examples of a session's config, if any.
-pub fn eval_set(
-    s: &Session,
-) -> Result<
-    Option<(
-        Vec<reticle_models::dataset::Record>,
-        Vec<crate::data::Example>,
-    )>,
-> {
-    if s.cfg.data.eval.is_empty() {
-        return Ok(None);
-    }
-    let records = read_records(&s.cfg.data.eval, s.cfg.data.max_eval)?;
-    let examples = encode_all(&s.encoder, &records)?;
-    Ok(Some((records, examples)))
 }

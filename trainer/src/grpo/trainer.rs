@@ -12,12 +12,11 @@ use tch::Tensor;
 use super::loss::{advantages, grpo_loss, zero_variance_groups, LossInputs};
 use crate::checkpoint::{load_into_varstore, varstore_named};
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, summary_values, target_mask};
+use crate::eval::target_mask;
 use crate::generate::{completion_logprobs, generate};
 use crate::metrics_log::Progress;
 use crate::model::{Policy, ReticleVlm};
 use crate::session::{batch_indices, Session};
-use crate::sft::eval_set;
 
 /// The frozen reference's weights inside a GRPO run directory.
 pub const REFERENCE_FILE: &str = "reference.safetensors";
@@ -335,7 +334,7 @@ pub fn run_grpo(s: &mut Session) -> Result<f64> {
     let total = s.cfg.grpo.steps;
     let mut progress = Progress::new(total, s.start_step);
     let mut masks = HashMap::new();
-    let eval = eval_set(s)?;
+    let eval = s.eval_set()?;
     let mut last_reward = f64::NAN;
     let autocast = s.autocast();
     for step in s.start_step..total {
@@ -356,24 +355,7 @@ pub fn run_grpo(s: &mut Session) -> Result<f64> {
                 ("kl", values.get("kl").copied().unwrap_or(f64::NAN)),
             ],
         );
-        if done % s.cfg.run.checkpoint_every.max(1) == 0 || done == total {
-            s.checkpoint(done, serde_json::json!({"phase": "grpo", "step": done}))?;
-        }
-        if let Some((records, examples)) = &eval {
-            if (s.cfg.run.eval_every > 0 && done % s.cfg.run.eval_every == 0) || done == total {
-                let report = evaluate(
-                    &s.model,
-                    &s.encoder,
-                    records,
-                    examples,
-                    16,
-                    s.cfg.grpo.sample.max_new_tokens,
-                    &s.cfg.grpo.rewards,
-                )?;
-                s.log.log(done, "eval", &summary_values(&report.summary))?;
-                tracing::info!(step = done, "eval\n{}", report.summary);
-            }
-        }
+        s.end_of_step("grpo", done, total, eval.as_ref())?;
     }
     progress.finish(&format!("grpo done: reward {last_reward:.3}"));
     Ok(last_reward)
