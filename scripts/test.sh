@@ -29,7 +29,7 @@ step "tests"
 cargo test --workspace --locked
 
 if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
-  step "fuzz: answer grammar (${FUZZ_SECONDS:-30}s)"
+  step "fuzz: every target, ${FUZZ_SECONDS:-30}s each"
   # The fuzz build uses its own flags (sanitizer, coverage), so its own target folder.
   CARGO_TARGET_DIR=$RETICLE_CACHE/fuzz-target scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 fi

@@ -289,8 +289,10 @@ impl Manifest {
         }
         match (p.channels, p.depth_max_m) {
             (Channels::Rgbd, None) => return Err("RGB-D preprocessing needs `depth_max_m`".into()),
-            (Channels::Rgbd, Some(m)) if !(m.is_finite() && m > 0.0) => {
-                return Err("`preprocess.depth_max_m` must be positive".into())
+            // Checked whenever present: an overflowing value (1e39 → inf) would otherwise be
+            // saved as `null` and read back differently (found by the `manifest` fuzz target).
+            (_, Some(m)) if !(m.is_finite() && m > 0.0) => {
+                return Err("`preprocess.depth_max_m` must be positive and finite".into())
             }
             _ => {}
         }
@@ -445,6 +447,10 @@ mod tests {
         );
         check_err(|v| v["prompt"]["template"] = "hi".into(), "{instruction}");
         check_err(|v| v["opset"] = 9.into(), "opset 9");
+        check_err(
+            |v| v["preprocess"]["depth_max_m"] = serde_json::json!(1e39),
+            "depth_max_m` must be positive and finite",
+        );
         check_err(|v| v["extra"] = 1.into(), "unknown field `extra`");
         check_err(
             |v| v["graphs"]["embed_tokens"]["file"] = "../x.onnx".into(),

@@ -99,7 +99,18 @@ fn take_f32(
     graph: &'static str,
     name: &str,
     want: &[Option<usize>],
-) -> Result<(Vec<usize>, Vec<f32>)> {
+) -> Result<Vec<f32>> {
+    view_f32(outputs, graph, name, want).map(<[f32]>::to_vec)
+}
+
+/// Borrows a float tensor output's data, checking its shape against `want` (`None` = any
+/// size).
+fn view_f32<'o>(
+    outputs: &'o ort::session::SessionOutputs<'_>,
+    graph: &'static str,
+    name: &str,
+    want: &[Option<usize>],
+) -> Result<&'o [f32]> {
     let value = outputs
         .get(name)
         .ok_or_else(|| output_err(graph, format!("no output `{name}`")))?;
@@ -116,7 +127,7 @@ fn take_f32(
             format!("output `{name}` has shape {dims:?}, expected {want:?}"),
         ));
     }
-    Ok((dims, data.to_vec()))
+    Ok(data)
 }
 
 impl Worker {
@@ -173,13 +184,12 @@ impl Worker {
             .vision
             .run(ort::inputs!["pixel_values" => input])?;
         let d = &manifest.decoder;
-        let (_, data) = take_f32(
+        take_f32(
             &outputs,
             "vision_encoder",
             "image_features",
             &[Some(1), Some(d.num_image_tokens), Some(d.hidden_size)],
-        )?;
-        Ok(data)
+        )
     }
 
     /// Embeds `ids` (batch 1): `[T, hidden]` row-major.
@@ -188,13 +198,12 @@ impl Worker {
         let n = ids.len();
         let input = Tensor::from_array(([1usize, n], ids))?;
         let outputs = self.graphs.embed.run(ort::inputs!["input_ids" => input])?;
-        let (_, data) = take_f32(
+        take_f32(
             &outputs,
             "embed_tokens",
             "inputs_embeds",
             &[Some(1), Some(n), Some(hidden)],
-        )?;
-        Ok(data)
+        )
     }
 
     /// Greedy or sampled generation after `[image features][prompt]`, at most `budget` tokens.
@@ -238,7 +247,9 @@ impl Worker {
                 inputs.push((name.as_str().into(), value.into()));
             }
             let mut outputs = self.graphs.decoder.run(inputs)?;
-            let (_, logits) = take_f32(
+            // Only the last position's row is needed: copy that, not the prefill's
+            // `[T, vocab]` block.
+            let logits = view_f32(
                 &outputs,
                 "decoder",
                 "logits",
@@ -265,6 +276,10 @@ impl Worker {
                     StopReason::AnswerEnd
                 };
                 return Ok(Generated { ids: out, stop });
+            }
+            if out.len() == budget {
+                // The budget is spent: the last token's embedding would never be used.
+                break;
             }
             let e = self.embed(&[token], hidden)?;
             step_embeds = Tensor::from_array(([1usize, 1, hidden], e))?.into_dyn();

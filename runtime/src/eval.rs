@@ -4,8 +4,8 @@
 use reticle_models::dataset::{Record, Target};
 use reticle_models::geometry::Mask;
 use reticle_models::grammar;
-pub use reticle_models::metrics::{EvalReport, EvalSample};
 use reticle_models::metrics::Metrics;
+pub use reticle_models::metrics::{EvalReport, EvalSample};
 use reticle_models::preprocess::{open_image, DepthRef};
 use reticle_models::rewards::RewardConfig;
 

@@ -154,7 +154,7 @@ fn gen(a: &GenArgs) -> anyhow::Result<()> {
     let summary = suites::generate(&cfg, &a.out, &|done| pb.set_position(done as u64))
         .with_context(|| format!("generating suite {} into {}", a.suite, a.out.display()))?;
     pb.finish_and_clear();
-    println!(
+    outln!(
         "wrote {} {} samples to {} in {:.1}s ({:.1} samples/s)",
         summary.n,
         summary.kind,
@@ -163,7 +163,7 @@ fn gen(a: &GenArgs) -> anyhow::Result<()> {
         summary.n as f64 / summary.seconds.max(1e-9)
     );
     for (task, n) in &summary.tasks {
-        println!("  task {task:<9} {n}");
+        outln!("  task {task:<9} {n}");
     }
     Ok(())
 }
@@ -185,7 +185,7 @@ fn import(a: &ImportArgs) -> anyhow::Result<()> {
     let missing = records.iter().filter(|r| !r.image.is_file()).count();
     dataset::write_jsonl(&a.out, &records)
         .with_context(|| format!("writing {}", a.out.display()))?;
-    println!(
+    outln!(
         "imported {} records into {}",
         records.len(),
         a.out.display()
@@ -228,9 +228,9 @@ fn check(a: &CheckArgs) -> anyhow::Result<()> {
             must_exist(m, "mask", &r.id, &mut problems);
         }
     }
-    println!("{} records", records.len());
+    outln!("{} records", records.len());
     for (task, n) in &by_task {
-        println!("  task {task:<9} {n}");
+        outln!("  task {task:<9} {n}");
     }
     if !problems.is_empty() {
         for p in problems.iter().take(20) {
@@ -238,7 +238,7 @@ fn check(a: &CheckArgs) -> anyhow::Result<()> {
         }
         bail!("{} problem(s) found", problems.len());
     }
-    println!("ok: every record parses and every file it names exists");
+    outln!("ok: every record parses and every file it names exists");
     Ok(())
 }
 
@@ -260,7 +260,7 @@ fn tokenizer(a: &TokenizerArgs) -> anyhow::Result<()> {
     let tk = TextTokenizer::train(corpus.iter(), a.vocab_size).context("training the tokenizer")?;
     tk.save(&a.out)
         .with_context(|| format!("writing {}", a.out.display()))?;
-    println!(
+    outln!(
         "wrote {} ({} tokens, trained on {} texts)",
         a.out.display(),
         tk.vocab_size(),

@@ -22,18 +22,18 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<()> {
             "display": display,
             "reticle_version": env!("CARGO_PKG_VERSION"),
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("reticle {}", env!("CARGO_PKG_VERSION"));
-        println!("ONNX Runtime search order:");
+        outln!("reticle {}", env!("CARGO_PKG_VERSION"));
+        outln!("ONNX Runtime search order:");
         for (p, source) in &candidates {
-            println!("  {:<28} {}", source, p.display());
+            outln!("  {:<28} {}", source, p.display());
         }
         match &loaded {
-            Ok(l) => println!("ONNX Runtime: {} ({})", l.version, l.path.display()),
-            Err(e) => println!("ONNX Runtime: NOT USABLE\n{e}"),
+            Ok(l) => outln!("ONNX Runtime: {} ({})", l.version, l.path.display()),
+            Err(e) => outln!("ONNX Runtime: NOT USABLE\n{e}"),
         }
-        println!(
+        outln!(
             "X display: {}",
             display
                 .as_deref()

@@ -53,9 +53,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     tracing::info!(n = records.len(), provider = %grounder.provider(), "evaluated package");
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", report.summary);
+        outln!("{}", report.summary);
     }
     Ok(())
 }

@@ -60,7 +60,8 @@ pub fn run(args: &GroundArgs) -> anyhow::Result<()> {
     options.validate()?;
     let grounder = Grounder::load(&args.model, provider)
         .with_context(|| format!("loading model package {}", args.model.display()))?;
-    let image = open_image(&args.image)?;
+    let image = open_image(&args.image)
+        .with_context(|| format!("reading --image {}", args.image.display()))?;
     let depth = match &args.depth {
         Some(p) => Some(reticle_models::suites::read_depth(p)?),
         None => None,
@@ -92,9 +93,9 @@ pub fn run(args: &GroundArgs) -> anyhow::Result<()> {
             "point": out.answer.as_ref().ok().and_then(Value::first_point).map(|p| [p.x, p.y]),
             "result": out,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print_text(&out, grounder.provider());
+        print_text(&out, grounder.provider())?;
     }
     if let Err(e) = &out.answer {
         bail!("the model's answer does not follow the grammar: {e}");
@@ -102,35 +103,42 @@ pub fn run(args: &GroundArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_text(out: &Grounding, provider: Provider) {
+fn print_text(out: &Grounding, provider: Provider) -> anyhow::Result<()> {
     match &out.answer {
         Ok(Value::Points(ps)) => {
             for p in ps {
-                println!("point {:.1} {:.1}", p.x, p.y);
+                outln!("point {:.1} {:.1}", p.x, p.y);
             }
         }
         Ok(Value::Boxes(ds)) => {
             for d in ds {
                 let b = d.bbox;
-                println!("box {:.1} {:.1} {:.1} {:.1}", b.x1, b.y1, b.x2, b.y2);
+                outln!("box {:.1} {:.1} {:.1} {:.1}", b.x1, b.y1, b.x2, b.y2);
             }
         }
-        Ok(Value::Count(n)) => println!("count {n}"),
-        Ok(Value::Label(l)) => println!("label {l}"),
-        Err(e) => println!("unparsed answer: {e}"),
+        Ok(Value::Count(n)) => {
+            outln!("count {n}");
+        }
+        Ok(Value::Label(l)) => {
+            outln!("label {l}");
+        }
+        Err(e) => {
+            outln!("unparsed answer: {e}");
+        }
     }
     if let Some(r) = &out.reasoning {
-        println!("reasoning: {r}");
+        outln!("reasoning: {r}");
     }
-    println!("raw: {}", out.text);
+    outln!("raw: {}", out.text);
     let t = &out.timings;
-    println!(
+    outln!(
         "{} tokens on {provider}: preprocess {:.1} ms, encode {:.1} ms, decode {:.1} ms",
         out.completion_tokens,
         millis(t.preprocess),
         millis(t.encode),
         millis(t.decode)
     );
+    Ok(())
 }
 
 /// Draws the answer's points (crosshair + circle) and boxes (rectangles) in red.

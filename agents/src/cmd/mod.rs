@@ -1,5 +1,14 @@
 //! One module per `reticle` subcommand.
 
+/// `println!` that returns an error instead of panicking when stdout is closed
+/// (`reticle eval --json | head`); `main` treats a broken pipe as a normal end.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 pub mod data;
 pub mod doctor;
 pub mod eval;
