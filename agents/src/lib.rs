@@ -5,6 +5,9 @@
 //! service (tokio) land here as they are built. It depends on `reticle-runtime` and
 //! `reticle-models`, never on libtorch.
 
+pub mod desktop;
 pub mod error;
+pub mod robot;
+pub mod serve;
 
 pub use error::{Error, Result};

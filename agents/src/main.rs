@@ -27,6 +27,13 @@ enum Command {
     Ground(cmd::ground::GroundArgs),
     /// Evaluate a model package on datasets (greedy decoding through ONNX Runtime).
     Eval(cmd::eval::EvalArgs),
+    /// Desktop agent: capture a monitor, ground an instruction, click or type.
+    #[command(subcommand)]
+    Desktop(cmd::desktop::DesktopCommand),
+    /// Robot target: ground a referring expression in an RGB-D frame and deproject it.
+    Robot(cmd::robot::RobotArgs),
+    /// Serve grounding over HTTP/JSON on loopback.
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,5 +68,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(a) => cmd::doctor::run(&a),
         Command::Ground(a) => cmd::ground::run(&a),
         Command::Eval(a) => cmd::eval::run(&a),
+        Command::Desktop(c) => cmd::desktop::run(c),
+        Command::Robot(a) => cmd::robot::run(&a),
+        Command::Serve(a) => cmd::serve::run(&a),
     }
 }

@@ -10,6 +10,9 @@ macro_rules! outln {
 }
 
 pub mod data;
+pub mod desktop;
 pub mod doctor;
 pub mod eval;
 pub mod ground;
+pub mod robot;
+pub mod serve;
