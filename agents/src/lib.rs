@@ -5,6 +5,7 @@
 //! service (tokio) land here as they are built. It depends on `reticle-runtime` and
 //! `reticle-models`, never on libtorch.
 
+pub mod defaults;
 pub mod desktop;
 pub mod error;
 pub mod robot;
