@@ -50,6 +50,9 @@ pub enum Error {
     /// Robot: an option out of its valid range (`window`, …).
     #[error("invalid robot option {what}: {message}")]
     RobotOption { what: &'static str, message: String },
+    /// The grounding service cannot start with these settings, or failed while serving.
+    #[error("serve: {0}")]
+    Serve(String),
 }
 
 /// Result alias for this crate.
