@@ -53,6 +53,31 @@ pub enum Error {
     /// The grounding service cannot start with these settings, or failed while serving.
     #[error("serve: {0}")]
     Serve(String),
+    /// Desktop: listing or capturing monitors failed (xcap).
+    #[error("screen capture: {0}")]
+    Capture(String),
+    /// Desktop: no such monitor (`--monitor N` out of range, or it went away).
+    #[error("{0}")]
+    Monitor(String),
+    /// Desktop: the input backend (enigo) failed.
+    #[error("input: {0}")]
+    Input(String),
+    /// Desktop: a safety check refused to act (off the monitor, unparseable answer,
+    /// `--max-actions`, corner failsafe, not confirmed).
+    #[error("refused: {0}")]
+    Refused(crate::desktop::safety::Refusal),
+    /// Desktop: `--confirm` could not ask.
+    #[error("{0}")]
+    Confirm(String),
+    /// Desktop: a plan file that does not parse (the message names the file and line).
+    #[error("plan {0}")]
+    Plan(String),
+    /// Desktop: after a plan step the screen did not change within the step timeout.
+    #[error("the screen did not change within {waited_s:.1} s after the action")]
+    NoScreenChange { waited_s: f64 },
+    /// Desktop: writing a recorded step or an annotated image failed.
+    #[error("record: {0}")]
+    Record(String),
 }
 
 /// Result alias for this crate.
