@@ -223,9 +223,7 @@ fn from_models_error(e: &reticle_models::Error) -> ApiError {
     use reticle_models::Error as E;
     match e {
         E::Image { .. } => ApiError::unprocessable("invalid_image", e.to_string()),
-        E::Invalid { .. } | E::Answer(_) => {
-            ApiError::unprocessable("invalid_input", e.to_string())
-        }
+        E::Invalid { .. } | E::Answer(_) => ApiError::unprocessable("invalid_input", e.to_string()),
         _ => {
             tracing::error!(error = %e, "grounding failed");
             ApiError::internal(format!("grounding failed: {e}"))

@@ -111,7 +111,12 @@ mod tests {
             token: token.map(str::to_string),
             ..ServeConfig::default()
         };
-        assert_eq!(cfg.validate().is_ok(), ok, "{addr} {token:?}: {:?}", cfg.validate());
+        assert_eq!(
+            cfg.validate().is_ok(),
+            ok,
+            "{addr} {token:?}: {:?}",
+            cfg.validate()
+        );
     }
 
     #[test]

@@ -125,7 +125,10 @@ mod tests {
         drop(t2);
         assert!(a.try_admit().is_some(), "one ticket is free");
         let _t3 = a.try_admit().unwrap();
-        assert!(a.try_admit().is_none(), "a cloned ticket still holds its slot");
+        assert!(
+            a.try_admit().is_none(),
+            "a cloned ticket still holds its slot"
+        );
         drop(clone);
         assert!(a.try_admit().is_some());
     }

@@ -54,17 +54,33 @@ pub fn routes(
     guard: &dyn Fn(MethodRouter<AppState>, Guard) -> MethodRouter<AppState>,
 ) -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     vec![
-        (Method::POST, GROUND, guard(post(ground), Guard::TokenAndAdmission)),
-        (Method::POST, REFER, guard(post(refer), Guard::TokenAndAdmission)),
+        (
+            Method::POST,
+            GROUND,
+            guard(post(ground), Guard::TokenAndAdmission),
+        ),
+        (
+            Method::POST,
+            REFER,
+            guard(post(refer), Guard::TokenAndAdmission),
+        ),
         (Method::GET, HEALTHZ, guard(get(healthz), Guard::Open)),
         (Method::GET, METRICS, guard(get(metrics), Guard::Token)),
-        (Method::GET, OPENAPI, guard(get(openapi::document), Guard::Open)),
+        (
+            Method::GET,
+            OPENAPI,
+            guard(get(openapi::document), Guard::Open),
+        ),
     ]
 }
 
 /// Adds `guard`'s middleware to a route. `route_layer` runs only for requests that matched
 /// a method, so a wrong method is 405, never 401 or 503.
-pub fn apply_guard(state: &AppState, r: MethodRouter<AppState>, guard: Guard) -> MethodRouter<AppState> {
+pub fn apply_guard(
+    state: &AppState,
+    r: MethodRouter<AppState>,
+    guard: Guard,
+) -> MethodRouter<AppState> {
     let token = || middleware::from_fn_with_state(state.clone(), auth::require_token);
     match guard {
         Guard::Open => r,
@@ -183,8 +199,8 @@ async fn refer(
     drop(body);
     check_instruction(&req.instruction)?;
     check_options(&req.options)?;
-    let camera =
-        CameraModel::from_json(req.camera).map_err(|e| ApiError::unprocessable("invalid_camera", e.to_string()))?;
+    let camera = CameraModel::from_json(req.camera)
+        .map_err(|e| ApiError::unprocessable("invalid_camera", e.to_string()))?;
     let mut opts = ReferOptions {
         decode: req.options,
         allow_outside: req.allow_outside,
@@ -201,9 +217,11 @@ async fn refer(
     let instruction = req.instruction;
     let target = run_blocking(&state, ticket, move |g| {
         let rgb = decode_field("rgb", &rgb_bytes)?;
-        let depth = robot::decode_depth_png(&depth_bytes, "depth").map_err(|e| from_agents_error(&e))?;
+        let depth =
+            robot::decode_depth_png(&depth_bytes, "depth").map_err(|e| from_agents_error(&e))?;
         drop((rgb_bytes, depth_bytes));
-        robot::refer(g, &rgb, &depth, &camera, &instruction, &opts).map_err(|e| from_agents_error(&e))
+        robot::refer(g, &rgb, &depth, &camera, &instruction, &opts)
+            .map_err(|e| from_agents_error(&e))
     })
     .await?;
     Ok(Json(target).into_response())
@@ -221,7 +239,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .metrics
         .render(&state.admission, state.config.workers, state.config.queue);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()

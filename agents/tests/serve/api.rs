@@ -14,10 +14,20 @@ fn ground_answers_the_same_point_as_reticle_ground() {
         let cli = reticle()
             .args(["ground", "--model", fixture().to_str().unwrap()])
             .args(["--image", r.image.to_str().unwrap()])
-            .args(["--instruction", &r.instruction, "--provider", "cpu", "--json"])
+            .args([
+                "--instruction",
+                &r.instruction,
+                "--provider",
+                "cpu",
+                "--json",
+            ])
             .output()
             .unwrap();
-        assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+        assert!(
+            cli.status.success(),
+            "{}",
+            String::from_utf8_lossy(&cli.stderr)
+        );
         let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
 
         let reply = server.post("/v1/ground", &ground_body(r), None);
@@ -50,7 +60,12 @@ fn healthz_is_ok_and_metrics_count_requests_by_route_and_status() {
         server.metric(count, None),
     );
     for _ in 0..2 {
-        assert_eq!(server.post("/v1/ground", &ground_body(&data.records[0]), None).status, 200);
+        assert_eq!(
+            server
+                .post("/v1/ground", &ground_body(&data.records[0]), None)
+                .status,
+            200
+        );
     }
     assert_eq!(server.post_raw("/v1/ground", "{", None).status, 400);
     assert_eq!(server.metric(ok, None), ok0 + 2.0);
@@ -68,7 +83,11 @@ fn healthz_is_ok_and_metrics_count_requests_by_route_and_status() {
         "reticle_workers 1",
         "reticle_queue_capacity 16",
     ] {
-        assert!(m.body.lines().any(|l| l == series), "{series} not in\n{}", m.body);
+        assert!(
+            m.body.lines().any(|l| l == series),
+            "{series} not in\n{}",
+            m.body
+        );
     }
 }
 
@@ -103,9 +122,22 @@ fn openapi_documents_exactly_the_routes_the_server_has() {
     .map(|(m, p)| (m.to_string(), p.to_string()))
     .collect();
     assert_eq!(documented, expected);
+    // The documented request examples are valid requests: ground answers, and refer
+    // either answers or says that this (fixture) model's answer holds no point.
+    let example = |op: &str| doc["components"]["schemas"][op]["example"].clone();
+    let r = server.post("/v1/ground", &example("GroundRequest"), None);
+    assert_eq!(r.status, 200, "ground example: {}", r.body);
+    let r = server.post("/v1/refer", &example("ReferRequest"), None);
+    if r.status != 200 {
+        r.assert_error(422, "no_target");
+    }
     // Undocumented paths and methods are JSON errors too.
-    server.get("/v1/nothing", None).assert_error(404, "not_found");
-    server.get("/v1/ground", None).assert_error(405, "method_not_allowed");
+    server
+        .get("/v1/nothing", None)
+        .assert_error(404, "not_found");
+    server
+        .get("/v1/ground", None)
+        .assert_error(405, "method_not_allowed");
 }
 
 /// A camera for a `w`×`h` frame, 0.5 m above the base looking down.
@@ -149,18 +181,67 @@ fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
     assert!(reply.body.contains("EOF"), "{}", reply.body);
     check("/v1/ground", "[1, 2]", 400, "invalid_request");
     let reply = check("/v1/ground", r#"{"image": "aGk="}"#, 400, "invalid_request");
-    assert!(reply.body.contains("instruction"), "names the field: {}", reply.body);
-    check("/v1/ground", &with("colour", json!(1)).to_string(), 400, "invalid_request");
-    check("/v1/ground", &with("instruction", json!(7)).to_string(), 400, "invalid_request");
-    check("/v1/ground", &with("options", json!({"temprature": 1})).to_string(), 400, "invalid_request");
+    assert!(
+        reply.body.contains("instruction"),
+        "names the field: {}",
+        reply.body
+    );
+    check(
+        "/v1/ground",
+        &with("colour", json!(1)).to_string(),
+        400,
+        "invalid_request",
+    );
+    check(
+        "/v1/ground",
+        &with("instruction", json!(7)).to_string(),
+        400,
+        "invalid_request",
+    );
+    check(
+        "/v1/ground",
+        &with("options", json!({"temprature": 1})).to_string(),
+        400,
+        "invalid_request",
+    );
     // 422: well-formed JSON with unusable values.
-    check("/v1/ground", &with("image", json!("not base64!")).to_string(), 422, "invalid_base64");
-    check("/v1/ground", &with("image", json!(b64(b"GIF89a not a png"))).to_string(), 422, "invalid_image");
+    check(
+        "/v1/ground",
+        &with("image", json!("not base64!")).to_string(),
+        422,
+        "invalid_base64",
+    );
+    check(
+        "/v1/ground",
+        &with("image", json!(b64(b"GIF89a not a png"))).to_string(),
+        422,
+        "invalid_image",
+    );
     let truncated = b64(&png[..png.len() / 2]);
-    check("/v1/ground", &with("image", json!(truncated)).to_string(), 422, "invalid_image");
-    check("/v1/ground", &with("instruction", json!("   ")).to_string(), 422, "invalid_instruction");
-    check("/v1/ground", &with("options", json!({"temperature": -1})).to_string(), 422, "invalid_options");
-    check("/v1/ground", &with("options", json!({"max_new_tokens": 0})).to_string(), 422, "invalid_options");
+    check(
+        "/v1/ground",
+        &with("image", json!(truncated)).to_string(),
+        422,
+        "invalid_image",
+    );
+    check(
+        "/v1/ground",
+        &with("instruction", json!("   ")).to_string(),
+        422,
+        "invalid_instruction",
+    );
+    check(
+        "/v1/ground",
+        &with("options", json!({"temperature": -1})).to_string(),
+        422,
+        "invalid_options",
+    );
+    check(
+        "/v1/ground",
+        &with("options", json!({"max_new_tokens": 0})).to_string(),
+        422,
+        "invalid_options",
+    );
     // /v1/refer: bad camera data and bad depth are 422 too.
     let refer = json!({
         "rgb": b64(&png), "depth": b64(&depth_png(w, h, 600)),
@@ -173,11 +254,36 @@ fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
     };
     let mut cam = camera(w, h);
     cam["fx"] = json!(-1.0);
-    check("/v1/refer", &refer_with("camera", cam), 422, "invalid_camera");
-    check("/v1/refer", &refer_with("camera", json!({"fx": 1})), 422, "invalid_camera");
-    check("/v1/refer", &refer_with("camera", camera(w + 1, h)), 422, "invalid_image");
-    check("/v1/refer", &refer_with("depth", json!(b64(&png))), 422, "invalid_image");
-    check("/v1/refer", &refer_with("window", json!(4)), 422, "invalid_options");
+    check(
+        "/v1/refer",
+        &refer_with("camera", cam),
+        422,
+        "invalid_camera",
+    );
+    check(
+        "/v1/refer",
+        &refer_with("camera", json!({"fx": 1})),
+        422,
+        "invalid_camera",
+    );
+    check(
+        "/v1/refer",
+        &refer_with("camera", camera(w + 1, h)),
+        422,
+        "invalid_image",
+    );
+    check(
+        "/v1/refer",
+        &refer_with("depth", json!(b64(&png))),
+        422,
+        "invalid_image",
+    );
+    check(
+        "/v1/refer",
+        &refer_with("window", json!(4)),
+        422,
+        "invalid_options",
+    );
     // 413: a body announced over --max-body-bytes is refused before it is sent (a raw
     // connection: a client still writing the body could see the connection reset first).
     Raw::post(&server.addr, "/v1/ground", 2_000_001, None)

@@ -13,16 +13,28 @@ fn with_a_token_v1_and_metrics_need_it_and_healthz_stays_open() {
     let missing = server.post("/v1/ground", &body, None);
     missing.assert_error(401, "unauthorized");
     assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
-    assert!(missing.json()["error"]["message"].as_str().unwrap().contains("missing"));
+    assert!(missing.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("missing"));
     let wrong = server.post("/v1/ground", &body, Some("test-token-0123456789abcdeX"));
     wrong.assert_error(401, "unauthorized");
-    assert!(wrong.json()["error"]["message"].as_str().unwrap().contains("wrong"));
+    assert!(wrong.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("wrong"));
     server
         .post("/v1/ground", &body, Some(&TOKEN[..TOKEN.len() - 1]))
         .assert_error(401, "unauthorized");
-    server.post("/v1/refer", &json!({}), None).assert_error(401, "unauthorized");
-    server.get("/metrics", None).assert_error(401, "unauthorized");
-    server.get("/metrics", Some("nope")).assert_error(401, "unauthorized");
+    server
+        .post("/v1/refer", &json!({}), None)
+        .assert_error(401, "unauthorized");
+    server
+        .get("/metrics", None)
+        .assert_error(401, "unauthorized");
+    server
+        .get("/metrics", Some("nope"))
+        .assert_error(401, "unauthorized");
 
     assert_eq!(server.get("/healthz", None).status, 200);
     assert_eq!(server.get("/openapi.json", None).status, 200);
@@ -44,8 +56,14 @@ fn refuses_to_listen_beyond_loopback_without_a_strong_token() {
             vec!["--addr", "0.0.0.0"],
             "refusing to listen on 0.0.0.0 without a token",
         ),
-        (vec!["--addr", "::"], "refusing to listen on :: without a token"),
-        (vec!["--addr", "0.0.0.0", "--token", "short"], "use at least 16"),
+        (
+            vec!["--addr", "::"],
+            "refusing to listen on :: without a token",
+        ),
+        (
+            vec!["--addr", "0.0.0.0", "--token", "short"],
+            "use at least 16",
+        ),
     ] {
         let out = reticle()
             .args(["serve", "--model", model, "--port", "0"])
@@ -62,7 +80,11 @@ fn refuses_to_listen_beyond_loopback_without_a_strong_token() {
 #[test]
 fn with_a_token_it_listens_on_all_interfaces() {
     let server = Server::start(&["--addr", "0.0.0.0"], Some(TOKEN));
-    assert!(server.base.starts_with("http://0.0.0.0:"), "{}", server.base);
+    assert!(
+        server.base.starts_with("http://0.0.0.0:"),
+        "{}",
+        server.base
+    );
     let port = server.addr.rsplit(':').next().unwrap();
     let local = Server::url_at(&format!("http://127.0.0.1:{port}"), "/metrics");
     let r = crate::util::get_url(&local, None);

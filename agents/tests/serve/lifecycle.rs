@@ -15,14 +15,20 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     in_flight.send(&body.as_bytes()[..100]);
     let t0 = Instant::now();
     while server.metric("reticle_queue_waiting", None) != 1.0 {
-        assert!(t0.elapsed() < Duration::from_secs(20), "request never admitted");
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "request never admitted"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 
     sigterm(server.pid());
     // Still running, waiting for the request; no longer accepting connections.
     std::thread::sleep(Duration::from_millis(500));
-    assert!(server.wait_exit(Duration::ZERO).is_none(), "exited with a request in flight");
+    assert!(
+        server.wait_exit(Duration::ZERO).is_none(),
+        "exited with a request in flight"
+    );
     assert!(
         TcpStream::connect(&server.addr).is_err(),
         "still accepting connections after SIGTERM"

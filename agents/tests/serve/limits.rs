@@ -10,7 +10,10 @@ use crate::util::{data, ground_body, Raw, Server};
 fn wait_for(server: &Server, series: &str, value: f64) {
     let t0 = Instant::now();
     while server.metric(series, None) != value {
-        assert!(t0.elapsed() < Duration::from_secs(20), "{series} never reached {value}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{series} never reached {value}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -18,7 +21,10 @@ fn wait_for(server: &Server, series: &str, value: f64) {
 #[test]
 fn a_full_queue_answers_503_with_retry_after_and_recovers() {
     let data = data();
-    let server = Server::start(&["--workers", "1", "--queue", "0", "--retry-after", "2"], None);
+    let server = Server::start(
+        &["--workers", "1", "--queue", "0", "--retry-after", "2"],
+        None,
+    );
     let body = ground_body(&data.records[0]).to_string();
 
     // One request admitted and held in flight: its body arrives slowly.
@@ -33,7 +39,11 @@ fn a_full_queue_answers_503_with_retry_after_and_recovers() {
         assert_eq!(r.header("retry-after"), Some("2"), "{r:?}");
     }
     assert_eq!(server.metric("reticle_queue_rejections_total", None), 2.0);
-    assert_eq!(server.get("/healthz", None).status, 200, "health is never shed");
+    assert_eq!(
+        server.get("/healthz", None).status,
+        200,
+        "health is never shed"
+    );
 
     // The held request completes normally, and then there is room again.
     slow.send(&body.as_bytes()[100..]);
@@ -66,10 +76,17 @@ fn parallel_requests_beyond_workers_and_queue_get_only_200_or_503() {
     assert!(ok >= 1, "{statuses:?}");
     for (status, retry) in &statuses {
         assert!(*status == 200 || *status == 503, "{statuses:?}");
-        assert_eq!(*status == 503, retry.as_deref() == Some("1"), "{statuses:?}");
+        assert_eq!(
+            *status == 503,
+            retry.as_deref() == Some("1"),
+            "{statuses:?}"
+        );
     }
     let shed = statuses.len() - ok;
-    assert_eq!(server.metric("reticle_queue_rejections_total", None), shed as f64);
+    assert_eq!(
+        server.metric("reticle_queue_rejections_total", None),
+        shed as f64
+    );
 }
 
 #[test]
@@ -111,6 +128,10 @@ fn bodies_over_the_limit_get_413_announced_or_streamed() {
     chunked.send_chunk(body.as_bytes());
     chunked.send(b"0\r\n\r\n");
     assert_eq!(chunked.response().status, 200);
-    let r = server.post("/v1/ground", &json!(serde_json::from_str::<serde_json::Value>(&body).unwrap()), None);
+    let r = server.post(
+        "/v1/ground",
+        &json!(serde_json::from_str::<serde_json::Value>(&body).unwrap()),
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.body);
 }

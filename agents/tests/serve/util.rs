@@ -25,7 +25,8 @@ pub fn fixture() -> PathBuf {
 /// `reticle` with quiet logging.
 pub fn reticle() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reticle"));
-    cmd.env("RUST_LOG", "warn,ort=error").env_remove("RETICLE_TOKEN");
+    cmd.env("RUST_LOG", "warn,ort=error")
+        .env_remove("RETICLE_TOKEN");
     cmd
 }
 
@@ -88,7 +89,9 @@ impl Server {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let mut line = String::new();
@@ -321,7 +324,14 @@ impl Raw {
             .split_once("\r\n\r\n")
             .unwrap_or_else(|| panic!("no HTTP response: {text:?}"));
         let mut lines = head.lines();
-        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         let headers = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
