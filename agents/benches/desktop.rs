@@ -48,18 +48,29 @@ fn child(size: &str, iters: usize, instruction: &str) {
     let mons = monitor::list().unwrap();
     let mon = monitor::choose(&mons, Some(0), None).unwrap();
     let mut input = EnigoInput::new().unwrap();
-    let (mut cap, mut gr, mut act) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cap, mut gr, mut pre, mut act) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..iters + 2 {
         let t = Instant::now();
         let img = monitor::capture(&mon).unwrap();
         let c = t.elapsed().as_secs_f64() * 1e3;
         let t = Instant::now();
-        let px = PixelsRef::new(img.width(), img.height(), PixelFormat::Rgba8, img.as_raw()).unwrap();
+        let px =
+            PixelsRef::new(img.width(), img.height(), PixelFormat::Rgba8, img.as_raw()).unwrap();
         let out = grounder
-            .ground_with(ImageInput::Pixels(px), None, instruction, &DecodeOptions::greedy())
+            .ground_with(
+                ImageInput::Pixels(px),
+                None,
+                instruction,
+                &DecodeOptions::greedy(),
+            )
             .unwrap();
         let g = t.elapsed().as_secs_f64() * 1e3;
-        let p = out.answer.ok().and_then(|v: Value| v.first_point()).unwrap();
+        let pp = out.timings.preprocess.as_secs_f64() * 1e3;
+        let p = out
+            .answer
+            .ok()
+            .and_then(|v: Value| v.first_point())
+            .unwrap();
         let target = mon.screen_map((img.width(), img.height())).map(p).input;
         let t = Instant::now();
         input.act(Action::Click, target).unwrap();
@@ -68,10 +79,17 @@ fn child(size: &str, iters: usize, instruction: &str) {
         if i >= 2 {
             cap.push(c);
             gr.push(g);
+            pre.push(pp);
             act.push(a);
         }
     }
-    for (name, v) in [("capture", &mut cap), ("ground", &mut gr), ("act", &mut act)] {
+    let phases = [
+        ("capture", &mut cap),
+        ("ground (all)", &mut gr),
+        ("ground: preprocess", &mut pre),
+        ("act (move + click)", &mut act),
+    ];
+    for (name, v) in phases {
         let (p50, p95) = (percentile(v, 0.5), percentile(v, 0.95));
         println!("| {size} | {name} | {p50:.2} | {p95:.2} |");
     }
@@ -92,10 +110,18 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
     let data = tempfile::tempdir().unwrap();
-    suites::generate(&SuiteConfig::new(SuiteKind::Ui, 12, 21), data.path(), &|_| {}).unwrap();
+    suites::generate(
+        &SuiteConfig::new(SuiteKind::Ui, 12, 21),
+        data.path(),
+        &|_| {},
+    )
+    .unwrap();
     let records = read_dataset(data.path()).unwrap();
     let exe = std::env::current_exe().unwrap();
-    println!("model: {}; {iters} iterations after 2 warm-up rounds; times in ms", model().display());
+    println!(
+        "model: {}; {iters} iterations after 2 warm-up rounds; times in ms",
+        model().display()
+    );
     println!("\n| screen | phase | p50 | p95 |\n|---|---|---|---|");
     for (w, h) in [(1280u32, 800u32), (1920, 1080)] {
         let r = records
@@ -135,7 +161,12 @@ fn main() {
         }
         std::thread::spawn(move || std::io::copy(&mut app_out, &mut std::io::sink()));
         let status = Command::new(&exe)
-            .args(["child", &format!("{w}x{h}"), &iters.to_string(), &r.instruction])
+            .args([
+                "child",
+                &format!("{w}x{h}"),
+                &iters.to_string(),
+                &r.instruction,
+            ])
             .env("DISPLAY", &display)
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("XDG_SESSION_TYPE")

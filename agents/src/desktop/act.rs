@@ -73,8 +73,8 @@ impl std::fmt::Debug for EnigoInput {
 
 impl EnigoInput {
     pub fn new() -> Result<Self> {
-        let enigo =
-            Enigo::new(&Settings::default()).map_err(|e| input_err("opening the input device", e))?;
+        let enigo = Enigo::new(&Settings::default())
+            .map_err(|e| input_err("opening the input device", e))?;
         Ok(Self {
             enigo,
             typed: false,

@@ -178,7 +178,11 @@ impl<'a> Agent<'a> {
     fn failsafe(&mut self) -> Result<(i32, i32)> {
         let pointer = self.input.location()?;
         self.safety.check_failsafe(pointer).map_err(|r| {
-            tracing::warn!(x = pointer.0, y = pointer.1, "failsafe: pointer in a corner");
+            tracing::warn!(
+                x = pointer.0,
+                y = pointer.1,
+                "failsafe: pointer in a corner"
+            );
             Error::Refused(r)
         })?;
         Ok(pointer)
@@ -394,7 +398,11 @@ impl<'a> Agent<'a> {
             let last = idx + 1 == plan.steps.len();
             if step.wait && !last && report.outcome == Outcome::Acted {
                 let waited = self.wait_for_change(&report.monitor, &image, plan.timeout)?;
-                tracing::info!(step = idx, waited_ms = waited.as_millis() as u64, "screen changed");
+                tracing::info!(
+                    step = idx,
+                    waited_ms = waited.as_millis() as u64,
+                    "screen changed"
+                );
             }
             reports.push(report);
         }
@@ -415,14 +423,18 @@ fn confirm(question: &str) -> Result<bool> {
         ));
     }
     let mut err = std::io::stderr().lock();
-    write!(err, "{question} [y/N] ").and_then(|()| err.flush())
+    write!(err, "{question} [y/N] ")
+        .and_then(|()| err.flush())
         .map_err(|e| Error::Confirm(format!("writing the question: {e}")))?;
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| Error::Confirm(format!("reading the answer: {e}")))?;
-    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// Writes `image` with a red crosshair and circle at `p` (image pixels) to `path` (PNG).

@@ -106,7 +106,9 @@ impl Plan {
                         _ => return Err("a plan object needs a `steps` array".into()),
                     };
                     if let Some(k) = o.keys().next() {
-                        return Err(format!("unknown plan field `{k}` (fields: steps, timeout_s)"));
+                        return Err(format!(
+                            "unknown plan field `{k}` (fields: steps, timeout_s)"
+                        ));
                     }
                     (steps, timeout_s)
                 }
@@ -160,7 +162,10 @@ mod tests {
     #[test]
     fn text_plan_one_instruction_per_line() {
         let p = Plan::parse("# open\nclick File\n\n  press Save  \n").unwrap();
-        assert_eq!(p.steps, vec![Step::click("click File"), Step::click("press Save")]);
+        assert_eq!(
+            p.steps,
+            vec![Step::click("click File"), Step::click("press Save")]
+        );
         assert_eq!(p.timeout, DEFAULT_TIMEOUT);
     }
 
@@ -196,7 +201,10 @@ mod tests {
                 r#"[{"instruction": "a", "action": "triple"}]"#,
                 "step 1: unknown variant `triple`",
             ),
-            (r#"{"steps": ["a"], "wait": 1}"#, "unknown plan field `wait`"),
+            (
+                r#"{"steps": ["a"], "wait": 1}"#,
+                "unknown plan field `wait`",
+            ),
             (r#"[{"instruction": "  "}]"#, "step 1: empty instruction"),
             (r#"{"steps": ["a"], "timeout_s": -1}"#, "timeout_s -1"),
             ("[\"a\",\n 3]", "step 2: 3 is neither"),

@@ -72,7 +72,10 @@ impl Recorder {
             )
             .map_err(|e| Error::Record(format!("encoding {}: {e}", image_path.display())))?;
         reticle_models::fsutil::write_atomic(&image_path, &bytes)?;
-        let (w, h) = (f64::from(step.image.width()), f64::from(step.image.height()));
+        let (w, h) = (
+            f64::from(step.image.width()),
+            f64::from(step.image.height()),
+        );
         match step.point {
             Some(p) => {
                 let r = TARGET_HALF_SIDE;

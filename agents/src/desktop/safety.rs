@@ -215,8 +215,19 @@ mod tests {
     #[test]
     fn failsafe_corners_of_every_monitor_and_the_origin() {
         let s = safety(None, 5);
-        for p in [(0, 0), (1, 2), (1279, 0), (1280, 300), (2559, 1099), (2557, 1097)] {
-            assert_eq!(s.check_failsafe(p), Err(Refusal::Failsafe { pointer: p }), "{p:?}");
+        for p in [
+            (0, 0),
+            (1, 2),
+            (1279, 0),
+            (1280, 300),
+            (2559, 1099),
+            (2557, 1097),
+        ] {
+            assert_eq!(
+                s.check_failsafe(p),
+                Err(Refusal::Failsafe { pointer: p }),
+                "{p:?}"
+            );
         }
         for p in [(640, 400), (3, 0), (1280, 303), (2000, 1099)] {
             assert_eq!(s.check_failsafe(p), Ok(()), "{p:?}");
@@ -229,14 +240,18 @@ mod tests {
         let m = right_map();
         let ok = s.check_target(&m, "R", Point::new(10.0, 10.0)).unwrap();
         assert_eq!(ok.input, (1290, 310));
-        let e = s.check_target(&m, "R", Point::new(1300.0, 10.0)).unwrap_err();
+        let e = s
+            .check_target(&m, "R", Point::new(1300.0, 10.0))
+            .unwrap_err();
         assert_eq!(e.kind(), "outside_image");
         let e = s.check_target(&m, "R", Point::new(-1.0, 10.0)).unwrap_err();
         assert_eq!(e.kind(), "outside_image");
 
         let b = safety(Some(Rect::new(1280.0, 300.0, 100.0, 100.0)), 5);
         assert!(b.check_target(&m, "R", Point::new(10.0, 10.0)).is_ok());
-        let e = b.check_target(&m, "R", Point::new(500.0, 10.0)).unwrap_err();
+        let e = b
+            .check_target(&m, "R", Point::new(500.0, 10.0))
+            .unwrap_err();
         assert_eq!(e.kind(), "outside_bounds");
         assert!(e.to_string().contains("outside --bounds"), "{e}");
     }

@@ -83,7 +83,10 @@ pub fn main(args: &[String]) -> std::process::ExitCode {
 
     let (conn, screen_num) = x11rb::connect(None).unwrap();
     let screen = &conn.setup().roots[screen_num];
-    assert_eq!(screen.root_depth, 24, "the test app expects a depth-24 screen");
+    assert_eq!(
+        screen.root_depth, 24,
+        "the test app expects a depth-24 screen"
+    );
     let win = conn.generate_id().unwrap();
     conn.create_window(
         screen.root_depth,
@@ -177,7 +180,8 @@ pub fn main(args: &[String]) -> std::process::ExitCode {
                     "hit": hit,
                 }));
                 // Like a real application: a click gives the window the keyboard focus.
-                conn.set_input_focus(InputFocus::PARENT, win, e.time).unwrap();
+                conn.set_input_focus(InputFocus::PARENT, win, e.time)
+                    .unwrap();
                 conn.flush().unwrap();
                 if config.advance_on_click && current + 1 < pixels.len() {
                     current += 1;

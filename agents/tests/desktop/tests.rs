@@ -8,7 +8,7 @@ use reticle_models::dataset::{read_dataset, Record, Target};
 use reticle_models::geometry::Point;
 
 use crate::util::{
-    assert_refused, element_name, reports, step_lines, stderr, target_box, training_data, Xvfb,
+    assert_refused, element_name, reports, stderr, step_lines, target_box, training_data, Xvfb,
 };
 
 pub const ALL: &[(&str, fn())] = &[
@@ -34,7 +34,15 @@ pub const ALL: &[(&str, fn())] = &[
     ),
 ];
 
-const QUIET: Duration = Duration::from_millis(400);
+/// How long the app must stay silent after `reticle` exits before "no (more) clicks" holds.
+const QUIET: Duration = Duration::from_millis(500);
+
+fn clicks(events: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    events
+        .into_iter()
+        .filter(|e| e["event"] == "click")
+        .collect()
+}
 
 fn arg(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -84,7 +92,7 @@ fn plan_on_one_monitor_clicks_each_named_element_and_records_them() {
     ]);
     let steps = reports(&out);
     assert_eq!(steps.len(), 3, "{}", stderr(&out));
-    let clicks = app.clicks(QUIET);
+    let clicks = clicks(app.expect(3, QUIET));
     assert_eq!(clicks.len(), 3, "{clicks:?}");
     for (i, (click, r)) in clicks.iter().zip(screens).enumerate() {
         assert_eq!(click["screen"], i as u64);
@@ -103,7 +111,11 @@ fn plan_on_one_monitor_clicks_each_named_element_and_records_them() {
 
     // The recording is a dataset `reticle data check` accepts: screenshots identical to
     // the screens shown, targets around the clicked points.
-    let check = x.reticle().args(["data", "check", arg(&rec)]).output().unwrap();
+    let check = x
+        .reticle()
+        .args(["data", "check", arg(&rec)])
+        .output()
+        .unwrap();
     assert!(check.status.success(), "{}", stderr(&check));
     let recorded = read_dataset(&rec).unwrap();
     assert_eq!(recorded.len(), 3);
@@ -111,7 +123,11 @@ fn plan_on_one_monitor_clicks_each_named_element_and_records_them() {
         assert_eq!(r.instruction, shown.instruction);
         let got = image::open(&r.image).unwrap().to_rgb8();
         let want = image::open(&shown.image).unwrap().to_rgb8();
-        assert!(got == want, "{}: the screenshot differs from the screen shown", r.id);
+        assert!(
+            got == want,
+            "{}: the screenshot differs from the screen shown",
+            r.id
+        );
         let Target::Box(b) = r.target else {
             panic!("{:?}", r.target)
         };
@@ -174,7 +190,7 @@ fn second_monitor_offset_with_scale_two_click_type_and_double_click() {
         assert_eq!(s["image_size"], serde_json::json!([1280, 800]), "{s}");
         assert_eq!(s["monitor"]["x"], 640, "{s}");
     }
-    let events = app.drain(QUIET);
+    let events = app.expect(4, QUIET);
     let clicks: Vec<_> = events.iter().filter(|e| e["event"] == "click").collect();
     assert_eq!(clicks.len(), 4, "{events:?}");
     assert_hit(clicks[0], screens[0], 1, (1280, 300));
@@ -216,7 +232,7 @@ fn scale_one_point_two_five_right_click_on_1920x1080() {
     assert_eq!(steps[0]["monitor"]["width"], 1536, "{}", steps[0]);
     assert_eq!(steps[0]["monitor"]["scale_factor"], 1.25);
     assert_eq!(steps[0]["image_size"], serde_json::json!([1920, 1080]));
-    let clicks = app.clicks(QUIET);
+    let clicks = clicks(app.expect(1, QUIET));
     assert_eq!(clicks.len(), 1, "{clicks:?}");
     assert_hit(&clicks[0], r, 3, (0, 0));
 }
@@ -249,7 +265,11 @@ fn dry_run_draws_the_target_and_clicks_nothing() {
         s["point"][0].as_f64().unwrap(),
         s["point"][1].as_f64().unwrap(),
     );
-    assert!(target_box(r).contains(&p), "{p:?} not in {:?}", target_box(r));
+    assert!(
+        target_box(r).contains(&p),
+        "{p:?} not in {:?}",
+        target_box(r)
+    );
     // The annotation is the screenshot (= the screen shown) plus red marks centred on the
     // target and nothing else.
     let got = image::open(&png).unwrap().to_rgb8();
@@ -314,9 +334,14 @@ fn safety_refusals_click_nothing() {
     std::fs::write(&plan, serde_json::json!([step, step]).to_string()).unwrap();
     let out = x.desktop(&["run", arg(&plan), "--monitor", "0", "--max-actions", "1"]);
     assert_refused(&out, "--max-actions 1 reached");
-    let clicks = app.clicks(QUIET);
+    let clicks = clicks(app.expect(1, QUIET));
     assert_eq!(clicks.len(), 1, "{clicks:?}");
     assert_hit(&clicks[0], r, 1, (0, 0));
+
+    // --confirm cannot ask without a terminal: it refuses rather than act unasked.
+    let out = desktop(with(&["--confirm"]));
+    assert_refused(&out, "--confirm needs a terminal");
+    assert!(app.clicks(QUIET).is_empty());
 
     // The corner failsafe, before anything happens: top-left, bottom-right.
     for (cx, cy) in [(0, 0), (1279, 799)] {
@@ -334,13 +359,23 @@ fn safety_refusals_click_nothing() {
     std::fs::write(&plan, format!("{instr}\n{instr}\n")).unwrap();
     let mut child = x
         .reticle()
-        .args(["desktop", "run", arg(&plan), "--monitor", "0", "--timeout", "60"])
+        .args([
+            "desktop",
+            "run",
+            arg(&plan),
+            "--monitor",
+            "0",
+            "--timeout",
+            "60",
+        ])
         .args(["--model", arg(&crate::util::fixture()), "--provider", "cpu"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let click = app.wait_click(Duration::from_secs(60)).expect("no first click");
+    let click = app
+        .wait_click(Duration::from_secs(60))
+        .expect("no first click");
     assert_hit(&click, r, 1, (0, 0));
     x.warp_pointer(1279, 0);
     let t = Instant::now();
@@ -359,7 +394,11 @@ fn safety_refusals_click_nothing() {
 
     // The refused steps were recorded: the one with a point as a dataset record, the
     // unparseable one beside it.
-    let check = x.reticle().args(["data", "check", arg(&rec)]).output().unwrap();
+    let check = x
+        .reticle()
+        .args(["data", "check", arg(&rec)])
+        .output()
+        .unwrap();
     assert!(check.status.success(), "{}", stderr(&check));
     let recorded = read_dataset(&rec).unwrap();
     assert_eq!(recorded.len(), 1);

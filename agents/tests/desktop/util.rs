@@ -52,7 +52,10 @@ pub fn target_box(r: &Record) -> BBox {
 
 /// The element name the app reports for a record's target.
 pub fn element_name(r: &Record) -> String {
-    r.meta.as_ref().unwrap()["element"].as_str().unwrap().to_string()
+    r.meta.as_ref().unwrap()["element"]
+        .as_str()
+        .unwrap()
+        .to_string()
         + ":"
         + r.meta.as_ref().unwrap()["label"].as_str().unwrap_or("")
 }
@@ -105,7 +108,12 @@ impl Xvfb {
             .unwrap()
             .outputs[0];
         for &(name, x, y, w, h, with_output) in monitors {
-            let atom = c.intern_atom(false, name.as_bytes()).unwrap().reply().unwrap().atom;
+            let atom = c
+                .intern_atom(false, name.as_bytes())
+                .unwrap()
+                .reply()
+                .unwrap()
+                .atom;
             c.randr_set_monitor(
                 self.root,
                 randr::MonitorInfo {
@@ -124,7 +132,11 @@ impl Xvfb {
             .unwrap();
         }
         c.sync().unwrap();
-        let got = c.randr_get_monitors(self.root, true).unwrap().reply().unwrap();
+        let got = c
+            .randr_get_monitors(self.root, true)
+            .unwrap()
+            .reply()
+            .unwrap();
         assert_eq!(got.monitors.len(), monitors.len(), "{got:?}");
     }
 
@@ -214,7 +226,9 @@ impl Xvfb {
             }
         });
         let mut app = App { child, events: rx };
-        let ready = app.next(Duration::from_secs(20)).expect("the app never got ready");
+        let ready = app
+            .next(Duration::from_secs(20))
+            .expect("the app never got ready");
         assert_eq!(ready["event"], "ready", "{ready}");
         app
     }
@@ -252,6 +266,29 @@ impl App {
             .into_iter()
             .filter(|e| e["event"] == "click")
             .collect()
+    }
+
+    /// Waits (up to 30 s) for `n` events of which `n_clicks` are clicks, then for
+    /// stragglers; returns every event.
+    pub fn expect(&mut self, n_clicks: usize, quiet: Duration) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        let end = Instant::now() + Duration::from_secs(30);
+        while out
+            .iter()
+            .filter(|e: &&serde_json::Value| e["event"] == "click")
+            .count()
+            < n_clicks
+        {
+            let Some(left) = end.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            match self.next(left) {
+                Some(e) => out.push(e),
+                None => break,
+            }
+        }
+        out.extend(self.drain(quiet));
+        out
     }
 
     /// Waits up to `timeout` for the next click.
