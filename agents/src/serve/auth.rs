@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq as _;
 
 use super::api::ApiError;
+use super::limits::drain;
 use super::AppState;
 
 /// Whether `header_value` (the whole `Authorization` value) carries `token`.
@@ -42,6 +43,8 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
     } else {
         "wrong bearer token"
     };
+    // Read the body a client may still be sending, so that it sees the 401 (see `drain`).
+    drain(req.into_body(), state.config.max_body_bytes).await;
     ApiError::unauthorized(message).into_response()
 }
 

@@ -9,7 +9,9 @@
 //! slot until then, so the number of model runs never exceeds `workers`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::body::{Body, HttpBody as _};
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -93,6 +95,7 @@ pub async fn admit(State(state): State<AppState>, mut req: Request, next: Next) 
     let Some(ticket) = state.admission.try_admit() else {
         state.metrics.queue_rejected();
         tracing::debug!("queue full: 503");
+        drain(req.into_body(), limit).await;
         return ApiError::overloaded(state.config.retry_after_s).into_response();
     };
     req.extensions_mut().insert(ticket);
@@ -105,6 +108,29 @@ pub async fn admit(State(state): State<AppState>, mut req: Request, next: Next) 
             ApiError::timeout(deadline.as_millis()).into_response()
         }
     }
+}
+
+/// Longest a refused request's body is read for (see [`drain`]).
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+/// Reads and discards the body of a request answered without it (401, 503), up to
+/// `max_bytes` and [`DRAIN_TIME`]. A server that closes a connection with unread request
+/// bytes makes the kernel reset it, and a client still sending its body then sees a broken
+/// pipe instead of the answer; draining keeps the answer readable and the connection
+/// reusable. Nothing is kept: memory stays flat however many requests are refused.
+pub async fn drain(body: Body, max_bytes: usize) {
+    let mut body = std::pin::pin!(body);
+    let mut seen = 0usize;
+    let read = async {
+        while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+            let Ok(frame) = frame else { break };
+            seen = seen.saturating_add(frame.data_ref().map_or(0, |d| d.len()));
+            if seen > max_bytes {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
 }
 
 #[cfg(test)]

@@ -29,6 +29,11 @@ fn with_a_token_v1_and_metrics_need_it_and_healthz_stays_open() {
     server
         .post("/v1/refer", &json!({}), None)
         .assert_error(401, "unauthorized");
+    // A client still uploading a large body reads its 401, not a reset connection.
+    let big = json!({"instruction": "x".repeat(3_000_000)});
+    server
+        .post("/v1/refer", &big, None)
+        .assert_error(401, "unauthorized");
     server
         .get("/metrics", None)
         .assert_error(401, "unauthorized");
