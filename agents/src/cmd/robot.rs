@@ -11,9 +11,10 @@ use reticle_runtime::{DecodeOptions, Grounder, Provider};
 
 #[derive(Debug, Args)]
 pub struct RobotArgs {
-    /// Model package folder (model.json, the three ONNX graphs, tokenizer.json).
+    /// Model package folder (model.json, the ONNX graphs, tokenizer.json). Default: the
+    /// shipped package — $RETICLE_MODEL, ./models/default, or the build checkout's models/default.
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     /// RGB camera frame (PNG or JPEG).
     #[arg(long, value_name = "RGB.png")]
     image: PathBuf,
@@ -60,9 +61,10 @@ pub fn run(a: &RobotArgs) -> anyhow::Result<()> {
         },
         allow_outside: a.allow_outside,
     };
-    opts.validate().context("--window / --max-new-tokens")?;
+    opts.validate()?;
     let camera = CameraModel::from_path(&a.camera).context("reading --camera")?;
-    let rgb = open_image(&a.image).with_context(|| format!("reading --image {}", a.image.display()))?;
+    let rgb =
+        open_image(&a.image).with_context(|| format!("reading --image {}", a.image.display()))?;
     let depth = robot::read_depth_png(&a.depth).context("reading --depth")?;
     robot::check_sizes((rgb.width(), rgb.height()), depth.dimensions(), &camera).with_context(
         || {
@@ -74,8 +76,9 @@ pub fn run(a: &RobotArgs) -> anyhow::Result<()> {
             )
         },
     )?;
-    let grounder = Grounder::load(&a.model, provider)
-        .with_context(|| format!("loading model package {}", a.model.display()))?;
+    let model = reticle_agents::defaults::model_dir(a.model.as_deref())?;
+    let grounder = Grounder::load(&model, provider)
+        .with_context(|| format!("loading model package {}", model.display()))?;
     let target = robot::refer(&grounder, &rgb, &depth, &camera, &a.instruction, &opts)?;
     if let Some(path) = &a.annotate {
         annotate(&rgb, &target, path)?;

@@ -148,8 +148,7 @@ impl Extrinsics {
                     ));
                 }
                 let r = Matrix3::new(
-                    m[0][0], m[0][1], m[0][2], m[1][0], m[1][1], m[1][2], m[2][0], m[2][1],
-                    m[2][2],
+                    m[0][0], m[0][1], m[0][2], m[1][0], m[1][1], m[1][2], m[2][0], m[2][1], m[2][2],
                 );
                 let off = (r.transpose() * r - Matrix3::identity()).amax();
                 let det = r.determinant();
@@ -181,7 +180,8 @@ impl Extrinsics {
                     ));
                 }
                 // nalgebra's constructor takes the scalar FIRST.
-                let rotation = UnitQuaternion::from_quaternion(Quaternion::new(q[3], q[0], q[1], q[2]));
+                let rotation =
+                    UnitQuaternion::from_quaternion(Quaternion::new(q[3], q[0], q[1], q[2]));
                 let t = Translation3::new(translation[0], translation[1], translation[2]);
                 Ok(Isometry3::from_parts(t, rotation))
             }
@@ -276,9 +276,7 @@ impl CameraModel {
                 ))
             }
         };
-        camera
-            .validate()
-            .map_err(|e| with_origin(e, &origin))?;
+        camera.validate().map_err(|e| with_origin(e, &origin))?;
         Ok(camera)
     }
 
@@ -328,7 +326,9 @@ impl CameraModel {
                 ("k3", d.k3),
             ] {
                 if !v.is_finite() {
-                    return bad(format!("distortion.{name} must be a finite number, got {v}"));
+                    return bad(format!(
+                        "distortion.{name} must be a finite number, got {v}"
+                    ));
                 }
             }
         }
@@ -342,7 +342,9 @@ impl CameraModel {
             for (i, axis) in ["x", "y", "z"].iter().enumerate() {
                 let (lo, hi) = (w.min[i], w.max[i]);
                 if !(lo.is_finite() && hi.is_finite()) {
-                    return bad(format!("workspace {axis} limits must be finite, got {lo}..{hi}"));
+                    return bad(format!(
+                        "workspace {axis} limits must be finite, got {lo}..{hi}"
+                    ));
                 }
                 if lo >= hi {
                     return bad(format!(
@@ -474,7 +476,10 @@ pub(crate) mod tests {
     fn check_err(camera: &CameraModel, needle: &str) {
         let e = camera.validate().unwrap_err();
         assert!(matches!(e, Error::Camera { .. }), "{e:?}");
-        assert!(e.to_string().contains(needle), "{e} does not mention {needle}");
+        assert!(
+            e.to_string().contains(needle),
+            "{e} does not mention {needle}"
+        );
     }
 
     #[test]
@@ -565,8 +570,14 @@ max = [1.0, 1.0, 2.0]
         let text = std::fs::read_to_string(&toml_path).unwrap();
         let bad = dir.path().join("bad.toml");
         for (edit, needle) in [
-            (text.replace("fx = 500.0", "fx = 0.0"), "fx must be positive"),
-            (text.replace("quaternion_xyzw", "quaternion"), "unknown field `quaternion`"),
+            (
+                text.replace("fx = 500.0", "fx = 0.0"),
+                "fx must be positive",
+            ),
+            (
+                text.replace("quaternion_xyzw", "quaternion"),
+                "unknown field `quaternion`",
+            ),
             (
                 text.replace("min = [-1.0, -1.0, 0.0]", "min = [-1.0, 3.0, 0.0]"),
                 "workspace.min[1]",
@@ -590,9 +601,27 @@ max = [1.0, 1.0, 2.0]
     fn validation_rejects_bad_values() {
         let c = camera();
         c.validate().unwrap();
-        check_err(&CameraModel { fx: 0.0, ..c.clone() }, "fx must be positive");
-        check_err(&CameraModel { fy: -1.0, ..c.clone() }, "fy must be positive");
-        check_err(&CameraModel { cx: f64::NAN, ..c.clone() }, "cx must be a finite");
+        check_err(
+            &CameraModel {
+                fx: 0.0,
+                ..c.clone()
+            },
+            "fx must be positive",
+        );
+        check_err(
+            &CameraModel {
+                fy: -1.0,
+                ..c.clone()
+            },
+            "fy must be positive",
+        );
+        check_err(
+            &CameraModel {
+                cx: f64::NAN,
+                ..c.clone()
+            },
+            "cx must be a finite",
+        );
         check_err(
             &CameraModel {
                 depth_scale: f64::INFINITY,
@@ -600,7 +629,13 @@ max = [1.0, 1.0, 2.0]
             },
             "depth_scale",
         );
-        check_err(&CameraModel { width: 0, ..c.clone() }, "width");
+        check_err(
+            &CameraModel {
+                width: 0,
+                ..c.clone()
+            },
+            "width",
+        );
         check_err(
             &CameraModel {
                 distortion: Some(Distortion {

@@ -126,7 +126,9 @@ pub fn check_window(window: u32) -> Result<()> {
     if window % 2 == 0 || window > MAX_WINDOW {
         return Err(Error::RobotOption {
             what: "window",
-            message: format!("the depth window side must be odd and in 1..={MAX_WINDOW}, got {window}"),
+            message: format!(
+                "the depth window side must be odd and in 1..={MAX_WINDOW}, got {window}"
+            ),
         });
     }
     Ok(())
@@ -162,14 +164,20 @@ mod tests {
         let s = median_depth(&d, (0, 0), 3, [0.5, 0.5]).unwrap();
         assert_eq!((s.units, s.valid_pixels, s.window_pixels), (800.0, 1, 4));
         // Window 1 is the pixel itself.
-        assert_eq!(median_depth(&d, (0, 4), 1, [0.5, 4.5]).unwrap().units, 9000.0);
+        assert_eq!(
+            median_depth(&d, (0, 4), 1, [0.5, 4.5]).unwrap().units,
+            9000.0
+        );
     }
 
     #[test]
     fn no_valid_depth_is_an_error_naming_the_pixel() {
         let d = depth_from(&[&[0, 0, 0, 500], &[0, 0, 0, 0], &[0, 0, 0, 0]]);
         let e = median_depth(&d, (0, 1), 3, [0.75, 1.5]).unwrap_err();
-        assert!(matches!(e, Error::NoValidDepth { n_pixels: 6, .. }), "{e:?}");
+        assert!(
+            matches!(e, Error::NoValidDepth { n_pixels: 6, .. }),
+            "{e:?}"
+        );
         let msg = e.to_string();
         assert!(msg.contains("(0.8, 1.5)") && msg.contains("3x3"), "{msg}");
     }
@@ -188,7 +196,9 @@ mod tests {
     fn eight_bit_pngs_are_refused_and_sixteen_bit_ones_read() {
         let dir = tempfile::tempdir().unwrap();
         let p8 = dir.path().join("d8.png");
-        image::GrayImage::from_pixel(4, 3, Luma([7])).save(&p8).unwrap();
+        image::GrayImage::from_pixel(4, 3, Luma([7]))
+            .save(&p8)
+            .unwrap();
         let e = read_depth_png(&p8).unwrap_err();
         assert!(matches!(e, Error::RobotImage { .. }), "{e:?}");
         let msg = e.to_string();
@@ -200,10 +210,14 @@ mod tests {
         assert_eq!(read_depth_png(&p16).unwrap(), d);
         let bytes = std::fs::read(&p16).unwrap();
         assert_eq!(decode_depth_png(&bytes, "request").unwrap(), d);
-        let e = decode_depth_png(b"not a png", "request").unwrap_err().to_string();
+        let e = decode_depth_png(b"not a png", "request")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("depth image request:"), "{e}");
 
-        let e = read_depth_png(&dir.path().join("missing.png")).unwrap_err().to_string();
+        let e = read_depth_png(&dir.path().join("missing.png"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing.png"), "{e}");
     }
 }

@@ -166,7 +166,10 @@ mod tests {
                 worst = worst.max((back[0] - p[0]).abs().max((back[1] - p[1]).abs()));
             }
         }
-        assert!(worst < UNDISTORT_TOLERANCE_PX, "worst round trip {worst} px");
+        assert!(
+            worst < UNDISTORT_TOLERANCE_PX,
+            "worst round trip {worst} px"
+        );
         // Barrel distortion (k1 < 0) pulls corners in: undistorting pushes them out.
         let corner = cam.undistort_pixel([0.0, 0.0]).unwrap();
         assert!(corner[0] < -5.0 && corner[1] < -5.0, "{corner:?}");

@@ -177,7 +177,10 @@ pub fn locate(
     let p_base = iso * p_cam;
     let camera_xyz_m = [p_cam.x, p_cam.y, p_cam.z];
     let xyz_m = [p_base.x, p_base.y, p_base.z];
-    finite("target", &[depth_m, undistorted_pixel[0], undistorted_pixel[1]])?;
+    finite(
+        "target",
+        &[depth_m, undistorted_pixel[0], undistorted_pixel[1]],
+    )?;
     finite("target", &camera_xyz_m)?;
     finite("target", &xyz_m)?;
     let within_workspace = camera.workspace.is_none_or(|ws| ws.contains(xyz_m));
@@ -265,10 +268,9 @@ pub fn refer(
     }
     .ok_or_else(|| no_point("it holds no point".into()))?;
     let (w, h) = (f64::from(camera.width), f64::from(camera.height));
-    if !(pixel[0].is_finite() && pixel[1].is_finite())
-        || !(0.0..=w).contains(&pixel[0])
-        || !(0.0..=h).contains(&pixel[1])
-    {
+    // `contains` is false for NaN, so this also refuses non-finite points.
+    let inside = (0.0..=w).contains(&pixel[0]) && (0.0..=h).contains(&pixel[1]);
+    if !inside {
         return Err(no_point(format!(
             "the point ({:.1}, {:.1}) is outside the {}x{} image",
             pixel[0], pixel[1], camera.width, camera.height
@@ -341,7 +343,10 @@ mod tests {
         assert_eq!(loc.depth_m, 2.0);
         assert_eq!(loc.depth_valid_pixels, 25 - 5);
         // Camera frame: x = (420.5 − 320)/500 · 2 = 0.402, y = (140.5 − 240)/400 · 2 = −0.4975.
-        assert!(close(&loc.camera_xyz_m, &[0.402, -0.4975, 2.0], 1e-12), "{loc:?}");
+        assert!(
+            close(&loc.camera_xyz_m, &[0.402, -0.4975, 2.0], 1e-12),
+            "{loc:?}"
+        );
         // Base: R·p = (0.4975, 0.402, 2.0), plus (0.5, −0.2, 1.0).
         assert!(close(&loc.xyz_m, &[0.9975, 0.202, 3.0], 1e-12), "{loc:?}");
         assert_eq!(loc.undistorted_pixel, [420.5, 140.5]);
@@ -388,7 +393,10 @@ mod tests {
         let e = locate(&cam, &depth(), [420.5, 140.5], &ReferOptions::default()).unwrap_err();
         assert!(matches!(e, Error::OutsideWorkspace { .. }), "{e:?}");
         let msg = e.to_string();
-        assert!(msg.contains("3.000)") && msg.contains("frame `base`"), "{msg}");
+        assert!(
+            msg.contains("3.000)") && msg.contains("frame `base`"),
+            "{msg}"
+        );
         let opts = ReferOptions {
             allow_outside: true,
             ..ReferOptions::default()
@@ -397,9 +405,11 @@ mod tests {
         assert!(!loc.within_workspace);
         // Closer depth: inside.
         let near: Depth16 = ImageBuffer::from_pixel(640, 480, Luma([1000]));
-        assert!(locate(&cam, &near, [420.5, 140.5], &ReferOptions::default())
-            .unwrap()
-            .within_workspace);
+        assert!(
+            locate(&cam, &near, [420.5, 140.5], &ReferOptions::default())
+                .unwrap()
+                .within_workspace
+        );
     }
 
     #[test]
@@ -439,9 +449,13 @@ mod tests {
         let e = locate(&cam, &holes, [10.0, 10.0], &opts).unwrap_err();
         assert!(matches!(e, Error::NoValidDepth { .. }), "{e:?}");
 
-        let e = check_sizes((640, 480), (640, 479), &cam).unwrap_err().to_string();
+        let e = check_sizes((640, 480), (640, 479), &cam)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("640x479") && e.contains("aligned"), "{e}");
-        let e = check_sizes((320, 240), (320, 240), &cam).unwrap_err().to_string();
+        let e = check_sizes((320, 240), (320, 240), &cam)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("camera:") && e.contains("640x480"), "{e}");
     }
 }

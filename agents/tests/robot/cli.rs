@@ -58,7 +58,11 @@ fn floats<const N: usize>(v: &serde_json::Value) -> [f64; N] {
 /// Asserts a failure whose stderr mentions every needle, with nothing on stdout.
 fn fails_with(out: &Output, needles: &[&str]) {
     let err = stderr(out);
-    assert!(!out.status.success(), "expected a failure, got: {}", stdout(out));
+    assert!(
+        !out.status.success(),
+        "expected a failure, got: {}",
+        stdout(out)
+    );
     for n in needles {
         assert!(err.contains(n), "stderr does not mention {n:?}:\n{err}");
     }
@@ -72,7 +76,11 @@ fn robot_targets_are_the_model_points_on_the_plane_inside_the_workspace() {
     // One process per record, all at once (each loads the package itself).
     let children: Vec<_> = (0..n)
         .map(|i| {
-            let form = if i % 2 == 0 { Form::Matrix } else { Form::Quaternion };
+            let form = if i % 2 == 0 {
+                Form::Matrix
+            } else {
+                Form::Quaternion
+            };
             let camera = scene.camera(i, form, Some(scene.limits(i)), &format!("cam{i}.toml"));
             let annotated = scene.dir.path().join(format!("annotated{i}.png"));
             let r = &scene.records[i];
@@ -93,7 +101,10 @@ fn robot_targets_are_the_model_points_on_the_plane_inside_the_workspace() {
         assert_eq!(v["frame_id"], "table");
         assert_eq!(v["instruction"], r.instruction.as_str());
         assert_eq!(v["within_workspace"], true, "{}: {v}", r.id);
-        assert!(v["answer_text"].as_str().unwrap().contains("<answer>"), "{v}");
+        assert!(
+            v["answer_text"].as_str().unwrap().contains("<answer>"),
+            "{v}"
+        );
         let xyz: [f64; 3] = floats(&v["xyz_m"]);
         let cam: [f64; 3] = floats(&v["camera_xyz_m"]);
         let pixel: [f64; 2] = floats(&v["pixel"]);
@@ -113,13 +124,24 @@ fn robot_targets_are_the_model_points_on_the_plane_inside_the_workspace() {
         let want_cam = scene.plane.hit(&scene.cameras[i], pixel[0], pixel[1]);
         let want = scene.pose.to_base(want_cam);
         let e = dist(xyz, want).max(dist(cam, want_cam));
-        assert!(e < 0.003, "{}: {:.2} mm from the plane point", r.id, e * 1e3);
+        assert!(
+            e < 0.003,
+            "{}: {:.2} mm from the plane point",
+            r.id,
+            e * 1e3
+        );
         worst = worst.max(e);
         // The pixel is the model's answer in original image pixels: the memorised target.
         if let Target::Box(b) = &r.target {
             in_box += usize::from(b.contains(&Point::new(pixel[0], pixel[1])));
         }
-        for t in ["preprocess_ms", "encode_ms", "decode_ms", "locate_ms", "total_ms"] {
+        for t in [
+            "preprocess_ms",
+            "encode_ms",
+            "decode_ms",
+            "locate_ms",
+            "total_ms",
+        ] {
             assert!(v["timings"][t].as_f64().unwrap() >= 0.0, "{t}: {v}");
         }
         // The annotated copy differs from the frame only around the target pixel.
@@ -142,8 +164,14 @@ fn robot_targets_are_the_model_points_on_the_plane_inside_the_workspace() {
             r.id
         );
     }
-    assert!(in_box >= n - 1, "only {in_box} of {n} targets on the memorised element");
-    eprintln!("worst distance to the true plane point: {:.2} mm", worst * 1e3);
+    assert!(
+        in_box >= n - 1,
+        "only {in_box} of {n} targets on the memorised element"
+    );
+    eprintln!(
+        "worst distance to the true plane point: {:.2} mm",
+        worst * 1e3
+    );
 }
 
 #[test]
@@ -154,7 +182,10 @@ fn text_output_workspace_limits_and_allow_outside() {
     let out = run(&scene, 0, depth, &cam, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.starts_with("target ") && text.contains(" m in table"), "{text}");
+    assert!(
+        text.starts_with("target ") && text.contains(" m in table"),
+        "{text}"
+    );
 
     // A 2 cm box 1 m away from the target: refused, unless --allow-outside.
     let v = json(&run(&scene, 0, depth, &cam, &["--json"]));
@@ -166,7 +197,13 @@ fn text_output_workspace_limits_and_allow_outside() {
         &run(&scene, 0, depth, &small, &["--json"]),
         &["outside the workspace limits", "frame `table`"],
     );
-    let v = json(&run(&scene, 0, depth, &small, &["--json", "--allow-outside"]));
+    let v = json(&run(
+        &scene,
+        0,
+        depth,
+        &small,
+        &["--json", "--allow-outside"],
+    ));
     assert_eq!(v["within_workspace"], false);
     assert_eq!(floats::<3>(&v["xyz_m"]), xyz);
 }
@@ -189,7 +226,10 @@ fn bad_inputs_fail_with_clear_errors() {
 
     // Missing depth file.
     let missing = dir.join("nope.png");
-    fails_with(&run(&scene, 0, &missing, &cam, &[]), &["--depth", "nope.png"]);
+    fails_with(
+        &run(&scene, 0, &missing, &cam, &[]),
+        &["--depth", "nope.png"],
+    );
 
     // An 8-bit depth PNG.
     let d16 = robot::read_depth_png(depth).unwrap();
@@ -198,11 +238,22 @@ fn bad_inputs_fail_with_clear_errors() {
     });
     let d8_path = dir.join("depth8.png");
     d8.save(&d8_path).unwrap();
-    fails_with(&run(&scene, 0, &d8_path, &cam, &[]), &["depth8.png", "16-bit"]);
+    fails_with(
+        &run(&scene, 0, &d8_path, &cam, &[]),
+        &["depth8.png", "16-bit"],
+    );
 
     // fx = 0.
-    let fx0 = edited(&cam, &format!("fx = {}", k.fx), "fx = 0.0", dir.join("fx0.toml"));
-    fails_with(&run(&scene, 0, depth, &fx0, &[]), &["fx0.toml", "fx must be positive"]);
+    let fx0 = edited(
+        &cam,
+        &format!("fx = {}", k.fx),
+        "fx = 0.0",
+        dir.join("fx0.toml"),
+    );
+    fails_with(
+        &run(&scene, 0, depth, &fx0, &[]),
+        &["fx0.toml", "fx must be positive"],
+    );
 
     // Camera size ≠ image size.
     let size = edited(
@@ -211,14 +262,20 @@ fn bad_inputs_fail_with_clear_errors() {
         "width = 4000",
         dir.join("size.toml"),
     );
-    fails_with(&run(&scene, 0, depth, &size, &[]), &["camera", "4000x", "size.toml"]);
+    fails_with(
+        &run(&scene, 0, depth, &size, &[]),
+        &["camera", "4000x", "size.toml"],
+    );
 
     // Depth size ≠ image size.
     let half_path = dir.join("half.png");
     let half: ImageBuffer<Luma<u16>, Vec<u16>> =
         ImageBuffer::from_pixel(k.width / 2, k.height / 2, Luma([1000]));
     half.save(&half_path).unwrap();
-    fails_with(&run(&scene, 0, &half_path, &cam, &[]), &["aligned", "half.png"]);
+    fails_with(
+        &run(&scene, 0, &half_path, &cam, &[]),
+        &["aligned", "half.png"],
+    );
 
     // All-zero depth: the model answers, then no depth is valid at its pixel.
     let zero_path = dir.join("zero.png");
@@ -235,9 +292,17 @@ fn bad_inputs_fail_with_clear_errors() {
         &run(&scene, 0, depth, &typo, &[]),
         &["typo.toml", "unknown field `quaternion`"],
     );
-    let no_ext = edited(&cam, "[extrinsics]", "[not_extrinsics]", dir.join("noext.toml"));
+    let no_ext = edited(
+        &cam,
+        "[extrinsics]",
+        "[not_extrinsics]",
+        dir.join("noext.toml"),
+    );
     fails_with(&run(&scene, 0, depth, &no_ext, &[]), &["noext.toml"]);
-    fails_with(&run(&scene, 0, depth, &cam, &["--window", "4"]), &["window", "odd"]);
+    fails_with(
+        &run(&scene, 0, depth, &cam, &["--window", "4"]),
+        &["window", "odd"],
+    );
 }
 
 #[test]

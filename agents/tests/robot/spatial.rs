@@ -49,7 +49,11 @@ fn true_pixels_deproject_within_5_mm_of_the_true_points_in_camera_and_base_frame
             // The base frame is physical: objects rest on the table (z = 0 up to ~0.2 m),
             // in front of the camera.
             let [x, _, z] = by_matrix.xyz_m;
-            assert!((-0.01..0.25).contains(&z), "{}: object at height {z} m", r.id);
+            assert!(
+                (-0.01..0.25).contains(&z),
+                "{}: object at height {z} m",
+                r.id
+            );
             assert!(x > 0.0, "{}: object behind the camera ({x} m)", r.id);
             assert_eq!(by_matrix.frame_id, "table");
             worst_cam = worst_cam.max(e_cam);

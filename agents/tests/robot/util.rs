@@ -18,8 +18,12 @@ pub struct Scenes {
 
 pub fn scenes(n: usize, seed: u64) -> Scenes {
     let dir = tempfile::tempdir().unwrap();
-    suites::generate(&SuiteConfig::new(SuiteKind::Spatial, n, seed), dir.path(), &|_| {})
-        .unwrap();
+    suites::generate(
+        &SuiteConfig::new(SuiteKind::Spatial, n, seed),
+        dir.path(),
+        &|_| {},
+    )
+    .unwrap();
     let records = read_dataset(dir.path()).unwrap();
     assert_eq!(records.len(), n);
     Scenes { dir, records }
@@ -57,9 +61,10 @@ impl Pose {
     }
 
     /// The camera-frame point `p` in the base frame.
-    pub fn to_base(&self, p: [f64; 3]) -> [f64; 3] {
+    pub fn to_base(self, p: [f64; 3]) -> [f64; 3] {
         let q = [p[0] - self.o[0], p[1] - self.o[1], p[2] - self.o[2]];
-        self.r.map(|row| row[0] * q[0] + row[1] * q[1] + row[2] * q[2])
+        self.r
+            .map(|row| row[0] * q[0] + row[1] * q[1] + row[2] * q[2])
     }
 
     /// `t = −R · o`, the camera origin in the base frame.
@@ -199,7 +204,12 @@ impl PlaneScene {
     /// `scripts/make_fixture_package.sh`).
     pub fn new(n: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        suites::generate(&SuiteConfig::new(SuiteKind::Ui, 12, 21), dir.path(), &|_| {}).unwrap();
+        suites::generate(
+            &SuiteConfig::new(SuiteKind::Ui, 12, 21),
+            dir.path(),
+            &|_| {},
+        )
+        .unwrap();
         let mut records = read_dataset(dir.path()).unwrap();
         records.truncate(n);
         // Tilted 25° about the camera's x axis, 1 m away along the optical axis.
