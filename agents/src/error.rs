@@ -75,6 +75,9 @@ pub enum Error {
     /// Desktop: after a plan step the screen did not change within the step timeout.
     #[error("the screen did not change within {waited_s:.1} s after the action")]
     NoScreenChange { waited_s: f64 },
+    /// No `--model` was given and no default package was found (see `defaults`).
+    #[error("{0}")]
+    NoModel(String),
     /// Desktop: writing a recorded step or an annotated image failed.
     #[error("record: {0}")]
     Record(String),
