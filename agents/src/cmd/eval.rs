@@ -13,9 +13,10 @@ use reticle_runtime::{Grounder, Provider};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Model package folder.
+    /// Model package folder (model.json, the ONNX graphs, tokenizer.json). Default: the
+    /// shipped package — $RETICLE_MODEL, ./models/default, or the build checkout's models/default.
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     /// Datasets (a folder with data.jsonl, or a JSONL file).
     #[arg(long, num_args = 1.., required = true)]
     data: Vec<PathBuf>,
@@ -32,8 +33,9 @@ pub struct EvalArgs {
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let provider: Provider = args.provider.parse()?;
-    let grounder = Grounder::load(&args.model, provider)
-        .with_context(|| format!("loading model package {}", args.model.display()))?;
+    let model = reticle_agents::defaults::model_dir(args.model.as_deref())?;
+    let grounder = Grounder::load(&model, provider)
+        .with_context(|| format!("loading model package {}", model.display()))?;
     let mut records = Vec::new();
     for d in &args.data {
         records.extend(read_dataset(d)?);

@@ -11,9 +11,10 @@ use reticle_runtime::{millis, DecodeOptions, Grounder, Grounding, ImageInput, Pr
 
 #[derive(Debug, Args)]
 pub struct GroundArgs {
-    /// Model package folder (model.json, the three ONNX graphs, tokenizer.json).
+    /// Model package folder (model.json, the ONNX graphs, tokenizer.json). Default: the
+    /// shipped package — $RETICLE_MODEL, ./models/default, or the build checkout's models/default.
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     /// Image to ground (PNG or JPEG).
     #[arg(long)]
     image: PathBuf,
@@ -58,8 +59,9 @@ pub fn run(args: &GroundArgs) -> anyhow::Result<()> {
         max_new_tokens: args.max_new_tokens,
     };
     options.validate()?;
-    let grounder = Grounder::load(&args.model, provider)
-        .with_context(|| format!("loading model package {}", args.model.display()))?;
+    let model = reticle_agents::defaults::model_dir(args.model.as_deref())?;
+    let grounder = Grounder::load(&model, provider)
+        .with_context(|| format!("loading model package {}", model.display()))?;
     let image = open_image(&args.image)
         .with_context(|| format!("reading --image {}", args.image.display()))?;
     let depth = match &args.depth {
