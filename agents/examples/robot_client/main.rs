@@ -121,7 +121,10 @@ fn b64_file(path: &Path) -> anyhow::Result<String> {
 fn camera_json(path: &Path) -> anyhow::Result<Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+    {
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     } else {
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
@@ -146,7 +149,12 @@ fn main() -> anyhow::Result<()> {
             let xyz = &target["xyz_m"];
             println!(
                 "target in `{}`: x {} y {} z {} m (pixel {}, depth {} m)",
-                target["frame_id"], xyz[0], xyz[1], xyz[2], target["pixel"], target["depth_m"]
+                target["frame_id"].as_str().unwrap_or("?"),
+                xyz[0],
+                xyz[1],
+                xyz[2],
+                target["pixel"],
+                target["depth_m"]
             );
             println!("{}", serde_json::to_string_pretty(&target)?);
         }

@@ -93,9 +93,7 @@ fn client(args: &Args, body: &str, stop: &AtomicBool, tally: &Mutex<Tally>) {
         .into();
     let url = format!("{}/v1/ground", args.url.trim_end_matches('/'));
     while !stop.load(Ordering::Relaxed) {
-        let mut req = agent
-            .post(&url)
-            .header("Content-Type", "application/json");
+        let mut req = agent.post(&url).header("Content-Type", "application/json");
         if let Some(t) = &args.token {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
@@ -133,8 +131,8 @@ fn client(args: &Args, body: &str, stop: &AtomicBool, tally: &Mutex<Tally>) {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let image = std::fs::read(&args.image)
-        .with_context(|| format!("reading {}", args.image.display()))?;
+    let image =
+        std::fs::read(&args.image).with_context(|| format!("reading {}", args.image.display()))?;
     let body = json!({
         "image": base64::engine::general_purpose::STANDARD.encode(image),
         "instruction": args.instruction,

@@ -12,9 +12,10 @@ use reticle_runtime::{Grounder, LoadOptions, Provider};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Model package folder (model.json, the three ONNX graphs, tokenizer.json).
+    /// Model package folder (model.json, the ONNX graphs, tokenizer.json). Default: the
+    /// shipped package — $RETICLE_MODEL, ./models/default, or the build checkout's models/default.
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     /// Address to listen on. Anything but a loopback address needs a token.
     #[arg(long, default_value = "127.0.0.1")]
     addr: IpAddr,
@@ -73,15 +74,16 @@ impl ServeArgs {
 pub fn run(a: &ServeArgs) -> anyhow::Result<()> {
     let config = a.config()?;
     let provider: Provider = a.provider.parse()?;
+    let model = reticle_agents::defaults::model_dir(a.model.as_deref())?;
     let grounder = Grounder::load_with(
-        &a.model,
+        &model,
         &LoadOptions {
             provider,
             workers: a.workers,
             intra_threads: a.threads,
         },
     )
-    .with_context(|| format!("loading model package {}", a.model.display()))?;
+    .with_context(|| format!("loading model package {}", model.display()))?;
     let grounder = Arc::new(grounder);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -40,7 +40,9 @@ fn a_full_queue_answers_503_with_retry_after_and_recovers() {
     }
     // A shed request still uploading a large body reads its 503, not a reset connection.
     let big = format!("{{\"instruction\": \"{}\"}}", "x".repeat(3_000_000));
-    server.post_raw("/v1/ground", &big, None).assert_error(503, "overloaded");
+    server
+        .post_raw("/v1/ground", &big, None)
+        .assert_error(503, "overloaded");
     assert_eq!(server.metric("reticle_queue_rejections_total", None), 3.0);
     assert_eq!(
         server.get("/healthz", None).status,
