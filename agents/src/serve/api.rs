@@ -19,8 +19,19 @@ pub struct GroundRequest {
     /// PNG or JPEG bytes, standard base64 (padding optional).
     pub image: String,
     pub instruction: String,
+    /// Aligned single-channel 16-bit depth PNG, base64: required by RGB-D packages, ignored
+    /// by RGB ones.
+    #[serde(default)]
+    pub depth: Option<String>,
+    /// Metres per depth unit.
+    #[serde(default = "default_depth_scale")]
+    pub depth_scale: f64,
     #[serde(default)]
     pub options: DecodeOptions,
+}
+
+fn default_depth_scale() -> f64 {
+    0.001
 }
 
 /// `POST /v1/refer`.

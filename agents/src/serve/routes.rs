@@ -15,7 +15,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Json};
 use image::DynamicImage;
 use reticle_models::grammar::Value;
-use reticle_models::preprocess::decode_image;
+use reticle_models::preprocess::{decode_image, DepthRef};
 use reticle_runtime::{Grounder, ImageInput};
 use serde_json::json;
 
@@ -165,16 +165,33 @@ async fn ground(
     check_options(&req.options)?;
     let bytes = base64_field("image", &req.image)?;
     check_pixels("image", &bytes, state.config.max_pixels)?;
+    let depth_bytes = match &req.depth {
+        Some(d) => {
+            let d = base64_field("depth", d)?;
+            check_pixels("depth", &d, state.config.max_pixels)?;
+            Some(d)
+        }
+        None => None,
+    };
     let GroundRequest {
         instruction,
         options,
+        depth_scale,
         ..
     } = req;
     let out = run_blocking(&state, ticket, move |g| {
         let image = decode_field("image", &bytes)?;
         drop(bytes);
+        let depth = depth_bytes
+            .map(|d| robot::decode_depth_png(&d, "depth").map_err(|e| from_agents_error(&e)))
+            .transpose()?;
+        let depth_ref = depth
+            .as_ref()
+            .map(|d| DepthRef::new(d.width(), d.height(), d.as_raw(), depth_scale))
+            .transpose()
+            .map_err(|e| ApiError::unprocessable("invalid_input", e.to_string()))?;
         let out = g
-            .ground_with(ImageInput::Image(&image), None, &instruction, &options)
+            .ground_with(ImageInput::Image(&image), depth_ref, &instruction, &options)
             .map_err(|e| from_runtime_error(&e))?;
         Ok(json!({
             "size": [image.width(), image.height()],

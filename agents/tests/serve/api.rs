@@ -242,6 +242,18 @@ fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
         422,
         "invalid_options",
     );
+    // An optional depth: RGB packages ignore a valid one; a bad one is 422.
+    let depth = json!(b64(&depth_png(w, h, 600)));
+    let mut with_depth = with("depth", depth.clone());
+    assert_eq!(server.post("/v1/ground", &with_depth, None).status, 200);
+    with_depth["depth_scale"] = json!(0.0);
+    check("/v1/ground", &with_depth.to_string(), 422, "invalid_input");
+    check(
+        "/v1/ground",
+        &with("depth", json!(b64(&png))).to_string(),
+        422,
+        "invalid_image",
+    );
     // /v1/refer: bad camera data and bad depth are 422 too.
     let refer = json!({
         "rgb": b64(&png), "depth": b64(&depth_png(w, h, 600)),
