@@ -4,6 +4,7 @@
 #
 #   scripts/test.sh            # everything
 #   FUZZ_SECONDS=0 scripts/test.sh   # skip the fuzz run
+#   SERVE_CHECKS=0 scripts/test.sh   # skip the service's API fuzz and load test
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,6 +28,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
 cargo test --workspace --locked
+
+if [ "${SERVE_CHECKS:-1}" != 0 ]; then
+  step "service reliability: schemathesis API fuzz (${SERVE_FUZZ_EXAMPLES:-25} examples per operation), 15 s load test"
+  # Short versions of the issue's reliability checks; the long ones are the same scripts
+  # with bigger arguments (docs/serve.md).
+  scripts/serve_fuzz.sh "${SERVE_FUZZ_EXAMPLES:-25}"
+  scripts/serve_load.sh 15
+fi
 
 if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
   step "fuzz: every target, ${FUZZ_SECONDS:-30}s each"
