@@ -5,6 +5,7 @@
 #   scripts/bench_runtime.sh                       # CPU
 #   PROVIDER=cuda scripts/bench_runtime.sh         # CUDA (needs the onnxruntime-gpu library)
 #   ITERS=100 THREADS=1 scripts/bench_runtime.sh   # more iterations; pin intra-op threads
+#   PACKAGE=models/default scripts/bench_runtime.sh # a given package (the shipped default)
 #
 # The package is an untrained `small` model (the speed does not depend on the weights; an
 # untrained model writes its whole token budget): built once into target/bench-package/small
@@ -21,7 +22,9 @@ T=target/release/reticle-train
 cache=target/bench-package
 pkg=$cache/small
 
-if [ "${REBUILD_PACKAGE:-0}" = 1 ] || [ ! -f "$pkg/model.json" ]; then
+if [ -n "${PACKAGE:-}" ]; then
+  pkg=$PACKAGE
+elif [ "${REBUILD_PACKAGE:-0}" = 1 ] || [ ! -f "$pkg/model.json" ]; then
   work=$cache/work
   rm -rf "$work"
   mkdir -p "$work"

@@ -18,7 +18,7 @@ source scripts/env.sh
 
 TRAIN_N=${TRAIN_N:-5000}      # records per suite
 EVAL_N=${EVAL_N:-200}         # held-out records per suite
-SFT_STEPS=${SFT_STEPS:-1200}
+SFT_STEPS=${SFT_STEPS:-900}
 GRPO_STEPS=${GRPO_STEPS:-40}
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/default}
