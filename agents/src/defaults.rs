@@ -19,7 +19,9 @@ pub fn model_candidates() -> Vec<(PathBuf, &'static str)> {
         out.push((PathBuf::from(p), "$RETICLE_MODEL"));
     }
     out.push((PathBuf::from(RELATIVE_DEFAULT), "./models/default"));
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(RELATIVE_DEFAULT);
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(RELATIVE_DEFAULT);
     out.push((built, "the checkout reticle was built from"));
     out
 }

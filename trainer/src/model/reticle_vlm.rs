@@ -315,7 +315,8 @@ fn sincos_2d(rows: i64, cols: i64, dim: i64) -> Tensor {
     let mut out = vec![0f32; (rows * cols * dim) as usize];
     for r in 0..rows {
         for c in 0..cols {
-            let row = &mut out[((r * cols + c) * dim) as usize..((r * cols + c + 1) * dim) as usize];
+            let row =
+                &mut out[((r * cols + c) * dim) as usize..((r * cols + c + 1) * dim) as usize];
             for (offset, pos) in [(0, c), (half, r)] {
                 for k in 0..quarter {
                     let omega = 1.0 / 10_000f64.powf(k as f64 / quarter as f64);
