@@ -12,11 +12,30 @@ use serde_json::Value;
 
 use crate::util::root;
 
+/// The host target triple, from `rustc -vV`.
+fn host_triple() -> Result<String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .context("running rustc -vV")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_owned)
+        .context("rustc -vV printed no host line")
+}
+
 /// Normal (non-dev, non-build) dependency edges by package name, from `cargo metadata`.
 fn graph() -> Result<BTreeMap<String, BTreeSet<String>>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Only this host's dependencies: the graph for other platforms (xcap's and enigo's
+    // macOS/Windows crates) is never downloaded on a Linux machine, and `--offline` cannot
+    // fetch it.
+    let host = host_triple()?;
     let out = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host])
         .current_dir(root())
         .output()
         .context("running cargo metadata")?;
