@@ -1,23 +1,53 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine, with no torch installed: sets up ONNX Runtime, builds the
-# `reticle` binary, generates a small sample of every synthetic suite and validates it.
-# Output lands in ./out/quickstart (override with OUT=DIR).
+# `reticle` binary and runs the shipped default package (models/default) on the shipped
+# examples — clicks on screenshots, 3-D robot targets on RGB-D camera frames — printing each
+# answer and writing annotated images to ./out/quickstart (override with OUT=DIR).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh runtime
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 out=${OUT:-out/quickstart}
+model=${MODEL:-models/default}
+ex=examples/quickstart
+mkdir -p "$out"
+# Only warnings from the libraries: the answers are what this script prints.
+export RUST_LOG=${RUST_LOG:-warn,ort=error}
 
 cargo build --release --locked -p reticle-agents
 reticle=target/release/reticle
-
 $reticle doctor
-for spec in "ui 24" "spatial 12" "shapes 24"; do
-  set -- $spec
-  $reticle data gen --suite "$1" --n "$2" --seed 7 --out "$out/$1" --force
-done
-$reticle data check "$out/ui" "$out/spatial" "$out/shapes"
-$reticle data tokenizer --data "$out/ui" "$out/spatial" "$out/shapes" --vocab-size 600 --out "$out/tokenizer.json"
+
 echo
-echo "Images, depth maps, masks and data.jsonl are in $out/{ui,spatial,shapes}."
+echo "== clicks on screenshots ($ex/screens) =="
+hits=0; n=0
+while IFS=$'\t' read -r image instruction box; do
+  case $image in '#'*|'') continue ;; esac
+  stem=${image%.png}
+  json=$($reticle ground --model "$model" --image "$ex/screens/$image" --instruction "$instruction" \
+    --json --annotate "$out/$stem.click.png" </dev/null)
+  verdict=$(python3 -c '
+import json, sys
+g = json.loads(sys.argv[1]); x0, y0, x1, y1 = map(float, sys.argv[2].split(","))
+if not g.get("point"): print("no point:", g["result"]["answer"]); sys.exit()
+x, y = g["point"]; t = g["result"]["timings"]
+ms = t["preprocess_ms"] + t["encode_ms"] + t["decode_ms"]
+hit = "HIT " if x0 <= x <= x1 and y0 <= y <= y1 else "miss"
+print(f"{hit} click ({x:.0f},{y:.0f}), target ({x0:.0f},{y0:.0f})-({x1:.0f},{y1:.0f}), {ms:.0f} ms")
+' "$json" "$box")
+  printf '%-14s %-45s %s\n' "$image" "\"$instruction\"" "$verdict"
+  n=$((n + 1)); case $verdict in HIT*) hits=$((hits + 1)) ;; esac
+done < "$ex/screens/instructions.tsv"
+echo "$hits of $n clicks inside the target element (annotated: $out/*.click.png)"
+
+echo
+echo "== robot targets on RGB-D frames ($ex/frames, 640x480 + 16-bit depth) =="
+while IFS=$'\t' read -r frame instruction; do
+  case $frame in '#'*|'') continue ;; esac
+  printf '%-8s "%s"\n' "$frame" "$instruction"
+  $reticle robot --model "$model" --image "$ex/frames/$frame.rgb.png" --depth "$ex/frames/$frame.depth.png" \
+    --camera "$ex/frames/$frame.camera.toml" --instruction "$instruction" --annotate "$out/$frame.target.png" </dev/null | sed 's/^/    /'
+done < "$ex/frames/instructions.tsv"
+echo
+echo "Annotated images: $out/"

@@ -83,6 +83,14 @@ if [ "$SHIP" = 1 ]; then
   for f in "$OUT_ABS"/package/*; do
     case $(basename "$f") in weights.safetensors) ;; *) cp "$f" "$tmp/" ;; esac
   done
+  # The manifest must not name the file left out (the runtime checks every named file).
+  python3 - "$tmp/model.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+manifest = json.load(open(path))
+manifest.pop("weights", None)
+open(path, "w").write(json.dumps(manifest, indent=2) + "\n")
+PY
   python3 scripts/recipes/default/model_card.py "$OUT_ABS" > "$tmp/README.md"
   rm -rf models/default.old; [ -d models/default ] && mv models/default models/default.old
   mv "$tmp" models/default && rm -rf models/default.old
