@@ -1,8 +1,9 @@
 //! `reticle-agents`: what turns grounding into actions, and the `reticle` binary.
 //!
-//! Today this crate holds the command-line front end for data generation and set-up checks;
-//! the desktop agent (xcap + enigo), the robot target pipeline (nalgebra) and the grounding
-//! service (tokio) land here as they are built. It depends on `reticle-runtime` and
+//! The desktop agent (`desktop`: xcap capture → grounding → enigo actions, safe by default),
+//! robot targets (`robot`: depth deprojection with nalgebra), the grounding service (`serve`:
+//! axum on tokio) and where the shipped default package is found (`defaults`); the `reticle`
+//! binary is the command-line front end over them. It depends on `reticle-runtime` and
 //! `reticle-models`, never on libtorch.
 
 pub mod defaults;
