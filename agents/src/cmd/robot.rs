@@ -92,20 +92,20 @@ pub fn run(a: &RobotArgs) -> anyhow::Result<()> {
 }
 
 fn print_text(t: &RobotTarget) -> anyhow::Result<()> {
-    let [x, y, z] = t.xyz_m;
-    let [u, v] = t.pixel;
-    let outside = if t.within_workspace {
+    let [x, y, z] = t.location.xyz_m;
+    let [u, v] = t.location.pixel;
+    let outside = if t.location.within_workspace {
         ""
     } else {
         " OUTSIDE the workspace limits"
     };
     outln!(
         "target {x:.4} {y:.4} {z:.4} m in {}{outside} (pixel {u:.1} {v:.1}, depth {:.4} m from {} px)",
-        t.frame_id,
-        t.depth_m,
-        t.depth_valid_pixels
+        t.location.frame_id,
+        t.location.depth_m,
+        t.location.depth_valid_pixels
     );
-    let [cx, cy, cz] = t.camera_xyz_m;
+    let [cx, cy, cz] = t.location.camera_xyz_m;
     outln!("camera frame: {cx:.4} {cy:.4} {cz:.4} m");
     outln!("raw: {}", t.answer_text);
     let tm = &t.timings;
@@ -126,7 +126,10 @@ fn annotate(rgb: &image::DynamicImage, t: &RobotTarget, path: &Path) -> anyhow::
     let mut canvas = rgb.to_rgb8();
     let red = image::Rgb([255u8, 0, 0]);
     let r = (canvas.width().min(canvas.height()) / 40).max(4) as i32;
-    let (x, y) = (t.pixel[0].round() as i32, t.pixel[1].round() as i32);
+    let (x, y) = (
+        t.location.pixel[0].round() as i32,
+        t.location.pixel[1].round() as i32,
+    );
     draw_cross_mut(&mut canvas, red, x, y);
     draw_hollow_circle_mut(&mut canvas, (x, y), r, red);
     draw_hollow_circle_mut(&mut canvas, (x, y), r + 1, red);

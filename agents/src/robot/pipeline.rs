@@ -86,20 +86,13 @@ pub struct RobotTimings {
 /// The answer of [`refer`]: a 3-D target in the robot's base frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RobotTarget {
-    pub frame_id: String,
-    /// The target in the base frame, metres.
-    pub xyz_m: [f64; 3],
-    /// The target in the camera frame (x right, y down, z forward), metres.
-    pub camera_xyz_m: [f64; 3],
-    /// The model's point in the original image (the centre when it answered a box).
-    pub pixel: [f64; 2],
-    pub undistorted_pixel: [f64; 2],
-    pub depth_m: f64,
-    pub depth_valid_pixels: usize,
+    /// Where the model's point is in 3-D (the point is the centre when it answered a box);
+    /// flattened, so the JSON has `frame_id`, `xyz_m`, `pixel`, … at the top level.
+    #[serde(flatten)]
+    pub location: Location,
     pub instruction: String,
     /// The model's completion as written.
     pub answer_text: String,
-    pub within_workspace: bool,
     pub timings: RobotTimings,
 }
 
@@ -281,16 +274,9 @@ pub fn refer(
     let t_end = Instant::now();
     let t = &grounding.timings;
     Ok(RobotTarget {
-        frame_id: loc.frame_id,
-        xyz_m: loc.xyz_m,
-        camera_xyz_m: loc.camera_xyz_m,
-        pixel: loc.pixel,
-        undistorted_pixel: loc.undistorted_pixel,
-        depth_m: loc.depth_m,
-        depth_valid_pixels: loc.depth_valid_pixels,
+        location: loc,
         instruction: instruction.to_string(),
         answer_text: grounding.text.clone(),
-        within_workspace: loc.within_workspace,
         timings: RobotTimings {
             preprocess_ms: millis(t.preprocess),
             encode_ms: millis(t.encode),
