@@ -15,3 +15,11 @@ if [ -d "$RETICLE_TORCH_VENV" ]; then
   unset _site
 fi
 export PATH=$RETICLE_CACHE/cargo-tools/bin:$PATH
+# The OCR graphs of the perception stage (scripts/setup.sh runtime extracts them from the
+# rapidocr wheel); the runtime finds them here by file name and checks their SHA-256.
+export RETICLE_RAPIDOCR_VERSION=3.10.0
+export RETICLE_OCR_DIR=${RETICLE_OCR_DIR:-$RETICLE_CACHE/ocr/rapidocr-$RETICLE_RAPIDOCR_VERSION}
+declare -A RETICLE_OCR_SHA256=(
+  [PP-OCRv6_det_small.onnx]=090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f
+  [PP-OCRv6_rec_small.onnx]=6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884
+)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-command, idempotent set-up for reticle on a fresh Debian machine.
 #
-#   scripts/setup.sh runtime   # what running models needs: ONNX Runtime + X11/xcap system packages
+#   scripts/setup.sh runtime   # what running models needs: ONNX Runtime, the OCR graphs, X11/xcap packages
 #   scripts/setup.sh all       # runtime + libtorch 2.11 (for the trainer) + test tools
 #
 # Downloads land in a cache outside the checkout ($RETICLE_CACHE, default ~/.cache/reticle),
@@ -46,6 +46,33 @@ if [ ! -e "$RETICLE_ORT_DYLIB" ]; then
   rm -rf "$tmp"
 fi
 
+# --- OCR graphs (PP-OCRv6 small detection + recognition, Apache-2.0) from the rapidocr wheel. ---
+# Only the two graphs and the licence files are extracted; the wheel is not installed. The
+# SHA-256s are the ones the wheel's MODEL_LICENSES.md records; the runtime checks them again.
+ocr_ok=1
+for f in "${!RETICLE_OCR_SHA256[@]}"; do
+  [ -e "$RETICLE_OCR_DIR/$f" ] || ocr_ok=0
+done
+if [ "$ocr_ok" = 0 ]; then
+  log "fetching rapidocr==$RETICLE_RAPIDOCR_VERSION (PP-OCRv6 small OCR graphs)"
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "rapidocr==$RETICLE_RAPIDOCR_VERSION"
+  (cd "$tmp" && unzip -q -o ./*.whl 'rapidocr/models/PP-OCRv6_*' 'rapidocr-*.dist-info/licenses/*')
+  mkdir -p "$RETICLE_OCR_DIR"
+  for f in "${!RETICLE_OCR_SHA256[@]}"; do
+    got=$(sha256sum "$tmp/rapidocr/models/$f" | cut -d' ' -f1)
+    if [ "$got" != "${RETICLE_OCR_SHA256[$f]}" ]; then
+      echo "setup: $f from rapidocr==$RETICLE_RAPIDOCR_VERSION has SHA-256 $got, expected ${RETICLE_OCR_SHA256[$f]}" >&2
+      rm -rf "$tmp"; exit 1
+    fi
+  done
+  cp "$tmp"/rapidocr-*.dist-info/licenses/* "$RETICLE_OCR_DIR/"
+  for f in "${!RETICLE_OCR_SHA256[@]}"; do
+    cp "$tmp/rapidocr/models/$f" "$RETICLE_OCR_DIR/$f.tmp" && mv "$RETICLE_OCR_DIR/$f.tmp" "$RETICLE_OCR_DIR/$f"
+  done
+  rm -rf "$tmp"
+fi
+
 [ "$tier" = runtime ] && { log "runtime set-up complete ($RETICLE_CACHE)"; exit 0; }
 
 # --- libtorch 2.11 for tch 0.24, from the torch PyPI wheel, in a venv inside the cache. ---
@@ -58,12 +85,13 @@ if [ ! -e "$RETICLE_TORCH_VENV/.reticle-ok" ]; then
 fi
 
 # --- Test tools: Python onnx/onnxruntime for checker and peer benchmarks, cargo-fuzz. ---
-if [ ! -e "$RETICLE_TOOLS_VENV/.reticle-ok" ]; then
+if [ ! -e "$RETICLE_TOOLS_VENV/.reticle-ok" ] || ! [ -d "$(ls -d "$RETICLE_TOOLS_VENV"/lib/python3*/site-packages/rapidocr 2>/dev/null | head -n1)" ]; then
   log "installing Python test tools into $RETICLE_TOOLS_VENV"
   rm -rf "$RETICLE_TOOLS_VENV"
   python3 -m venv "$RETICLE_TOOLS_VENV"
   "$RETICLE_TOOLS_VENV/bin/pip" install -q --disable-pip-version-check \
-    "onnx==1.20.0" "onnxruntime==$RETICLE_ORT_VERSION" "numpy<3" "pillow>=10"
+    "onnx==1.20.0" "onnxruntime==$RETICLE_ORT_VERSION" "numpy<3" "pillow>=10" \
+    "rapidocr==$RETICLE_RAPIDOCR_VERSION"
   touch "$RETICLE_TOOLS_VENV/.reticle-ok"
 fi
 if ! [ -x "$RETICLE_CACHE/cargo-tools/bin/cargo-fuzz" ]; then
