@@ -25,6 +25,8 @@ enum Command {
     /// Ground an instruction in an image with a model package: prints the point or box in
     /// original image pixels.
     Ground(cmd::ground::GroundArgs),
+    /// Read the text on an image (the OCR perception stage) and print the spans.
+    Perceive(cmd::perceive::PerceiveArgs),
     /// Evaluate a model package on datasets (greedy decoding through ONNX Runtime).
     Eval(cmd::eval::EvalArgs),
     /// Desktop agent: capture a monitor, ground an instruction, click or type.
@@ -68,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(a) => cmd::doctor::run(&a),
         Command::Ground(a) => cmd::ground::run(&a),
         Command::Eval(a) => cmd::eval::run(&a),
+        Command::Perceive(a) => cmd::perceive::run(&a),
         Command::Desktop(c) => cmd::desktop::run(c),
         Command::Robot(a) => cmd::robot::run(&a),
         Command::Serve(a) => cmd::serve::run(&a),

@@ -7,6 +7,7 @@
 //! - [`manifest`]: the model package manifest and its validation;
 //! - [`preprocess`]: image → model input planes (SIMD resize), identical in training and running;
 //! - [`rewards`] and [`metrics`]: verifiable rewards and evaluation metrics (pure functions);
+//! - [`text`]: text spans read by the perception stage (lines, words, boxes);
 //! - [`tokenizer`]: building and loading Hugging Face `tokenizer.json` files;
 //! - [`suites`]: deterministic synthetic task suites (`ui`, `spatial`, `shapes`).
 //!
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod preprocess;
 pub mod rewards;
 pub mod suites;
+pub mod text;
 pub mod tokenizer;
 
 pub use error::{Error, Result};

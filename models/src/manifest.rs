@@ -151,6 +151,44 @@ pub struct Manifest {
     /// Which tasks the model was trained for (informational).
     #[serde(default)]
     pub tasks: Vec<crate::dataset::Task>,
+    /// Perception stages that run before the policy (none: the policy sees only pixels).
+    #[serde(default, skip_serializing_if = "Perception::is_empty")]
+    pub perception: Perception,
+}
+
+/// A file a package names but need not carry: found by name (in the package folder, then the
+/// set-up cache) and checked against its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub file: String,
+    /// Lower-case hex SHA-256 of the file.
+    pub sha256: String,
+}
+
+/// The text reader a package uses: PP-OCR detection and recognition graphs and its knobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OcrStage {
+    pub detector: ModelFile,
+    pub recognizer: ModelFile,
+    #[serde(default)]
+    pub config: crate::text::OcrConfig,
+}
+
+/// The perception stages of a package.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Perception {
+    /// Read the text on the image (UI packages); spans reach the policy and the caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr: Option<OcrStage>,
+}
+
+impl Perception {
+    pub fn is_empty(&self) -> bool {
+        self.ocr.is_none()
+    }
 }
 
 /// The standard decoder I/O names for `num_layers` layers.
@@ -305,6 +343,25 @@ impl Manifest {
                 self.opset
             ));
         }
+        if let Some(ocr) = &self.perception.ocr {
+            for (name, f) in [("detector", &ocr.detector), ("recognizer", &ocr.recognizer)] {
+                if f.file.is_empty() || Path::new(&f.file).components().count() != 1 {
+                    return Err(format!(
+                        "`perception.ocr.{name}.file` `{}` must be a bare file name",
+                        f.file
+                    ));
+                }
+                if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "`perception.ocr.{name}.sha256` must be 64 hex digits (got `{}`)",
+                        f.sha256
+                    ));
+                }
+            }
+            ocr.config
+                .validate()
+                .map_err(|m| format!("`perception.ocr.config`: {m}"))?;
+        }
         let std = standard_graphs(d.num_layers);
         for (name, got, want) in [
             (
@@ -410,6 +467,7 @@ mod tests {
             card: None,
             opset: 17,
             tasks: vec![],
+            perception: Default::default(),
         }
     }
 

@@ -146,6 +146,11 @@ impl<'a> PixelsRef<'a> {
     pub fn format(&self) -> PixelFormat {
         self.format
     }
+
+    /// The pixel bytes, `height` rows of `width × format.bytes_per_pixel()` bytes.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
 }
 
 /// A borrowed 16-bit depth image and the metres one unit stands for (0.001 for millimetres).

@@ -52,6 +52,8 @@ pub(crate) struct Generated {
 /// Per-stage durations of one request (serialized as `*_ms` floats).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timings {
+    /// The perception stages (text reading); zero when none ran.
+    pub perceive: Duration,
     /// Resize and normalisation.
     pub preprocess: Duration,
     /// The vision encoder.
@@ -64,7 +66,8 @@ impl serde::Serialize for Timings {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        let mut st = s.serialize_struct("Timings", 3)?;
+        let mut st = s.serialize_struct("Timings", 4)?;
+        st.serialize_field("perceive_ms", &ms(self.perceive))?;
         st.serialize_field("preprocess_ms", &ms(self.preprocess))?;
         st.serialize_field("encode_ms", &ms(self.encode))?;
         st.serialize_field("decode_ms", &ms(self.decode))?;

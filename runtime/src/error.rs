@@ -29,6 +29,9 @@ pub enum Error {
     /// A value passed by the caller is out of its valid range.
     #[error("invalid {what}: {message}")]
     Invalid { what: &'static str, message: String },
+    /// The text reader's files or graphs are missing, corrupt or not what it expects.
+    #[error("text reader: {0}")]
+    Ocr(String),
     /// A blocking task of the async API did not finish (panicked or was cancelled).
     #[error("grounding task failed: {0}")]
     Task(String),

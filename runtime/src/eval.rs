@@ -10,30 +10,31 @@ use reticle_models::preprocess::{open_image, DepthRef};
 use reticle_models::rewards::RewardConfig;
 
 use crate::error::Result;
-use crate::{DecodeOptions, Grounder, ImageInput};
+use crate::{Frame, GroundOptions, ImageInput, Pipeline};
 
 /// Grounds one record greedily and adds its outcome to `metrics`; returns the completion.
 pub fn evaluate_record(
-    grounder: &Grounder,
+    pipeline: &Pipeline,
     record: &Record,
     metrics: &mut Metrics,
 ) -> Result<String> {
     let image = open_image(&record.image)?;
-    let depth = match &record.depth {
-        Some(p) => Some(reticle_models::suites::read_depth(p)?),
-        None => None,
+    // A record's depth is read only by RGB-D packages (an RGB package grounds the colour
+    // image of an RGB-D record).
+    let depth = match (&record.depth, pipeline.wants_depth()) {
+        (Some(p), true) => Some(crate::depth::read_depth16(p)?),
+        _ => None,
     };
     let scale = record.camera.map_or(0.001, |k| k.depth_scale);
     let depth_ref = match &depth {
         Some(d) => Some(DepthRef::new(d.width(), d.height(), d.as_raw(), scale)?),
         None => None,
     };
-    let out = grounder.ground_with(
-        ImageInput::Image(&image),
-        depth_ref,
-        &record.instruction,
-        &DecodeOptions::greedy(),
-    )?;
+    let frame = Frame {
+        image: ImageInput::Image(&image),
+        depth: depth_ref,
+    };
+    let out = pipeline.ground(frame, &record.instruction, &GroundOptions::greedy())?;
     let mask = match &record.target {
         Target::Mask(p) => Some(Mask::load(p)?),
         _ => None,
@@ -50,7 +51,7 @@ pub fn evaluate_record(
 
 /// Evaluates every record; `progress` is called after each one with the count so far.
 pub fn evaluate(
-    grounder: &Grounder,
+    pipeline: &Pipeline,
     records: &[Record],
     rewards: &RewardConfig,
     progress: &dyn Fn(usize),
@@ -58,7 +59,7 @@ pub fn evaluate(
     let mut metrics = Metrics::new(rewards);
     let mut samples = Vec::with_capacity(records.len());
     for (i, record) in records.iter().enumerate() {
-        let completion = evaluate_record(grounder, record, &mut metrics)?;
+        let completion = evaluate_record(pipeline, record, &mut metrics)?;
         samples.push(EvalSample {
             id: record.id.clone(),
             instruction: record.instruction.clone(),

@@ -85,6 +85,10 @@ pub struct Grounding {
     #[serde(skip)]
     pub frame: FrameMap,
     pub timings: Timings,
+    /// The text read on the frame, when the caller asked for it
+    /// ([`GroundOptions::spans`](crate::GroundOptions)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spans: Option<Vec<reticle_models::text::TextSpan>>,
 }
 
 fn ser_answer<S: serde::Serializer>(
@@ -286,6 +290,7 @@ impl Grounder {
         };
         let answer = parsed.map(|a| a.value.map_points(|pt| frame.answer_to_original(pt)));
         let timings = Timings {
+            perceive: Duration::ZERO,
             preprocess: t1 - t0,
             encode: t2 - t1,
             decode: t3 - t2,
@@ -304,6 +309,7 @@ impl Grounder {
             stop: generated.stop,
             frame,
             timings,
+            spans: None,
         })
     }
 

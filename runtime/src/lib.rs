@@ -14,11 +14,14 @@
 //! - `pool`: workers for concurrent callers; [`Grounder::ground_async`] for tokio.
 
 mod decode;
+pub mod depth;
 pub mod error;
 pub mod eval;
 mod graphs;
 mod grounder;
 pub mod ort_lib;
+pub mod perception;
+mod pipeline;
 mod pool;
 pub mod provider;
 mod sampling;
@@ -26,5 +29,7 @@ mod sampling;
 pub use decode::{StopReason, Timings};
 pub use error::{Error, Result};
 pub use grounder::{millis, Grounder, Grounding, ImageInput, LoadOptions};
+pub use perception::{OcrFiles, Reading, TextReader, TextSpan};
+pub use pipeline::{Frame, GroundOptions, Pipeline};
 pub use provider::Provider;
 pub use sampling::DecodeOptions;

@@ -22,6 +22,9 @@ pub enum DataCommand {
     Check(CheckArgs),
     /// Train a byte-level BPE tokenizer.json on the text of datasets.
     Tokenizer(TokenizerArgs),
+    /// Read the text of every image with the perception stage into DATASET/spans.jsonl
+    /// (resumable), so training sees what the runtime will see.
+    Perceive(super::data_perceive::PerceiveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +110,7 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
         DataCommand::Import(a) => import(&a),
         DataCommand::Check(a) => check(&a),
         DataCommand::Tokenizer(a) => tokenizer(&a),
+        DataCommand::Perceive(a) => super::data_perceive::run(&a),
     }
 }
 

@@ -22,7 +22,7 @@ use reticle_agents::desktop::monitor;
 use reticle_agents::desktop::plan::{Plan, Step};
 use reticle_agents::desktop::safety::SafetyConfig;
 use reticle_agents::desktop::{Agent, AgentConfig, StepReport};
-use reticle_runtime::{DecodeOptions, Grounder, Provider};
+use reticle_runtime::{DecodeOptions, Pipeline, Provider};
 
 #[derive(Debug, Subcommand)]
 pub enum DesktopCommand {
@@ -193,7 +193,7 @@ fn run_plan(args: &CommonArgs, plan: &Plan) -> anyhow::Result<()> {
             bail!("--confirm needs a terminal on stdin to ask y/N (refusing to act unasked)");
         }
     }
-    let grounder = Grounder::load(&model, provider)
+    let grounder = Pipeline::load(&model, provider)
         .with_context(|| format!("loading model package {}", model.display()))?;
     let config = AgentConfig {
         monitor: args.monitor,

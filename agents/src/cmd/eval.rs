@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use reticle_models::dataset::read_dataset;
 use reticle_models::rewards::RewardConfig;
 use reticle_runtime::eval::evaluate;
-use reticle_runtime::{Grounder, Provider};
+use reticle_runtime::{Pipeline, Provider};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -34,7 +34,7 @@ pub struct EvalArgs {
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let provider: Provider = args.provider.parse()?;
     let model = reticle_agents::defaults::model_dir(args.model.as_deref())?;
-    let grounder = Grounder::load(&model, provider)
+    let pipeline = Pipeline::load(&model, provider)
         .with_context(|| format!("loading model package {}", model.display()))?;
     let mut records = Vec::new();
     for d in &args.data {
@@ -48,12 +48,12 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let report = evaluate(&grounder, &records, &RewardConfig::default(), &|n| {
+    let report = evaluate(&pipeline, &records, &RewardConfig::default(), &|n| {
         bar.set_position(n as u64)
     })
     .context("evaluating")?;
     bar.finish_and_clear();
-    tracing::info!(n = records.len(), provider = %grounder.provider(), "evaluated package");
+    tracing::info!(n = records.len(), provider = %pipeline.provider(), "evaluated package");
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {

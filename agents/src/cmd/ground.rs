@@ -1,13 +1,15 @@
 //! `reticle ground`: run a model package on one image and print the target in original
 //! image pixels.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use reticle_models::grammar::Value;
 use reticle_models::preprocess::{open_image, DepthRef};
-use reticle_runtime::{millis, DecodeOptions, Grounder, Grounding, ImageInput, Provider};
+use reticle_runtime::{
+    millis, DecodeOptions, Frame, GroundOptions, Grounding, ImageInput, Pipeline, Provider,
+};
 
 #[derive(Debug, Args)]
 pub struct GroundArgs {
@@ -33,7 +35,12 @@ pub struct GroundArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Write a copy of the image with the answer drawn on it (PNG).
+    /// Also return the text read on the image (`spans` in the JSON, drawn by --annotate); a
+    /// package without an OCR stage reads it with the default reader for this.
+    #[arg(long)]
+    spans: bool,
+    /// Write a copy of the image with the answer drawn on it (PNG), and with --spans the read
+    /// text's line (blue) and word (green) boxes.
     #[arg(long, value_name = "OUT.png")]
     annotate: Option<PathBuf>,
     /// Sampling temperature (0 = greedy).
@@ -60,12 +67,15 @@ pub fn run(args: &GroundArgs) -> anyhow::Result<()> {
     };
     options.validate()?;
     let model = reticle_agents::defaults::model_dir(args.model.as_deref())?;
-    let grounder = Grounder::load(&model, provider)
+    let pipeline = Pipeline::load(&model, provider)
         .with_context(|| format!("loading model package {}", model.display()))?;
     let image = open_image(&args.image)
         .with_context(|| format!("reading --image {}", args.image.display()))?;
     let depth = match &args.depth {
-        Some(p) => Some(reticle_models::suites::read_depth(p)?),
+        Some(p) => Some(
+            reticle_runtime::depth::read_depth16(p)
+                .with_context(|| format!("reading --depth {}", p.display()))?,
+        ),
         None => None,
     };
     let depth_ref = match &depth {
@@ -77,27 +87,35 @@ pub fn run(args: &GroundArgs) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    let out = grounder.ground_with(
-        ImageInput::Image(&image),
-        depth_ref,
+    let frame = Frame {
+        image: ImageInput::Image(&image),
+        depth: depth_ref,
+    };
+    let out = pipeline.ground(
+        frame,
         &args.instruction,
-        &options,
+        &GroundOptions {
+            decode: options,
+            spans: args.spans,
+        },
     )?;
     if let Some(path) = &args.annotate {
-        annotate(&image, &out, path)?;
+        let answers: Vec<&Value> = out.answer.as_ref().ok().into_iter().collect();
+        let spans = out.spans.as_deref().unwrap_or_default();
+        super::annotate::write(&image, &answers, spans, path)?;
     }
     if args.json {
         let v = serde_json::json!({
             "image": args.image,
             "size": [image.width(), image.height()],
             "instruction": args.instruction,
-            "provider": grounder.provider().to_string(),
+            "provider": pipeline.provider().to_string(),
             "point": out.answer.as_ref().ok().and_then(Value::first_point).map(|p| [p.x, p.y]),
             "result": out,
         });
         outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print_text(&out, grounder.provider())?;
+        print_text(&out, pipeline.provider())?;
     }
     if let Err(e) = &out.answer {
         bail!("the model's answer does not follow the grammar: {e}");
@@ -133,50 +151,27 @@ fn print_text(out: &Grounding, provider: Provider) -> anyhow::Result<()> {
     }
     outln!("raw: {}", out.text);
     let t = &out.timings;
+    if let Some(spans) = &out.spans {
+        for s in spans {
+            let b = s.bbox;
+            outln!(
+                "text {:.0} {:.0} {:.0} {:.0} {:.2} {}",
+                b.x1,
+                b.y1,
+                b.x2,
+                b.y2,
+                s.score,
+                s.text
+            );
+        }
+    }
     outln!(
-        "{} tokens on {provider}: preprocess {:.1} ms, encode {:.1} ms, decode {:.1} ms",
+        "{} tokens on {provider}: perceive {:.1} ms, preprocess {:.1} ms, encode {:.1} ms, decode {:.1} ms",
         out.completion_tokens,
+        millis(t.perceive),
         millis(t.preprocess),
         millis(t.encode),
         millis(t.decode)
     );
-    Ok(())
-}
-
-/// Draws the answer's points (crosshair + circle) and boxes (rectangles) in red.
-fn annotate(image: &image::DynamicImage, out: &Grounding, path: &Path) -> anyhow::Result<()> {
-    use imageproc::drawing::{draw_cross_mut, draw_hollow_circle_mut, draw_hollow_rect_mut};
-    use imageproc::rect::Rect;
-    let mut canvas = image.to_rgb8();
-    let red = image::Rgb([255u8, 0, 0]);
-    let r = (canvas.width().min(canvas.height()) / 40).max(4) as i32;
-    match &out.answer {
-        Ok(Value::Points(ps)) => {
-            for p in ps {
-                let (x, y) = (p.x.round() as i32, p.y.round() as i32);
-                draw_cross_mut(&mut canvas, red, x, y);
-                draw_hollow_circle_mut(&mut canvas, (x, y), r, red);
-            }
-        }
-        Ok(Value::Boxes(ds)) => {
-            for d in ds {
-                let b = d.bbox;
-                let w = (b.width().round() as u32).max(1);
-                let h = (b.height().round() as u32).max(1);
-                let rect = Rect::at(b.x1.round() as i32, b.y1.round() as i32).of_size(w, h);
-                draw_hollow_rect_mut(&mut canvas, rect, red);
-            }
-        }
-        _ => {}
-    }
-    let mut bytes = Vec::new();
-    canvas
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .context("encoding the annotated image")?;
-    reticle_models::fsutil::write_atomic(path, &bytes)?;
-    tracing::info!(path = %path.display(), "annotated image written");
     Ok(())
 }

@@ -9,10 +9,13 @@ macro_rules! outln {
     }};
 }
 
+pub mod annotate;
 pub mod data;
+pub mod data_perceive;
 pub mod desktop;
 pub mod doctor;
 pub mod eval;
 pub mod ground;
+pub mod perceive;
 pub mod robot;
 pub mod serve;

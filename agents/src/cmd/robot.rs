@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use reticle_agents::robot::{self, CameraModel, ReferOptions, RobotTarget};
 use reticle_models::preprocess::open_image;
-use reticle_runtime::{DecodeOptions, Grounder, Provider};
+use reticle_runtime::{DecodeOptions, Pipeline, Provider};
 
 #[derive(Debug, Args)]
 pub struct RobotArgs {
@@ -77,7 +77,7 @@ pub fn run(a: &RobotArgs) -> anyhow::Result<()> {
         },
     )?;
     let model = reticle_agents::defaults::model_dir(a.model.as_deref())?;
-    let grounder = Grounder::load(&model, provider)
+    let grounder = Pipeline::load(&model, provider)
         .with_context(|| format!("loading model package {}", model.display()))?;
     let target = robot::refer(&grounder, &rgb, &depth, &camera, &a.instruction, &opts)?;
     if let Some(path) = &a.annotate {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use reticle_agents::serve::{self, ServeConfig};
-use reticle_runtime::{Grounder, LoadOptions, Provider};
+use reticle_runtime::{LoadOptions, Pipeline, Provider};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -75,7 +75,7 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<()> {
     let config = a.config()?;
     let provider: Provider = a.provider.parse()?;
     let model = reticle_agents::defaults::model_dir(a.model.as_deref())?;
-    let grounder = Grounder::load_with(
+    let grounder = Pipeline::load_with(
         &model,
         &LoadOptions {
             provider,

@@ -26,7 +26,7 @@ use image::RgbaImage;
 use reticle_models::geometry::Point;
 use reticle_models::grammar::Value;
 use reticle_models::preprocess::{PixelFormat, PixelsRef};
-use reticle_runtime::{DecodeOptions, Grounder, ImageInput};
+use reticle_runtime::{DecodeOptions, Frame, GroundOptions, ImageInput, Pipeline};
 use serde::Serialize;
 
 use self::act::{Action, Input};
@@ -120,7 +120,7 @@ pub struct StepReport {
 
 /// The agent: a grounder, an input backend, the safety state and an optional recorder.
 pub struct Agent<'a> {
-    grounder: &'a Grounder,
+    grounder: &'a Pipeline,
     input: Box<dyn Input + 'a>,
     safety: Safety,
     recorder: Option<Recorder>,
@@ -147,7 +147,7 @@ fn millis_since(t: Instant) -> f64 {
 impl<'a> Agent<'a> {
     /// Lists the monitors (the failsafe watches all their corners) and opens the recorder.
     pub fn new(
-        grounder: &'a Grounder,
+        grounder: &'a Pipeline,
         input: Box<dyn Input + 'a>,
         config: AgentConfig,
     ) -> Result<Self> {
@@ -208,11 +208,13 @@ impl<'a> Agent<'a> {
 
         let t = Instant::now();
         let pixels = PixelsRef::new(size.0, size.1, PixelFormat::Rgba8, image.as_raw())?;
-        let grounding = self.grounder.ground_with(
-            ImageInput::Pixels(pixels),
-            None,
+        let grounding = self.grounder.ground(
+            Frame::rgb(ImageInput::Pixels(pixels)),
             &step.instruction,
-            &self.config.decode,
+            &GroundOptions {
+                decode: self.config.decode.clone(),
+                spans: false,
+            },
         )?;
         let ground_ms = millis_since(t);
 

@@ -12,7 +12,7 @@ use reticle_models::grammar::Value;
 use reticle_models::manifest::Channels;
 use reticle_models::preprocess::DepthRef;
 use reticle_models::suites::Depth16;
-use reticle_runtime::{millis, DecodeOptions, Grounder, ImageInput};
+use reticle_runtime::{millis, DecodeOptions, Frame, GroundOptions, ImageInput, Pipeline};
 use serde::{Deserialize, Serialize};
 
 use super::camera::CameraModel;
@@ -223,7 +223,7 @@ fn finite(what: &'static str, values: &[f64]) -> Result<()> {
 /// frame. The RGB image, the depth image and the camera must have the same size; the depth
 /// is passed to the model only when its package takes RGB-D input.
 pub fn refer(
-    grounder: &Grounder,
+    grounder: &Pipeline,
     rgb: &DynamicImage,
     depth: &Depth16,
     camera: &CameraModel,
@@ -243,8 +243,15 @@ pub fn refer(
         )?),
         Channels::Rgb => None,
     };
-    let grounding =
-        grounder.ground_with(ImageInput::Image(rgb), depth_ref, instruction, &opts.decode)?;
+    let frame = Frame {
+        image: ImageInput::Image(rgb),
+        depth: depth_ref,
+    };
+    let options = GroundOptions {
+        decode: opts.decode.clone(),
+        spans: false,
+    };
+    let grounding = grounder.ground(frame, instruction, &options)?;
     let no_point = |message: String| Error::NoTargetPoint {
         text: grounding.text.clone(),
         message,

@@ -19,8 +19,8 @@ pub struct GroundRequest {
     /// PNG or JPEG bytes, standard base64 (padding optional).
     pub image: String,
     pub instruction: String,
-    /// Aligned single-channel 16-bit depth PNG, base64: required by RGB-D packages, ignored
-    /// by RGB ones.
+    /// Aligned single-channel 16-bit depth PNG, base64: required by RGB-D packages, refused
+    /// (422) by RGB ones.
     #[serde(default)]
     pub depth: Option<String>,
     /// Metres per depth unit.
@@ -28,6 +28,9 @@ pub struct GroundRequest {
     pub depth_scale: f64,
     #[serde(default)]
     pub options: DecodeOptions,
+    /// Also return the text read on the image (`result.spans`).
+    #[serde(default)]
+    pub spans: bool,
 }
 
 fn default_depth_scale() -> f64 {

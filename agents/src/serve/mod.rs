@@ -27,7 +27,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::Router;
-use reticle_runtime::Grounder;
+use reticle_runtime::Pipeline;
 use tower_http::trace::TraceLayer;
 
 pub use config::{ServeConfig, MIN_TOKEN_LEN};
@@ -42,14 +42,14 @@ use metrics::Metrics;
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
-    grounder: Arc<Grounder>,
+    grounder: Arc<Pipeline>,
     config: Arc<ServeConfig>,
     metrics: Arc<Metrics>,
     admission: Arc<Admission>,
 }
 
 /// The service's router for `grounder` (loaded with `config.workers` workers).
-pub fn router(grounder: Arc<Grounder>, config: ServeConfig) -> Router {
+pub fn router(grounder: Arc<Pipeline>, config: ServeConfig) -> Router {
     let state = AppState {
         admission: Arc::new(Admission::new(config.workers, config.queue)),
         grounder,
@@ -91,7 +91,7 @@ async fn method_not_allowed() -> impl IntoResponse {
 /// waits for the requests in flight to be answered.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    grounder: Arc<Grounder>,
+    grounder: Arc<Pipeline>,
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {

@@ -16,7 +16,7 @@ use axum::{Extension, Json};
 use image::DynamicImage;
 use reticle_models::grammar::Value;
 use reticle_models::preprocess::{decode_image, DepthRef};
-use reticle_runtime::{Grounder, ImageInput};
+use reticle_runtime::{Frame, GroundOptions, ImageInput, Pipeline};
 use serde_json::json;
 
 use super::api::{
@@ -136,7 +136,7 @@ fn decode_field(field: &str, bytes: &[u8]) -> Result<DynamicImage, ApiError> {
 async fn run_blocking<T: Send + 'static>(
     state: &AppState,
     ticket: Ticket,
-    work: impl FnOnce(&Grounder) -> Result<T, ApiError> + Send + 'static,
+    work: impl FnOnce(&Pipeline) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let permit = state.admission.worker().await?;
     let grounder = Arc::clone(&state.grounder);
@@ -177,6 +177,7 @@ async fn ground(
         instruction,
         options,
         depth_scale,
+        spans,
         ..
     } = req;
     let out = run_blocking(&state, ticket, move |g| {
@@ -190,8 +191,16 @@ async fn ground(
             .map(|d| DepthRef::new(d.width(), d.height(), d.as_raw(), depth_scale))
             .transpose()
             .map_err(|e| ApiError::unprocessable("invalid_input", e.to_string()))?;
+        let frame = Frame {
+            image: ImageInput::Image(&image),
+            depth: depth_ref,
+        };
+        let options = GroundOptions {
+            decode: options,
+            spans,
+        };
         let out = g
-            .ground_with(ImageInput::Image(&image), depth_ref, &instruction, &options)
+            .ground(frame, &instruction, &options)
             .map_err(|e| from_runtime_error(&e))?;
         Ok(json!({
             "size": [image.width(), image.height()],

@@ -11,4 +11,5 @@
 mod errors;
 mod eval;
 mod ground;
+mod perceive;
 mod util;

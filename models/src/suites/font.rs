@@ -5,6 +5,7 @@
 //! box they drew, so this module lays glyphs out itself (advance + kerning) and blends their
 //! coverage onto the image.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
@@ -15,6 +16,58 @@ use crate::error::{Error, Result};
 
 static REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 static BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+
+/// A text run as drawn: its string, the box of its ink (pixels, clipped to the image) and
+/// its pixel scale. Recorded by a [`Recording`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrawnText {
+    pub text: String,
+    pub rect: [f32; 4],
+    pub px: f32,
+    pub color: Color,
+}
+
+thread_local! {
+    static DRAWN: RefCell<Option<Vec<DrawnText>>> = const { RefCell::new(None) };
+}
+
+/// Records every text run drawn on this thread while it lives, in drawing order (the ground
+/// truth of what a text reader should read). Dropping it restores the previous recording.
+#[derive(Debug)]
+pub struct Recording {
+    saved: Option<Vec<DrawnText>>,
+    done: bool,
+}
+
+impl Recording {
+    pub fn start() -> Self {
+        let saved = DRAWN.with(|d| d.borrow_mut().replace(Vec::new()));
+        Self { saved, done: false }
+    }
+
+    /// Stops recording and returns what was drawn.
+    pub fn finish(mut self) -> Vec<DrawnText> {
+        self.done = true;
+        let saved = self.saved.take();
+        DRAWN
+            .with(|d| std::mem::replace(&mut *d.borrow_mut(), saved))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if !self.done {
+            let saved = self.saved.take();
+            DRAWN.with(|d| *d.borrow_mut() = saved);
+        }
+    }
+}
+
+/// How many text runs have been recorded so far on this thread (0 when not recording).
+pub fn drawn_len() -> usize {
+    DRAWN.with(|d| d.borrow().as_ref().map_or(0, Vec::len))
+}
 
 /// Font weight of a text run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +155,7 @@ impl Fonts {
         let f = font.as_scaled(PxScale::from(ink.px));
         let mut pen = x;
         let mut last = None;
+        let mut ink_box = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
         for c in text.chars() {
             let id = f.glyph_id(c);
             if let Some(prev) = last {
@@ -112,11 +166,35 @@ impl Fonts {
             last = Some(id);
             if let Some(og) = font.outline_glyph(glyph) {
                 let b = og.px_bounds();
+                ink_box = [
+                    ink_box[0].min(b.min.x),
+                    ink_box[1].min(b.min.y),
+                    ink_box[2].max(b.max.x),
+                    ink_box[3].max(b.max.y),
+                ];
                 let (ox, oy) = (b.min.x as i32, b.min.y as i32);
                 og.draw(|gx, gy, cov| {
                     blend(img, ox + gx as i32, oy + gy as i32, ink.color, cov.min(1.0))
                 });
             }
+        }
+        if ink_box[0] < ink_box[2] {
+            let (w, h) = (img.width() as f32, img.height() as f32);
+            DRAWN.with(|d| {
+                if let Some(v) = d.borrow_mut().as_mut() {
+                    v.push(DrawnText {
+                        text: text.to_string(),
+                        rect: [
+                            ink_box[0].clamp(0.0, w),
+                            ink_box[1].clamp(0.0, h),
+                            ink_box[2].clamp(0.0, w),
+                            ink_box[3].clamp(0.0, h),
+                        ],
+                        px: ink.px,
+                        color: ink.color,
+                    })
+                }
+            });
         }
     }
 

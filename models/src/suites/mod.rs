@@ -12,7 +12,7 @@
 //! its centre is `(u + 0.5, v + 0.5)` (see `spatial` for the camera convention).
 
 mod canvas;
-mod font;
+pub mod font;
 mod png;
 mod shapes;
 mod spatial;

@@ -2,4 +2,5 @@
 
 mod ground;
 mod load;
+mod pipeline;
 mod util;

@@ -108,6 +108,7 @@ pub fn manifest(mode: Mode) -> Manifest {
         card: None,
         opset: 17,
         tasks: vec![],
+        perception: Default::default(),
     }
 }
 

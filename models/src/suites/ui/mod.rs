@@ -749,9 +749,61 @@ fn refer(screen: &Screen, el: &El, rng: &mut ChaCha8Rng) -> Option<(String, Stri
     Some(out)
 }
 
+/// The text runs no later surface covers, as `{"text", "box", "font_px"}`: what a text
+/// reader should read on the screen.
+fn visible_texts(
+    drawn: Vec<super::font::DrawnText>,
+    covers: &[(Rect, usize)],
+) -> serde_json::Value {
+    let rect = |t: &super::font::DrawnText| {
+        Rect::new(
+            t.rect[0].floor() as i32,
+            t.rect[1].floor() as i32,
+            (t.rect[2] - t.rect[0]).ceil() as i32,
+            (t.rect[3] - t.rect[1]).ceil() as i32,
+        )
+    };
+    let visible: Vec<_> = drawn
+        .into_iter()
+        .enumerate()
+        .filter(|(i, t)| {
+            let r = rect(t);
+            r.w > 0 && r.h > 0 && !covers.iter().any(|(c, mark)| mark > i && c.intersects(&r))
+        })
+        .map(|(_, t)| t)
+        .collect();
+    // A run drawn again over itself (a label's shadow, then the label) is one text.
+    let texts: Vec<serde_json::Value> = visible
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| {
+            !visible[i + 1..]
+                .iter()
+                .any(|u| u.text == t.text && rect(u).intersects(&rect(t)))
+        })
+        .map(|(_, t)| {
+            json!({
+                "text": t.text,
+                "box": t.rect.map(|v| (f64::from(v) * 10.0).round() / 10.0),
+                "font_px": (f64::from(t.px) * 10.0).round() / 10.0,
+                // Light ink (on a dark background): a known weak spot of readers.
+                "light": luma(t.color) > 140.0,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(texts)
+}
+
+fn luma(c: [u8; 3]) -> f64 {
+    0.299 * f64::from(c[0]) + 0.587 * f64::from(c[1]) + 0.114 * f64::from(c[2])
+}
+
 /// Renders one `ui` sample.
 pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result<Sample> {
     cfg.validate()?;
+    let recording = super::font::Recording::start();
+    // Surfaces painted over earlier text, with how many runs were drawn before each.
+    let mut covers: Vec<(Rect, usize)> = Vec::new();
     let [w, h] = match cfg.resolutions.split_first() {
         Some((_, rest)) if !rest.is_empty() && rng.gen_bool(cfg.other_resolution_rate) => {
             rest[rng.gen_range(0..rest.len())]
@@ -826,8 +878,10 @@ pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result
         }
         let Some((_, r)) = best else { continue };
         let active = i + 1 == n_windows;
+        let mark = super::font::drawn_len();
         let (_, real_h) = pen.window(Some(&mut img), &spec, r.x, r.y, win, active);
         let rect = Rect::new(r.x, r.y, ww, real_h);
+        covers.push((rect, mark));
         surfaces.push((rect, win + 1));
         windows.push(Placed { spec, rect });
     }
@@ -840,7 +894,9 @@ pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result
     let top = windows.len() - 1;
     let mut open = None;
     if !windows[top].spec.menubar.is_empty() && rng.gen_bool(0.4) {
+        let mark = super::font::drawn_len();
         if let Some((label, r)) = open_menu(&mut img, &mut pen, 0, top, top + 2, rng) {
+            covers.push((r, mark));
             surfaces.push((r, top + 2));
             open = Some(label);
         }
@@ -912,6 +968,7 @@ pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result
         "n_windows": screen.windows.len(),
         "menu_open": screen.open_menu,
         "n_elements": visible.len(),
+        "texts": visible_texts(recording.finish(), &covers),
     });
     let record = Record {
         image: format!("images/{id}.png").into(),

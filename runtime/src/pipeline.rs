@@ -1,0 +1,234 @@
+//! [`Pipeline`]: the one grounding pipeline. A frame (RGB/RGBA/BGRA pixels, optional 16-bit
+//! depth) and an instruction → the perception stages the package declares → the policy → a
+//! [`Grounding`] (answer in original pixels, spans when asked, timings per stage).
+//!
+//! Every caller — `reticle ground`, `reticle eval`, the desktop agent, the robot pipeline, the
+//! service — goes through here, so a stage is added once. The checks that depend on the
+//! package (depth for RGB-D models only, and always for them) live here too.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use image::DynamicImage;
+use reticle_models::manifest::{Channels, Manifest};
+use reticle_models::preprocess::DepthRef;
+use reticle_models::text::{OcrConfig, TextSpan};
+
+use crate::error::{Error, Result};
+use crate::grounder::{Grounder, Grounding, ImageInput, LoadOptions};
+use crate::perception::{OcrFiles, ReaderOptions, TextReader};
+use crate::sampling::DecodeOptions;
+
+/// What one call asks for besides the instruction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroundOptions {
+    pub decode: DecodeOptions,
+    /// Return the text spans read on the frame. A package without an OCR stage reads them
+    /// with the default reader (loaded on first use) only for this purpose.
+    pub spans: bool,
+}
+
+impl GroundOptions {
+    pub fn greedy() -> Self {
+        Self {
+            decode: DecodeOptions::greedy(),
+            spans: false,
+        }
+    }
+}
+
+/// A frame to ground: pixels and, for RGB-D packages, the aligned depth.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    pub image: ImageInput<'a>,
+    pub depth: Option<DepthRef<'a>>,
+}
+
+impl<'a> Frame<'a> {
+    pub fn rgb(image: impl Into<ImageInput<'a>>) -> Self {
+        Self {
+            image: image.into(),
+            depth: None,
+        }
+    }
+}
+
+/// A loaded package with its perception stages.
+#[derive(Debug)]
+pub struct Pipeline {
+    grounder: Grounder,
+    /// The package's own text reader (its manifest declares `perception.ocr`).
+    reader: Option<Arc<TextReader>>,
+    /// The default reader, loaded when spans are asked of a package without one.
+    on_demand: OnceLock<std::result::Result<Arc<TextReader>, String>>,
+    load: LoadOptions,
+}
+
+impl Pipeline {
+    /// Loads the package in `dir` with one worker on `provider`.
+    pub fn load(dir: &Path, provider: crate::Provider) -> Result<Self> {
+        Self::load_with(
+            dir,
+            &LoadOptions {
+                provider,
+                ..LoadOptions::default()
+            },
+        )
+    }
+
+    /// Loads the policy graphs and the perception stages the manifest declares, on the same
+    /// provider (an explicit CUDA request applies to every stage; nothing falls back).
+    pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let grounder = Grounder::load_with(dir, opts)?;
+        let reader =
+            match &grounder.manifest().perception.ocr {
+                Some(stage) => {
+                    let files = OcrFiles::find(&[dir], &stage.detector, &stage.recognizer)
+                        .map_err(|e| Error::Package {
+                            path: dir.to_path_buf(),
+                            message: format!("perception.ocr: {e}"),
+                        })?;
+                    let reader = TextReader::load(
+                        &files,
+                        &stage.config,
+                        &ReaderOptions {
+                            // `auto` already chose for the policy; OCR follows it.
+                            provider: grounder.provider(),
+                            intra_threads: opts.intra_threads,
+                        },
+                    )?;
+                    Some(Arc::new(reader))
+                }
+                None => None,
+            };
+        Ok(Self {
+            grounder,
+            reader,
+            on_demand: OnceLock::new(),
+            load: opts.clone(),
+        })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        self.grounder.manifest()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.grounder.dir()
+    }
+
+    pub fn provider(&self) -> crate::Provider {
+        self.grounder.provider()
+    }
+
+    pub fn workers(&self) -> usize {
+        self.grounder.workers()
+    }
+
+    /// The policy (for tests and benchmarks that time it alone).
+    pub fn grounder(&self) -> &Grounder {
+        &self.grounder
+    }
+
+    /// The package's text reader, if its manifest declares one.
+    pub fn reader(&self) -> Option<&Arc<TextReader>> {
+        self.reader.as_ref()
+    }
+
+    /// Whether the package reads depth (RGB-D preprocessing).
+    pub fn wants_depth(&self) -> bool {
+        self.manifest().preprocess.channels == Channels::Rgbd
+    }
+
+    /// Grounds `instruction` in `frame`.
+    pub fn ground(
+        &self,
+        frame: Frame<'_>,
+        instruction: &str,
+        options: &GroundOptions,
+    ) -> Result<Grounding> {
+        match (self.wants_depth(), frame.depth.is_some()) {
+            (true, false) => {
+                return Err(Error::invalid(
+                    "depth",
+                    format!(
+                        "package {} is RGB-D: it needs an aligned 16-bit depth image",
+                        self.manifest().name
+                    ),
+                ))
+            }
+            (false, true) => return Err(Error::invalid(
+                "depth",
+                format!(
+                    "package {} reads RGB only: a depth image would be ignored, so it is refused",
+                    self.manifest().name
+                ),
+            )),
+            _ => {}
+        }
+        let t0 = Instant::now();
+        let mut spans: Option<Vec<TextSpan>> = None;
+        if let Some(reader) = &self.reader {
+            spans = Some(reader.read(frame.image)?.spans);
+        } else if options.spans {
+            spans = Some(self.on_demand_reader()?.read(frame.image)?.spans);
+        }
+        let perceive = if spans.is_some() {
+            t0.elapsed()
+        } else {
+            Duration::ZERO
+        };
+        let mut out =
+            self.grounder
+                .ground_with(frame.image, frame.depth, instruction, &options.decode)?;
+        out.timings.perceive = perceive;
+        if options.spans {
+            out.spans = spans;
+        }
+        Ok(out)
+    }
+
+    /// [`Pipeline::ground`] on tokio's blocking pool, for async callers; `depth` is a
+    /// 16-bit image and its scale in metres per unit.
+    pub async fn ground_async(
+        self: Arc<Self>,
+        image: DynamicImage,
+        depth: Option<(crate::depth::Depth16, f64)>,
+        instruction: String,
+        options: GroundOptions,
+    ) -> Result<Grounding> {
+        tokio::task::spawn_blocking(move || {
+            let depth_ref = match &depth {
+                Some((d, scale)) => Some(DepthRef::new(d.width(), d.height(), d.as_raw(), *scale)?),
+                None => None,
+            };
+            let frame = Frame {
+                image: ImageInput::Image(&image),
+                depth: depth_ref,
+            };
+            self.ground(frame, &instruction, &options)
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?
+    }
+
+    fn on_demand_reader(&self) -> Result<&Arc<TextReader>> {
+        let r = self.on_demand.get_or_init(|| {
+            OcrFiles::default_files()
+                .and_then(|files| {
+                    TextReader::load(
+                        &files,
+                        &OcrConfig::default(),
+                        &ReaderOptions {
+                            provider: self.grounder.provider(),
+                            intra_threads: self.load.intra_threads,
+                        },
+                    )
+                })
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        });
+        r.as_ref().map_err(|e| Error::Ocr(e.clone()))
+    }
+}
