@@ -68,6 +68,7 @@ pub fn build_manifest(trained: &Trained, name: &str) -> Result<Manifest> {
         card: Some(CARD_FILE.into()),
         opset: OPSET,
         tasks: trained_tasks(&trained.cfg.data.train),
+        perception: Default::default(),
     };
     manifest.validate().map_err(|message| Error::Export {
         path: trained.run_root.clone(),
