@@ -158,13 +158,15 @@ impl Pipeline {
                     ),
                 ))
             }
-            (false, true) => return Err(Error::invalid(
-                "depth",
-                format!(
+            (false, true) => {
+                return Err(Error::invalid(
+                    "depth",
+                    format!(
                     "package {} reads RGB only: a depth image would be ignored, so it is refused",
                     self.manifest().name
                 ),
-            )),
+                ))
+            }
             _ => {}
         }
         let t0 = Instant::now();

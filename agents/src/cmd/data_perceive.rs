@@ -39,6 +39,10 @@ pub struct PerceiveArgs {
     /// docs/perception.md); default: the reader's defaults.
     #[arg(long, value_name = "FILE.toml")]
     ocr_config: Option<PathBuf>,
+    /// Where to write the spans (default: DATASET/spans.jsonl), e.g. for a dataset that is
+    /// read-only or must stay untouched.
+    #[arg(long, value_name = "FILE.jsonl")]
+    out: Option<PathBuf>,
     /// Read every image again even if spans.jsonl is complete.
     #[arg(long)]
     force: bool,
@@ -61,8 +65,10 @@ pub fn run(args: &PerceiveArgs) -> anyhow::Result<()> {
             .map(Path::to_path_buf)
             .unwrap_or_default()
     };
-    let out = root.join(SPANS_FILE);
-    let partial = root.join(format!("{SPANS_FILE}.partial"));
+    let out = args.out.clone().unwrap_or_else(|| root.join(SPANS_FILE));
+    let mut partial_name = out.file_name().unwrap_or_default().to_os_string();
+    partial_name.push(".partial");
+    let partial = out.with_file_name(partial_name);
     if args.force {
         for p in [&out, &partial] {
             if p.exists() {

@@ -30,6 +30,10 @@ pub struct PerceiveArgs {
     /// Detection input size as a fraction of the image's (default: the reader's default).
     #[arg(long)]
     det_scale: Option<f32>,
+    /// Read the image this many times and report the median timings (a quick speed check;
+    /// the first read, which warms ONNX Runtime up, is not counted when N > 1).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
     /// Write a copy of the image with every line (blue) and word (green) box drawn (PNG).
     #[arg(long, value_name = "OUT.png")]
     annotate: Option<PathBuf>,
@@ -53,9 +57,29 @@ pub fn run(args: &PerceiveArgs) -> anyhow::Result<()> {
     .context("loading the text reader")?;
     let image = open_image(&args.image)
         .with_context(|| format!("reading --image {}", args.image.display()))?;
-    let reading = reader
-        .read(&image)
-        .with_context(|| format!("reading the text of {}", args.image.display()))?;
+    let read = || {
+        reader
+            .read(&image)
+            .with_context(|| format!("reading the text of {}", args.image.display()))
+    };
+    let mut reading = read()?;
+    if args.repeat > 1 {
+        let mut runs = Vec::with_capacity(args.repeat);
+        for _ in 0..args.repeat {
+            runs.push(read()?.timings);
+        }
+        let median = |f: fn(&reticle_runtime::perception::ReadTimings) -> std::time::Duration| {
+            let mut v: Vec<_> = runs.iter().map(f).collect();
+            v.sort();
+            v[v.len() / 2]
+        };
+        reading.timings = reticle_runtime::perception::ReadTimings {
+            prepare: median(|t| t.prepare),
+            detect: median(|t| t.detect),
+            recognize: median(|t| t.recognize),
+            total: median(|t| t.total),
+        };
+    }
     if let Some(path) = &args.annotate {
         super::annotate::write(&image, &[], &reading.spans, path)?;
     }
@@ -83,9 +107,14 @@ pub fn run(args: &PerceiveArgs) -> anyhow::Result<()> {
         }
         let t = &reading.timings;
         outln!(
-            "{} lines on {}: prepare {:.1} ms, detect {:.1} ms, recognize {:.1} ms, total {:.1} ms",
+            "{} lines on {}{}: prepare {:.1} ms, detect {:.1} ms, recognize {:.1} ms, total {:.1} ms",
             reading.spans.len(),
             reader.provider(),
+            if args.repeat > 1 {
+                format!(", median of {} reads", args.repeat)
+            } else {
+                String::new()
+            },
             millis(t.prepare),
             millis(t.detect),
             millis(t.recognize),

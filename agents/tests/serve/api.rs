@@ -242,10 +242,13 @@ fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
         422,
         "invalid_options",
     );
-    // An optional depth: RGB packages ignore a valid one; a bad one is 422.
+    // A depth: RGB packages refuse even a valid one (it would be ignored), as the CLI does;
+    // a bad one is 422 too.
     let depth = json!(b64(&depth_png(w, h, 600)));
     let mut with_depth = with("depth", depth.clone());
-    assert_eq!(server.post("/v1/ground", &with_depth, None).status, 200);
+    let r = server.post("/v1/ground", &with_depth, None);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("reads RGB only"), "{}", r.body);
     with_depth["depth_scale"] = json!(0.0);
     check("/v1/ground", &with_depth.to_string(), 422, "invalid_input");
     check(

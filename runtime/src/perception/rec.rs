@@ -207,7 +207,7 @@ fn decode(
         }
         prev = best;
     }
-    let text: String = chars.iter().map(|&(c, _)| charset[c].as_str()).collect();
+    let n_bytes: usize = chars.iter().map(|&(c, _)| charset[c].len()).sum();
     let score = if confs.is_empty() {
         0.0
     } else {
@@ -243,15 +243,49 @@ fn decode(
         });
         run.clear();
     };
+    // A gap between two characters much wider than the line's usual pitch is a word break
+    // the recogniser wrote no space for (two adjacent buttons detected as one line:
+    // "CancelOK"); the line's text gets the space too.
+    let pitch = median_pitch(&chars, charset);
+    let mut text = String::with_capacity(n_bytes + 4);
+    let mut prev_step: Option<usize> = None;
     for &(c, t) in &chars {
         if charset[c].trim().is_empty() {
             flush(&mut run, &mut words);
-        } else {
-            run.push((c, t));
+            prev_step = None;
+            text.push_str(&charset[c]);
+            continue;
         }
+        if let Some(p) = prev_step {
+            let gap = (t - p) as f32;
+            if !run.is_empty() && gap >= 4.0 && gap > GAP_BREAK * pitch {
+                flush(&mut run, &mut words);
+                text.push(' ');
+            }
+        }
+        run.push((c, t));
+        prev_step = Some(t);
+        text.push_str(&charset[c]);
     }
     flush(&mut run, &mut words);
     Recognized { text, score, words }
+}
+
+/// How many times the median character pitch a gap must be to break a word.
+const GAP_BREAK: f32 = 2.2;
+
+/// The median distance, in time steps, between consecutive characters of the same word.
+fn median_pitch(chars: &[(usize, usize)], charset: &[String]) -> f32 {
+    let mut d: Vec<usize> = chars
+        .windows(2)
+        .filter(|w| !charset[w[0].0].trim().is_empty() && !charset[w[1].0].trim().is_empty())
+        .map(|w| w[1].1 - w[0].1)
+        .collect();
+    if d.is_empty() {
+        return 2.0;
+    }
+    d.sort_unstable();
+    d[d.len() / 2] as f32
 }
 
 /// The padded input width of a crop `w` wide: the next step of a ladder growing by about a
