@@ -40,6 +40,12 @@ pub enum Error {
         min: [f64; 3],
         max: [f64; 3],
     },
+    /// Robot: the target is farther from the camera than the camera file's `max_range_m`.
+    #[error(
+        "target is {distance_m:.3} m from the camera, beyond the maximum range of \
+         {max_range_m} m (camera max_range_m)"
+    )]
+    BeyondRange { distance_m: f64, max_range_m: f64 },
     /// Robot: the model's answer gives no usable point (unparseable, a label or count, or a
     /// point outside the image).
     #[error("the model's answer {text:?} gives no target point: {message}")]

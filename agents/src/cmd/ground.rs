@@ -21,7 +21,7 @@ pub struct GroundArgs {
     /// What to find, e.g. "click Save".
     #[arg(long)]
     instruction: String,
-    /// Aligned 16-bit depth PNG, for RGB-D models.
+    /// Aligned 16-bit depth PNG, for RGB-D models only (refused for an RGB model).
     #[arg(long)]
     depth: Option<PathBuf>,
     /// Metres per depth unit (0.001 for millimetres).
@@ -33,7 +33,8 @@ pub struct GroundArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Write a copy of the image with the answer drawn on it (PNG).
+    /// Write a copy of the image with the answer drawn on it, encoded by the extension
+    /// (.png, .jpg, .jpeg; others are refused). The folder must exist.
     #[arg(long, value_name = "OUT.png")]
     annotate: Option<PathBuf>,
     /// Sampling temperature (0 = greedy).
@@ -59,13 +60,20 @@ pub fn run(args: &GroundArgs) -> anyhow::Result<()> {
         max_new_tokens: args.max_new_tokens,
     };
     options.validate()?;
+    if let Some(path) = &args.annotate {
+        reticle_models::imageio::check_output(path)
+            .with_context(|| format!("--annotate {}", path.display()))?;
+    }
     let model = reticle_agents::defaults::model_dir(args.model.as_deref())?;
     let grounder = Grounder::load(&model, provider)
         .with_context(|| format!("loading model package {}", model.display()))?;
     let image = open_image(&args.image)
         .with_context(|| format!("reading --image {}", args.image.display()))?;
+    grounder
+        .manifest()
+        .check_depth_input(args.depth.is_some())?;
     let depth = match &args.depth {
-        Some(p) => Some(reticle_models::suites::read_depth(p)?),
+        Some(p) => Some(reticle_agents::robot::read_depth_png(p)?),
         None => None,
     };
     let depth_ref = match &depth {
@@ -169,14 +177,8 @@ fn annotate(image: &image::DynamicImage, out: &Grounding, path: &Path) -> anyhow
         }
         _ => {}
     }
-    let mut bytes = Vec::new();
-    canvas
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .context("encoding the annotated image")?;
-    reticle_models::fsutil::write_atomic(path, &bytes)?;
+    reticle_models::imageio::save_rgb(path, &canvas)
+        .with_context(|| format!("writing --annotate {}", path.display()))?;
     tracing::info!(path = %path.display(), "annotated image written");
     Ok(())
 }

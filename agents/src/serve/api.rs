@@ -206,6 +206,7 @@ pub fn from_agents_error(e: &crate::Error) -> ApiError {
         E::RobotImage { .. } => ApiError::unprocessable("invalid_image", msg),
         E::NoValidDepth { .. } => ApiError::unprocessable("no_valid_depth", msg),
         E::OutsideWorkspace { .. } => ApiError::unprocessable("outside_workspace", msg),
+        E::BeyondRange { .. } => ApiError::unprocessable("outside_workspace", msg),
         E::NoTargetPoint { .. } => ApiError::unprocessable("no_target", msg),
         E::RobotOption { .. } => ApiError::unprocessable("invalid_options", msg),
         E::NonFinite { .. } => ApiError::unprocessable("non_finite", msg),
