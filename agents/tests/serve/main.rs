@@ -9,6 +9,7 @@
 
 mod api;
 mod auth;
+mod connections;
 mod lifecycle;
 mod limits;
 mod util;
