@@ -10,7 +10,7 @@ use std::path::Path;
 use nalgebra::{Isometry3, Matrix3, Point3, Quaternion, Translation3, UnitQuaternion};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// Largest deviation from orthonormality (`max |RᵀR − I|`, `|det R − 1|`) accepted in an
 /// extrinsic matrix, and from unit norm in a quaternion: calibration files print a handful

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::camera::CameraModel;
 use super::depth::{check_window, median_depth};
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// Options of [`refer`] and [`locate`].
 #[derive(Debug, Clone, PartialEq)]

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// How the service listens, admits and limits requests. Build it, then call
 /// [`ServeConfig::validate`] (done by [`super::serve`]) before binding anything.
@@ -82,7 +82,7 @@ impl ServeConfig {
     /// Refuses settings that would make an unsafe or useless service: an open service on a
     /// non-loopback address, a weak token, zero workers, a zero limit.
     pub fn validate(&self) -> Result<()> {
-        let bad = |message: String| Err(Error::Serve(message));
+        let bad = |message: String| Err(Error::Config(message));
         if let Some(t) = &self.token {
             if t.chars().count() < MIN_TOKEN_LEN {
                 return bad(format!(

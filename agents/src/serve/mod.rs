@@ -15,6 +15,7 @@
 mod api;
 mod auth;
 mod config;
+pub mod error;
 mod limits;
 mod listen;
 mod metrics;
@@ -37,8 +38,8 @@ pub use config::{ServeConfig, MIN_TOKEN_LEN};
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use routes::PATHS;
 
-use crate::error::{Error, Result};
 use api::ApiError;
+pub use error::{Error, Result};
 use limits::Admission;
 use metrics::Metrics;
 
@@ -145,7 +146,7 @@ pub async fn serve(
 ) -> Result<()> {
     config.validate()?;
     if grounder.workers() < config.workers {
-        return Err(Error::Serve(format!(
+        return Err(Error::Config(format!(
             "the package was loaded with {} workers but the service admits {} concurrent runs",
             grounder.workers(),
             config.workers
