@@ -12,4 +12,6 @@ mod data;
 mod errors;
 mod eval;
 mod ground;
+#[path = "../support/mod.rs"]
+mod support;
 mod util;

@@ -12,4 +12,6 @@ mod auth;
 mod connections;
 mod lifecycle;
 mod limits;
+#[path = "../support/mod.rs"]
+mod support;
 mod util;
