@@ -100,7 +100,7 @@ fn scale_for(image: &Path, opts: &ImportOptions) -> std::result::Result<(f64, f6
     if !opts.norm1000 {
         return Ok((1.0, 1.0));
     }
-    let (w, h) = image::image_dimensions(image)
+    let (w, h) = crate::imageio::open_dimensions(image)
         .map_err(|e| format!("cannot read size of {}: {e}", image.display()))?;
     Ok((w as f64 / 1000.0, h as f64 / 1000.0))
 }

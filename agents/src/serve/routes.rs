@@ -162,7 +162,9 @@ async fn ground(
     check_options(&req.options)?;
     let bytes = base64_field("image", &req.image)?;
     check_pixels("image", &bytes, state.config.max_pixels)?;
-    (state.grounder.manifest())
+    state
+        .grounder
+        .manifest()
         .check_depth_input(req.depth.is_some())
         .map_err(|e| ApiError::unprocessable("invalid_input", e.to_string()))?;
     let depth_bytes = match &req.depth {

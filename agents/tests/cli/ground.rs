@@ -186,3 +186,23 @@ fn annotate_encodes_by_extension() {
         assert_eq!(image::guess_format(&bytes).unwrap(), format, "{name}");
     }
 }
+
+/// A phone photo (EXIF orientation 6) is grounded upright: the size and the point are in the
+/// pixels a viewer shows, not the sensor's.
+#[test]
+fn exif_orientation_is_applied_before_grounding() {
+    let dir = tempfile::tempdir().unwrap();
+    let sensor = image::RgbImage::from_fn(160, 100, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 5) as u8, 90])
+    });
+    let path = dir.path().join("phone.jpg");
+    std::fs::write(&path, crate::support::jpeg_with_orientation(&sensor, 6)).unwrap();
+    let out = reticle()
+        .args(["ground", "--model", arg(&fixture()), "--image", arg(&path)])
+        .args(["--instruction", "click Save", "--provider", "cpu", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(v["size"], serde_json::json!([100, 160]), "{v}");
+}

@@ -101,3 +101,27 @@ pub fn start_xvfb(w: u32, h: u32) -> (Child, String) {
     assert!(number.trim().parse::<u32>().is_ok(), "Xvfb said {number:?}");
     (child, format!(":{}", number.trim()))
 }
+
+/// A JPEG of `img` with an EXIF `APP1` segment carrying `orientation` (6: the camera was
+/// turned 90° clockwise, as phones write portrait photos).
+pub fn jpeg_with_orientation(img: &image::RgbImage, orientation: u16) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut jpeg),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
+    // Big-endian TIFF header, one IFD entry: tag 0x0112 (Orientation), SHORT, count 1.
+    let mut tiff = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
+    tiff.extend_from_slice(&orientation.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let len = u16::try_from(app1.len() + 2).unwrap();
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
