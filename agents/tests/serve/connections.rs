@@ -173,3 +173,20 @@ fn an_oversized_upload_reads_its_413_instead_of_a_broken_pipe() {
     assert!(text.starts_with("HTTP/1.1 413 "), "{text:?}");
     assert!(text.contains("payload_too_large"), "{text:?}");
 }
+
+#[test]
+fn workers_beyond_the_cap_are_refused_before_loading() {
+    let out = crate::util::reticle()
+        .args(["serve", "--model", crate::util::fixture().to_str().unwrap()])
+        .args(["--port", "0", "--provider", "cpu", "--workers", "100000"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "workers must be in 1..=64 (each loads its own copy of the model), got 100000"
+        ),
+        "{err}"
+    );
+}
