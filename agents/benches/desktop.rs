@@ -16,18 +16,18 @@
 
 #[path = "../tests/desktop/app.rs"]
 mod app;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use reticle_agents::desktop::act::{Action, EnigoInput, Input as _};
 use reticle_agents::desktop::monitor;
-use reticle_models::dataset::read_dataset;
 use reticle_models::grammar::Value;
 use reticle_models::preprocess::{PixelFormat, PixelsRef};
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
 use reticle_runtime::{DecodeOptions, Grounder, ImageInput, Provider};
 
 fn percentile(v: &mut [f64], q: f64) -> f64 {
@@ -39,7 +39,7 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
 fn model() -> PathBuf {
     std::env::var_os("RETICLE_BENCH_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/micro-ui"))
+        .unwrap_or_else(support::fixture)
 }
 
 /// In the child: measure on `DISPLAY`, print one table row per phase.
@@ -109,14 +109,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
-    let data = tempfile::tempdir().unwrap();
-    suites::generate(
-        &SuiteConfig::new(SuiteKind::Ui, 12, 21),
-        data.path(),
-        &|_| {},
-    )
-    .unwrap();
-    let records = read_dataset(data.path()).unwrap();
+    let support::SuiteData { dir: data, records } = support::training_data();
     let exe = std::env::current_exe().unwrap();
     println!(
         "model: {}; {iters} iterations after 2 warm-up rounds; times in ms",
@@ -128,20 +121,7 @@ fn main() {
             .iter()
             .find(|r| image::image_dimensions(&r.image).unwrap() == (w, h))
             .unwrap();
-        let mut xvfb = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", &format!("{w}x{h}x24")])
-            .args(["-nolisten", "tcp", "-noreset"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb is not installed (scripts/setup.sh installs xvfb)");
-        let mut out = xvfb.stdout.take().unwrap();
-        let mut number = String::new();
-        let mut byte = [0u8; 1];
-        while out.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
-            number.push(byte[0] as char);
-        }
-        let display = format!(":{}", number.trim());
+        let (mut xvfb, display) = support::start_xvfb(w, h);
         let config = data.path().join(format!("app-{w}.json"));
         let cfg = serde_json::json!({"x": 0, "y": 0, "screens": [
             {"image": r.image, "elements": []}]});
@@ -156,6 +136,7 @@ fn main() {
         // Wait for the app's "ready" line; later lines (clicks) go to a drain thread.
         let mut app_out = app.stdout.take().unwrap();
         let mut line = Vec::new();
+        let mut byte = [0u8; 1];
         while app_out.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
             line.push(byte[0]);
         }

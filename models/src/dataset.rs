@@ -61,7 +61,10 @@ impl std::fmt::Display for Task {
 }
 
 /// The ground truth of a record, in original image pixels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Written as an object with exactly one key ([`Target::KINDS`]); anything else is refused
+/// naming the keys found (extra data about a record belongs in its `meta`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     Box(BBox),
@@ -73,8 +76,71 @@ pub enum Target {
     Count(u32),
 }
 
-/// One dataset record.
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let (key, value) = match map.iter().next() {
+            Some((k, v)) if map.len() == 1 && Target::KINDS.contains(&k.as_str()) => {
+                (k.as_str(), v.clone())
+            }
+            _ => {
+                let got = if map.is_empty() {
+                    "no key".to_string()
+                } else {
+                    map.keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                return Err(D::Error::custom(format!(
+                    "target must have exactly one of {}; got {got} (put other data in `meta`)",
+                    Target::KINDS.join(", ")
+                )));
+            }
+        };
+        let field = |e: serde_json::Error| D::Error::custom(format!("target.{key}: {e}"));
+        Ok(match key {
+            "box" => Target::Box(
+                stored_box(serde_json::from_value(value).map_err(field)?)
+                    .map_err(|m| D::Error::custom(format!("target.box: {m}")))?,
+            ),
+            "boxes" => {
+                let raw: Vec<[f64; 4]> = serde_json::from_value(value).map_err(field)?;
+                let mut boxes = Vec::with_capacity(raw.len());
+                for (i, b) in raw.into_iter().enumerate() {
+                    boxes.push(
+                        stored_box(b)
+                            .map_err(|m| D::Error::custom(format!("target.boxes[{i}]: {m}")))?,
+                    );
+                }
+                Target::Boxes(boxes)
+            }
+            "point" => Target::Point(serde_json::from_value(value).map_err(field)?),
+            "mask" => Target::Mask(serde_json::from_value(value).map_err(field)?),
+            "label" => Target::Label(serde_json::from_value(value).map_err(field)?),
+            // The only kind left in `KINDS`.
+            _ => Target::Count(serde_json::from_value(value).map_err(field)?),
+        })
+    }
+}
+
+/// A box as written in a record. Unlike [`BBox::new`], inverted corners are refused: a box
+/// written `[x2, y2, x1, y1]` is a mistake in the data (often a width read as a corner), not
+/// a box to guess at.
+fn stored_box([x1, y1, x2, y2]: [f64; 4]) -> std::result::Result<BBox, String> {
+    if x2 < x1 || y2 < y1 {
+        return Err(format!(
+            "box [{x1}, {y1}, {x2}, {y2}] is inverted: write [x1, y1, x2, y2] with x1 <= x2 and y1 <= y2"
+        ));
+    }
+    Ok(BBox::new(x1, y1, x2, y2))
+}
+
+/// One dataset record. Unknown fields are refused (a misspelt `cot` or `depht` would
+/// otherwise be dropped without a word).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Record {
     pub id: String,
     /// The image, relative to the JSONL file on disk (absolute once read).
@@ -143,7 +209,7 @@ impl Record {
     }
 
     /// Makes relative paths absolute against `root`.
-    fn resolve(&mut self, root: &Path) {
+    pub(crate) fn resolve(&mut self, root: &Path) {
         let abs = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = root.join(&*p);
@@ -158,24 +224,75 @@ impl Record {
         }
     }
 
-    /// Makes paths under `root` relative to it (for writing).
-    fn relativize(&mut self, root: &Path) {
-        let rel = |p: &mut PathBuf| {
-            if let Ok(r) = p.strip_prefix(root) {
-                *p = r.to_path_buf();
+    /// Makes absolute paths relative to `root`, the folder of the file being written, with
+    /// `..` where a file lies outside it, so that reading the file back finds the same files.
+    /// Relative paths are already relative to `root` (the suites write them that way).
+    fn relativize(&mut self, root: &Path) -> Result<()> {
+        let rel = |p: &mut PathBuf| -> Result<()> {
+            if p.is_absolute() {
+                *p = relative_path(p, root)?;
             }
+            Ok(())
         };
-        rel(&mut self.image);
+        rel(&mut self.image)?;
         if let Some(d) = &mut self.depth {
-            rel(d);
+            rel(d)?;
         }
         if let Target::Mask(m) = &mut self.target {
-            rel(m);
+            rel(m)?;
         }
+        Ok(())
     }
 }
 
+/// `path` made absolute against the working directory, with `.` and `..` resolved
+/// lexically (symbolic links are not followed).
+fn lexical_absolute(path: &Path) -> Result<PathBuf> {
+    use std::path::Component;
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    let abs = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+/// `path` relative to the folder `root` (`../images/a.png` when needed). Paths on another
+/// root (a different Windows drive) stay absolute.
+pub fn relative_path(path: &Path, root: &Path) -> Result<PathBuf> {
+    use std::path::Component;
+    let (path, root) = (lexical_absolute(path)?, lexical_absolute(root)?);
+    let (a, b): (Vec<Component>, Vec<Component>) =
+        (path.components().collect(), root.components().collect());
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return Ok(path);
+    }
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &a[common..] {
+        out.push(c);
+    }
+    Ok(out)
+}
+
 impl Target {
+    /// Every target kind, as the JSON key that names it.
+    pub const KINDS: [&'static str; 6] = ["box", "boxes", "point", "mask", "label", "count"];
+
     /// The JSON key of this target kind.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -285,7 +402,7 @@ impl JsonlWriter {
     pub fn write(&mut self, record: &Record) -> Result<()> {
         record.validate().map_err(|m| Error::invalid("record", m))?;
         let mut rec = record.clone();
-        rec.relativize(&self.root);
+        rec.relativize(&self.root)?;
         let mut line = serde_json::to_string(&rec)?;
         line.push('\n');
         self.out
@@ -302,7 +419,7 @@ pub fn write_jsonl(path: &Path, records: &[Record]) -> Result<()> {
     for r in records {
         r.validate().map_err(|m| Error::invalid("record", m))?;
         let mut rec = r.clone();
-        rec.relativize(&root);
+        rec.relativize(&root)?;
         buf.push_str(&serde_json::to_string(&rec)?);
         buf.push('\n');
     }
@@ -350,6 +467,65 @@ mod tests {
         let back = read_dataset(&dir.path().join("sub"))?;
         assert_eq!(back, vec![rec]);
         Ok(())
+    }
+
+    #[test]
+    fn relative_paths_climb_out_of_the_output_folder() -> Result<()> {
+        let rel = |p: &str, root: &str| relative_path(Path::new(p), Path::new(root));
+        assert_eq!(
+            rel("/w/raw/images/x.png", "/w/data/r1")?,
+            Path::new("../../raw/images/x.png")
+        );
+        assert_eq!(
+            rel("/w/data/r1/images/x.png", "/w/data/r1")?,
+            Path::new("images/x.png")
+        );
+        assert_eq!(
+            rel("/w/data/./r1/../r1/x.png", "/w/data/r1/")?,
+            Path::new("x.png")
+        );
+        // An absolute path outside the output folder is written relative and read back.
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let out = dir.path().join("data/r1/data.jsonl");
+        let mut rec = sample();
+        rec.image = dir.path().join("raw/images/a1.png");
+        write_jsonl(&out, std::slice::from_ref(&rec))?;
+        let text = fs::read_to_string(&out).map_err(|e| Error::io(&out, e))?;
+        assert!(
+            text.contains(r#""image":"../../raw/images/a1.png""#),
+            "{text}"
+        );
+        let back = read_jsonl(&out)?;
+        assert_eq!(
+            lexical_absolute(&back[0].image)?,
+            lexical_absolute(&rec.image)?
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn target_keys_are_named() {
+        let line = serde_json::to_string(&sample()).unwrap().replace(
+            r#"{"box":[1.0,2.0,30.0,40.0]}"#,
+            r#"{"box":[1,2,3,4],"label_box":[1,2,3,4]}"#,
+        );
+        let err = parse_line(&line).unwrap_err();
+        assert!(
+            err.contains("target must have exactly one of box, boxes, point, mask, label, count; got box, label_box"),
+            "{err}"
+        );
+        let err = parse_line(
+            &line
+                .replace(r#","label_box":[1,2,3,4]"#, "")
+                .replace("[1,2,3,4]", "[3,4,1,2]"),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("target.box: box [3, 4, 1, 2] is inverted"),
+            "{err}"
+        );
+        let err = parse_line(&line.replace(r#""task""#, r#""tsak":1,"task""#)).unwrap_err();
+        assert!(err.contains("unknown field `tsak`"), "{err}");
     }
 
     #[test]

@@ -305,11 +305,7 @@ impl Mask {
 
     /// Reads a mask PNG (any pixel format; non-zero luma is inside).
     pub fn load(path: &Path) -> Result<Self> {
-        let img = image::open(path).map_err(|e| Error::Image {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let luma = img.to_luma8();
+        let luma = crate::imageio::open(path)?.to_luma8();
         let (w, h) = luma.dimensions();
         Self::from_raw(
             w,

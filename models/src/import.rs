@@ -72,10 +72,19 @@ struct ScreenSpotItem {
     rest: serde_json::Map<String, serde_json::Value>,
 }
 
-fn image_root(input: &Path, opts: &ImportOptions) -> PathBuf {
-    opts.image_root
+/// The folder image paths are relative to, made absolute so that the records name their
+/// images wherever the output is written (the writer makes them relative to it).
+fn image_root(input: &Path, opts: &ImportOptions) -> Result<PathBuf> {
+    let root = opts
+        .image_root
         .clone()
-        .unwrap_or_else(|| input.parent().map(Path::to_path_buf).unwrap_or_default())
+        .unwrap_or_else(|| input.parent().map(Path::to_path_buf).unwrap_or_default());
+    let root = if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root
+    };
+    std::path::absolute(&root).map_err(|e| Error::io(&root, e))
 }
 
 fn record_err(path: &Path, line: usize, message: impl Into<String>) -> Error {
@@ -91,7 +100,7 @@ fn scale_for(image: &Path, opts: &ImportOptions) -> std::result::Result<(f64, f6
     if !opts.norm1000 {
         return Ok((1.0, 1.0));
     }
-    let (w, h) = image::image_dimensions(image)
+    let (w, h) = crate::imageio::open_dimensions(image)
         .map_err(|e| format!("cannot read size of {}: {e}", image.display()))?;
     Ok((w as f64 / 1000.0, h as f64 / 1000.0))
 }
@@ -119,7 +128,7 @@ fn parse_answer(text: &str) -> std::result::Result<Value, String> {
 /// Imports a VLM-R1-style JSONL file.
 pub fn import_vlm_r1(input: &Path, opts: &ImportOptions) -> Result<Vec<Record>> {
     let text = std::fs::read_to_string(input).map_err(|e| Error::io(input, e))?;
-    let root = image_root(input, opts);
+    let root = image_root(input, opts)?;
     let mut out = Vec::new();
     for (idx, line) in text.lines().enumerate() {
         let line_no = idx + 1;
@@ -195,7 +204,7 @@ pub fn import_vlm_r1(input: &Path, opts: &ImportOptions) -> Result<Vec<Record>> 
 /// Imports ScreenSpot-style records (a JSON array, or one object per line).
 pub fn import_screenspot(input: &Path, opts: &ImportOptions) -> Result<Vec<Record>> {
     let text = std::fs::read_to_string(input).map_err(|e| Error::io(input, e))?;
-    let root = image_root(input, opts);
+    let root = image_root(input, opts)?;
     // (line number, item) pairs; a JSON array reports errors at line 1 with serde's position.
     let items: Vec<(usize, ScreenSpotItem)> = if text.trim_start().starts_with('[') {
         let v: Vec<ScreenSpotItem> =

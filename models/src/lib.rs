@@ -4,7 +4,9 @@
 //! - [`camera`]: pinhole intrinsics of depth records;
 //! - [`grammar`]: the answer grammar (`<think>…</think><answer>…</answer>`) and its total parser;
 //! - [`dataset`]: JSONL dataset records, reader and writer; [`import`]: VLM-R1 / ScreenSpot importers;
+//! - [`datacheck`]: every problem of a dataset (files, sizes, boxes, ids), by `file:line`;
 //! - [`manifest`]: the model package manifest and its validation;
+//! - [`imageio`]: bounded, EXIF-oriented image decoding and extension-checked encoding;
 //! - [`preprocess`]: image → model input planes (SIMD resize), identical in training and running;
 //! - [`rewards`] and [`metrics`]: verifiable rewards and evaluation metrics (pure functions);
 //! - [`text`]: text spans read by the perception stage (lines, words, boxes);
@@ -14,11 +16,13 @@
 //! This crate has no native dependencies: it never links libtorch or ONNX Runtime.
 
 pub mod camera;
+pub mod datacheck;
 pub mod dataset;
 pub mod error;
 pub mod fsutil;
 pub mod geometry;
 pub mod grammar;
+pub mod imageio;
 pub mod import;
 pub mod manifest;
 pub mod metrics;

@@ -234,6 +234,29 @@ pub fn standard_graphs(num_layers: usize) -> Graphs {
 pub const MIN_OPSET: i64 = 17;
 
 impl Manifest {
+    /// Checks that a depth image is given exactly when the model reads one: an RGB model
+    /// refuses a depth image rather than ignore it (the caller meant something by it), an
+    /// RGB-D model requires one.
+    pub fn check_depth_input(&self, depth_given: bool) -> Result<()> {
+        match (self.preprocess.channels, depth_given) {
+            (Channels::Rgb, true) => Err(Error::invalid(
+                "depth",
+                format!(
+                    "model {} takes RGB input and does not use a depth image; leave the depth out",
+                    self.name
+                ),
+            )),
+            (Channels::Rgbd, false) => Err(Error::invalid(
+                "depth",
+                format!(
+                    "model {} takes RGB-D input: a depth image is required",
+                    self.name
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Reads and validates `dir/model.json` and checks that every file it names exists.
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(MANIFEST_FILE);

@@ -16,11 +16,9 @@
 //!
 //! A [`Preprocessor`] owns its resizer and scratch buffers: after the first image of a given
 //! size, preprocessing allocates nothing. Memory is bounded: images above [`MAX_PIXELS`] or
-//! with a zero side are refused, and [`decode_image`] applies `image`'s decoding
-//! [`Limits`](image::Limits) so that a small file declaring a huge image is rejected before
-//! any pixel buffer is allocated.
+//! with a zero side are refused, and decoding goes through [`crate::imageio`] (bounded
+//! decoder memory, EXIF orientation applied).
 
-use std::io::Cursor;
 use std::path::Path;
 
 use fast_image_resize as fr;
@@ -28,16 +26,9 @@ use image::DynamicImage;
 
 use crate::error::{Error, Result};
 use crate::geometry::ResizeMode;
+use crate::imageio::check_size;
+pub use crate::imageio::{MAX_FILE_BYTES, MAX_PIXELS};
 use crate::manifest::{Channels, Preprocess};
-
-/// The largest image accepted, in pixels (width × height): 100 megapixels.
-pub const MAX_PIXELS: u64 = 100_000_000;
-
-/// The largest image file read by [`open_image`], in bytes.
-pub const MAX_FILE_BYTES: u64 = 1 << 30;
-
-/// Bytes the decoder may allocate: a [`MAX_PIXELS`] image at 16 bits × 4 channels.
-const MAX_DECODE_ALLOC: u64 = MAX_PIXELS * 8;
 
 /// How the bytes of a pixel buffer are laid out. Rows are contiguous, without padding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,28 +49,6 @@ impl PixelFormat {
             PixelFormat::Gray8 => 1,
         }
     }
-}
-
-/// Checks a size against the zero and [`MAX_PIXELS`] limits.
-fn check_size(what: &'static str, width: u32, height: u32) -> Result<()> {
-    if width == 0 || height == 0 {
-        return Err(Error::invalid(
-            what,
-            format!("{width}x{height} has no pixels"),
-        ));
-    }
-    let n = u64::from(width) * u64::from(height);
-    if n > MAX_PIXELS {
-        return Err(Error::invalid(
-            what,
-            format!(
-                "{width}x{height} is {:.1} megapixels, above the limit of {} megapixels",
-                n as f64 / 1e6,
-                MAX_PIXELS / 1_000_000
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// A borrowed image: `height` rows of `width` pixels in `format`.
@@ -190,49 +159,15 @@ impl<'a> DepthRef<'a> {
     }
 }
 
-/// Reads and decodes an image file with bounded memory (see [`decode_image`]).
+/// Reads and decodes an image file with bounded memory and its EXIF orientation applied
+/// (see [`crate::imageio::open`]).
 pub fn open_image(path: &Path) -> Result<DynamicImage> {
-    let bad = |message: String| Error::Image {
-        path: path.to_path_buf(),
-        message,
-    };
-    let len = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len();
-    if len > MAX_FILE_BYTES {
-        return Err(bad(format!(
-            "file is {len} bytes, above the limit of {MAX_FILE_BYTES}"
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    decode_image(&bytes, path)
+    crate::imageio::open(path)
 }
 
-/// Decodes PNG or JPEG bytes (`name` is used in errors). The header is read first: images
-/// with a zero side or above [`MAX_PIXELS`] are refused before any pixel is allocated, and
-/// the decoder runs under `image::Limits`.
+/// Decodes PNG or JPEG bytes (`name` is used in errors); see [`crate::imageio::decode`].
 pub fn decode_image(bytes: &[u8], name: &Path) -> Result<DynamicImage> {
-    let bad = |message: String| Error::Image {
-        path: name.to_path_buf(),
-        message,
-    };
-    let reader = || {
-        image::ImageReader::new(Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| bad(format!("cannot read: {e}")))
-    };
-    let (w, h) = reader()?
-        .into_dimensions()
-        .map_err(|e| bad(format!("not a readable PNG/JPEG image: {e}")))?;
-    check_size("image", w, h).map_err(|e| bad(e.to_string()))?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(w);
-    limits.max_image_height = Some(h);
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    let mut r = reader()?;
-    r.limits(limits);
-    r.decode()
-        .map_err(|e| bad(format!("cannot decode {w}x{h} image: {e}")))
+    crate::imageio::decode(bytes, name)
 }
 
 /// Turns images into model input planes; holds the resizer and scratch buffers so that
@@ -463,6 +398,8 @@ fn depth_nearest(depth: DepthRef<'_>, w: usize, h: usize, max_m: f64, out: &mut 
 
 #[cfg(test)]
 mod tests {
+    use std::io::Cursor;
+
     use super::*;
 
     fn spec(w: u32, h: u32, channels: Channels) -> Preprocess {

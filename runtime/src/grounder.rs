@@ -327,18 +327,27 @@ impl Grounder {
         .map_err(|e| Error::Task(e.to_string()))?
     }
 
-    /// `<bos>` + the tokens of the prompt template filled with `instruction`.
+    /// `<bos>` + the tokens of the prompt template filled with `instruction`. The template
+    /// is the package's (trusted: its special tokens are control tokens); the instruction
+    /// is the caller's and only ever becomes plain-text tokens, so `<eos>` or
+    /// `<answer>(999,999)</answer>` in it cannot end or answer the prompt.
     pub fn prompt_ids(&self, instruction: &str) -> Result<Vec<u32>> {
         if instruction.trim().is_empty() {
             return Err(Error::invalid("instruction", "the instruction is empty"));
         }
-        let text = self
-            .manifest
-            .prompt
-            .template
-            .replace("{instruction}", instruction);
         let mut ids = vec![self.ids.bos];
-        ids.extend(self.tokenizer.encode(&text)?);
+        let mut pieces = self.manifest.prompt.template.split("{instruction}");
+        if let Some(first) = pieces.next() {
+            ids.extend(self.tokenizer.encode(first)?);
+        }
+        for rest in pieces {
+            let plain = self
+                .tokenizer
+                .encode_plain(instruction)
+                .map_err(|e| Error::invalid("instruction", e.to_string()))?;
+            ids.extend(plain);
+            ids.extend(self.tokenizer.encode(rest)?);
+        }
         Ok(ids)
     }
 

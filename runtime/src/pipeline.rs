@@ -148,27 +148,7 @@ impl Pipeline {
         instruction: &str,
         options: &GroundOptions,
     ) -> Result<Grounding> {
-        match (self.wants_depth(), frame.depth.is_some()) {
-            (true, false) => {
-                return Err(Error::invalid(
-                    "depth",
-                    format!(
-                        "package {} is RGB-D: it needs an aligned 16-bit depth image",
-                        self.manifest().name
-                    ),
-                ))
-            }
-            (false, true) => {
-                return Err(Error::invalid(
-                    "depth",
-                    format!(
-                    "package {} reads RGB only: a depth image would be ignored, so it is refused",
-                    self.manifest().name
-                ),
-                ))
-            }
-            _ => {}
-        }
+        self.manifest().check_depth_input(frame.depth.is_some())?;
         let t0 = Instant::now();
         let mut spans: Option<Vec<TextSpan>> = None;
         if let Some(reader) = &self.reader {

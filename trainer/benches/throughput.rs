@@ -151,13 +151,12 @@ fn main() {
         let v = grpo_step(&mut s, None, step, &mut masks).unwrap();
         sync(device);
         let total = t.elapsed().as_secs_f64();
-        let get = |k: &str| v.get(k).copied().unwrap_or(f64::NAN);
         println!(
             "grpo step {step}: {total:.3}s = rollout {:.3}s ({:.0} tokens/s) + reward {:.4}s + update {:.3}s (B=4, G=8)",
-            get("time/rollout_s"),
-            get("rollout_tokens_per_s"),
-            get("time/reward_s"),
-            get("time/update_s")
+            v.rollout_s,
+            v.rollout_tokens_per_s,
+            v.reward_s,
+            v.update.as_ref().map_or(f64::NAN, |u| u.update_s)
         );
     }
     println!("peak resident memory: {:.0} MiB", peak_rss_mib());

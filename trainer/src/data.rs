@@ -167,12 +167,13 @@ impl Encoder {
         Ok((planes, original))
     }
 
-    /// `<bos>` + the instruction's tokens.
+    /// `<bos>` + the instruction's tokens, as plain text (a special token written in an
+    /// instruction never becomes a control token; the runtime encodes it the same way).
     pub fn prompt_ids(&self, instruction: &str) -> Result<Vec<i64>> {
         let mut ids = vec![self.bos];
         ids.extend(
             self.tokenizer
-                .encode(instruction)?
+                .encode_plain(instruction)?
                 .into_iter()
                 .map(i64::from),
         );

@@ -2,11 +2,12 @@
 //! build tokenizers. Needs no libtorch and no model.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use reticle_models::datacheck::{self, Problem};
 use reticle_models::dataset::{self, Record, Target, DATA_FILE};
 use reticle_models::import::{self, BoxFormat, ImportOptions};
 use reticle_models::suites::{self, SuiteConfig, SuiteKind};
@@ -18,7 +19,10 @@ pub enum DataCommand {
     Gen(GenArgs),
     /// Convert a VLM-R1-style or ScreenSpot-style dataset to reticle records.
     Import(ImportArgs),
-    /// Validate a dataset: every record parses and every file it names exists.
+    /// Validate a dataset: every record parses (no unknown field, one target key, no inverted
+    /// box), every image, depth image and mask it names decodes, masks and depth images have
+    /// their image's size, boxes and points lie inside their image, and ids are unique. Every
+    /// problem is printed as `file:line: record ID: field: message`; exits non-zero if any.
     Check(CheckArgs),
     /// Train a byte-level BPE tokenizer.json on the text of datasets.
     Tokenizer(TokenizerArgs),
@@ -211,40 +215,52 @@ fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Record>> {
 }
 
 fn check(a: &CheckArgs) -> anyhow::Result<()> {
-    let records = read_all(&a.data)?;
+    let (records, problems) = check_datasets(&a.data)?;
     let mut by_task: BTreeMap<String, usize> = BTreeMap::new();
-    let mut problems = Vec::new();
-    let must_exist = |p: &Path, what: &str, id: &str, problems: &mut Vec<String>| {
-        if !p.is_file() {
-            problems.push(format!(
-                "record {id}: {what} {} does not exist",
-                p.display()
-            ));
-        }
-    };
     for r in &records {
         *by_task.entry(r.task.to_string()).or_default() += 1;
-        must_exist(&r.image, "image", &r.id, &mut problems);
-        if let Some(d) = &r.depth {
-            must_exist(d, "depth", &r.id, &mut problems);
-        }
-        if let Target::Mask(m) = &r.target {
-            must_exist(m, "mask", &r.id, &mut problems);
-        }
     }
     outln!("{} records", records.len());
     for (task, n) in &by_task {
         outln!("  task {task:<9} {n}");
     }
     if !problems.is_empty() {
-        for p in problems.iter().take(20) {
-            eprintln!("{p}");
-        }
+        report_problems(&problems);
         bail!("{} problem(s) found", problems.len());
     }
-    outln!("ok: every record parses and every file it names exists");
+    outln!(
+        "ok: every record parses, every file it names decodes, masks and depth images have \
+         their image's size, boxes and points lie inside their image, ids are unique"
+    );
     Ok(())
 }
+
+/// Checks every dataset with [`datacheck::check_dataset`]: the records that parsed and
+/// every problem found.
+pub fn check_datasets(paths: &[PathBuf]) -> anyhow::Result<(Vec<Record>, Vec<Problem>)> {
+    let mut records = Vec::new();
+    let mut problems = Vec::new();
+    for p in paths {
+        let report = datacheck::check_dataset(p)
+            .with_context(|| format!("reading dataset {}", p.display()))?;
+        records.extend(report.records.into_iter().map(|l| l.record));
+        problems.extend(report.problems);
+    }
+    Ok((records, problems))
+}
+
+/// Prints problems to stderr, at most [`MAX_PRINTED`] of them.
+pub fn report_problems(problems: &[Problem]) {
+    for p in problems.iter().take(MAX_PRINTED) {
+        eprintln!("{p}");
+    }
+    if problems.len() > MAX_PRINTED {
+        eprintln!("… and {} more", problems.len() - MAX_PRINTED);
+    }
+}
+
+/// Problems printed by `data check` and `eval` before the count of the rest.
+const MAX_PRINTED: usize = 200;
 
 fn tokenizer(a: &TokenizerArgs) -> anyhow::Result<()> {
     let records = read_all(&a.data)?;

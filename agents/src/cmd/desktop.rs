@@ -211,10 +211,10 @@ fn run_plan(args: &CommonArgs, plan: &Plan) -> anyhow::Result<()> {
     };
     let input = EnigoInput::new()?;
     let mut agent = Agent::new(&grounder, Box::new(input), config)?;
-    let print = |r: &StepReport| -> reticle_agents::Result<()> {
+    let print = |r: &StepReport| -> reticle_agents::desktop::Result<()> {
         use std::io::Write as _;
         let line = serde_json::to_string(r).map_err(|e| {
-            reticle_agents::Error::Record(format!("serialising the step report: {e}"))
+            reticle_agents::desktop::Error::Record(format!("serialising the step report: {e}"))
         })?;
         // A closed stdout must not stop the agent half-way: the report is also logged.
         let _ = writeln!(std::io::stdout().lock(), "{line}");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use reticle_models::dataset::read_dataset;
+use reticle_models::dataset::Record;
 use reticle_models::rewards::RewardConfig;
 use reticle_runtime::eval::evaluate;
 use reticle_runtime::{Pipeline, Provider};
@@ -17,7 +17,8 @@ pub struct EvalArgs {
     /// shipped package — $RETICLE_MODEL, ./models/default, or the build checkout's models/default.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Datasets (a folder with data.jsonl, or a JSONL file).
+    /// Datasets (a folder with data.jsonl, or a JSONL file). They are checked first as by
+    /// `reticle data check`: a dataset with any problem, or with no record, is refused.
     #[arg(long, num_args = 1.., required = true)]
     data: Vec<PathBuf>,
     /// Evaluate at most this many records (0 = all).
@@ -36,10 +37,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let model = reticle_agents::defaults::model_dir(args.model.as_deref())?;
     let pipeline = Pipeline::load(&model, provider)
         .with_context(|| format!("loading model package {}", model.display()))?;
-    let mut records = Vec::new();
-    for d in &args.data {
-        records.extend(read_dataset(d)?);
-    }
+    let mut records = checked_records(&args.data)?;
     if args.max > 0 {
         records.truncate(args.max);
     }
@@ -60,4 +58,22 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         outln!("{}", report.summary);
     }
     Ok(())
+}
+
+/// The records of `paths`, refused (every problem printed) unless `reticle data check` would
+/// pass them: a wrong-size mask or a box outside its image would otherwise be scored as a miss.
+fn checked_records(paths: &[PathBuf]) -> anyhow::Result<Vec<Record>> {
+    let (records, problems) = crate::cmd::data::check_datasets(paths)?;
+    if !problems.is_empty() {
+        crate::cmd::data::report_problems(&problems);
+        anyhow::bail!(
+            "{} problem(s) in the dataset; fix them (`reticle data check` lists them) before evaluating",
+            problems.len()
+        );
+    }
+    if records.is_empty() {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        anyhow::bail!("no records to evaluate in {}", names.join(", "));
+    }
+    Ok(records)
 }

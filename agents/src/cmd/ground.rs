@@ -23,7 +23,7 @@ pub struct GroundArgs {
     /// What to find, e.g. "click Save".
     #[arg(long)]
     instruction: String,
-    /// Aligned 16-bit depth PNG, for RGB-D models.
+    /// Aligned 16-bit depth PNG, for RGB-D models only (refused for an RGB model).
     #[arg(long)]
     depth: Option<PathBuf>,
     /// Metres per depth unit (0.001 for millimetres).
@@ -39,8 +39,9 @@ pub struct GroundArgs {
     /// package without an OCR stage reads it with the default reader for this.
     #[arg(long)]
     spans: bool,
-    /// Write a copy of the image with the answer drawn on it (PNG), and with --spans the read
-    /// text's line (blue) and word (green) boxes.
+    /// Write a copy of the image with the answer drawn on it, encoded by the extension
+    /// (.png, .jpg, .jpeg; others are refused; the folder must exist); with --spans also the
+    /// read text's line (blue) and word (green) boxes.
     #[arg(long, value_name = "OUT.png")]
     annotate: Option<PathBuf>,
     /// Sampling temperature (0 = greedy).
@@ -66,11 +67,18 @@ pub fn run(args: &GroundArgs) -> anyhow::Result<()> {
         max_new_tokens: args.max_new_tokens,
     };
     options.validate()?;
+    if let Some(path) = &args.annotate {
+        reticle_models::imageio::check_output(path)
+            .with_context(|| format!("--annotate {}", path.display()))?;
+    }
     let model = reticle_agents::defaults::model_dir(args.model.as_deref())?;
     let pipeline = Pipeline::load(&model, provider)
         .with_context(|| format!("loading model package {}", model.display()))?;
     let image = open_image(&args.image)
         .with_context(|| format!("reading --image {}", args.image.display()))?;
+    pipeline
+        .manifest()
+        .check_depth_input(args.depth.is_some())?;
     let depth = match &args.depth {
         Some(p) => Some(
             reticle_runtime::depth::read_depth16(p)

@@ -38,7 +38,8 @@ pub struct RobotArgs {
     /// Print the target as JSON.
     #[arg(long)]
     json: bool,
-    /// Write a copy of the RGB frame with the target pixel drawn on it (PNG).
+    /// Write a copy of the RGB frame with the target pixel drawn on it, encoded by the
+    /// extension (.png, .jpg, .jpeg; others are refused). The folder must exist.
     #[arg(long, value_name = "OUT.png")]
     annotate: Option<PathBuf>,
     /// Print targets outside the camera's workspace limits (with within_workspace = false)
@@ -62,6 +63,10 @@ pub fn run(a: &RobotArgs) -> anyhow::Result<()> {
         allow_outside: a.allow_outside,
     };
     opts.validate()?;
+    if let Some(path) = &a.annotate {
+        reticle_models::imageio::check_output(path)
+            .with_context(|| format!("--annotate {}", path.display()))?;
+    }
     let camera = CameraModel::from_path(&a.camera).context("reading --camera")?;
     let rgb =
         open_image(&a.image).with_context(|| format!("reading --image {}", a.image.display()))?;
@@ -133,14 +138,7 @@ fn annotate(rgb: &image::DynamicImage, t: &RobotTarget, path: &Path) -> anyhow::
     draw_cross_mut(&mut canvas, red, x, y);
     draw_hollow_circle_mut(&mut canvas, (x, y), r, red);
     draw_hollow_circle_mut(&mut canvas, (x, y), r + 1, red);
-    let mut bytes = Vec::new();
-    canvas
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .context("encoding the annotated image")?;
-    reticle_models::fsutil::write_atomic(path, &bytes)
+    reticle_models::imageio::save_rgb(path, &canvas)
         .with_context(|| format!("writing --annotate {}", path.display()))?;
     tracing::info!(path = %path.display(), "annotated image written");
     Ok(())

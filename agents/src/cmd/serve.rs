@@ -23,7 +23,7 @@ pub struct ServeArgs {
     /// `listening on http://ADDR:PORT`.
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Model runs at once (the package is loaded with this many workers).
+    /// Model runs at once (the package is loaded with this many workers; at most 64).
     #[arg(long, default_value_t = 1)]
     workers: usize,
     /// Requests that may wait for a worker; beyond that the answer is 503 with Retry-After.
@@ -44,6 +44,13 @@ pub struct ServeArgs {
     /// Seconds sent in Retry-After with 503.
     #[arg(long, default_value_t = 1)]
     retry_after: u32,
+    /// Open connections at most (idle ones included); one more is answered 503 and closed.
+    #[arg(long, default_value_t = 256)]
+    max_connections: usize,
+    /// Milliseconds a connection has to send a complete request head, idle keep-alive
+    /// connections included; then it is closed.
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
     /// Bearer token required by /v1/* and /metrics (at least 16 characters). Prefer the
     /// environment variable: command lines are visible to other users.
     #[arg(long, env = "RETICLE_TOKEN", hide_env_values = true)]
@@ -65,6 +72,8 @@ impl ServeArgs {
             max_pixels: self.max_pixels,
             timeout: Duration::from_millis(self.timeout_ms),
             retry_after_s: self.retry_after,
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_millis(self.header_timeout_ms),
         };
         cfg.validate()?;
         Ok(cfg)

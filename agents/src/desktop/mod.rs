@@ -12,6 +12,7 @@
 //! steps and waiting for the screen to change.
 
 pub mod act;
+pub mod error;
 pub mod mapping;
 pub mod monitor;
 pub mod plan;
@@ -30,12 +31,12 @@ use reticle_runtime::{DecodeOptions, Frame, GroundOptions, ImageInput, Pipeline}
 use serde::Serialize;
 
 use self::act::{Action, Input};
+pub use self::error::{Error, Result};
 use self::mapping::Mapped;
 use self::monitor::MonitorInfo;
 use self::plan::{Plan, Step};
 use self::record::{Recorder, StepRecord};
 use self::safety::{Refusal, Safety, SafetyConfig};
-use crate::error::{Error, Result};
 
 /// How the agent runs (built from the command line).
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@
 use image::RgbaImage;
 use serde::Serialize;
 
+use super::error::{Error, Result};
 use super::mapping::{InputSpace, Rect, ScreenMap};
-use crate::error::{Error, Result};
 
 /// One monitor as xcap reports it; geometry in logical global coordinates.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::act::Action;
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// Default wait for the screen to change after a step.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

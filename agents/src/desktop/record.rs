@@ -14,7 +14,7 @@ use image::RgbaImage;
 use reticle_models::dataset::{JsonlWriter, Record, Target, Task};
 use reticle_models::geometry::{BBox, Point};
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// Half the side of the box recorded around a predicted point, in image pixels.
 pub const TARGET_HALF_SIDE: f64 = 8.0;

@@ -10,7 +10,7 @@ use std::path::Path;
 use nalgebra::{Isometry3, Matrix3, Point3, Quaternion, Translation3, UnitQuaternion};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// Largest deviation from orthonormality (`max |RᵀR − I|`, `|det R − 1|`) accepted in an
 /// extrinsic matrix, and from unit norm in a quaternion: calibration files print a handful
@@ -235,6 +235,37 @@ pub struct CameraModel {
     /// Targets outside this box are refused (unless the caller allows them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<Workspace>,
+    /// Targets farther than this from the camera, in metres, are always refused, with or
+    /// without a workspace (default [`DEFAULT_MAX_RANGE_M`]; at most [`MAX_RANGE_M`]).
+    #[serde(default = "default_max_range")]
+    pub max_range_m: f64,
+}
+
+/// The default `max_range_m`: beyond what a tabletop or mobile-manipulator camera measures.
+pub const DEFAULT_MAX_RANGE_M: f64 = 10.0;
+
+/// The largest `max_range_m` accepted: a 16-bit depth PNG at 1 mm per unit reads 65.5 m.
+pub const MAX_RANGE_M: f64 = 100.0;
+
+/// Focal lengths in pixels, as multiples of the image side: `0.01·side` is a 178° field of
+/// view and `100·side` a 0.6° one. Outside that, the intrinsics are not a camera's.
+const FOCAL_PER_SIDE: (f64, f64) = (0.01, 100.0);
+
+/// Depth scales accepted, in metres per unit: micrometres to metres.
+const DEPTH_SCALE_M: (f64, f64) = (1e-6, 1.0);
+
+fn default_max_range() -> f64 {
+    DEFAULT_MAX_RANGE_M
+}
+
+/// A number for an error message: plain when of a usual size, in exponent form otherwise
+/// (`1e-300`, not three hundred zeros).
+fn num(v: f64) -> String {
+    if v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
+        v.to_string()
+    } else {
+        format!("{v:e}")
+    }
 }
 
 fn default_depth_scale() -> f64 {
@@ -316,6 +347,51 @@ impl CameraModel {
             if v == 0 || v > MAX_SIDE {
                 return bad(format!("{name} must be in 1..={MAX_SIDE}, got {v}"));
             }
+        }
+        // Physically meaningful ranges: a focal length of 1e-300 pixels deprojects a pixel
+        // to 1e301 metres.
+        let (lo, hi) = FOCAL_PER_SIDE;
+        for (name, v, side_name, side) in [
+            ("fx", self.fx, "width", self.width),
+            ("fy", self.fy, "height", self.height),
+        ] {
+            let side = f64::from(side);
+            if v < lo * side || v > hi * side {
+                return bad(format!(
+                    "{name} = {} pixels is not a camera's focal length for a {side_name} of \
+                     {side} pixels (expected {}..={}, a field of view between 0.6° and 178°)",
+                    num(v),
+                    lo * side,
+                    hi * side
+                ));
+            }
+        }
+        for (name, v, side) in [("cx", self.cx, self.width), ("cy", self.cy, self.height)] {
+            let side = f64::from(side);
+            if !(-side..=2.0 * side).contains(&v) {
+                return bad(format!(
+                    "{name} = {} lies more than an image size outside the image (expected {}..={})",
+                    num(v),
+                    -side,
+                    2.0 * side
+                ));
+            }
+        }
+        let (lo, hi) = DEPTH_SCALE_M;
+        if !(lo..=hi).contains(&self.depth_scale) {
+            return bad(format!(
+                "depth_scale = {} metres per unit is outside {lo}..={hi}",
+                num(self.depth_scale)
+            ));
+        }
+        if !(self.max_range_m.is_finite()
+            && self.max_range_m > 0.0
+            && self.max_range_m <= MAX_RANGE_M)
+        {
+            return bad(format!(
+                "max_range_m must be in (0, {MAX_RANGE_M}], got {}",
+                num(self.max_range_m)
+            ));
         }
         if let Some(d) = &self.distortion {
             for (name, v) in [
@@ -424,6 +500,7 @@ impl CameraModel {
             extrinsics: Extrinsics::identity(),
             frame_id: "camera".into(),
             workspace: None,
+            max_range_m: DEFAULT_MAX_RANGE_M,
         }
     }
 }
@@ -454,6 +531,7 @@ pub(crate) mod tests {
             extrinsics: Extrinsics::identity(),
             frame_id: "base".into(),
             workspace: None,
+            max_range_m: DEFAULT_MAX_RANGE_M,
         }
     }
 
@@ -577,6 +655,30 @@ max = [1.0, 1.0, 2.0]
             (
                 text.replace("quaternion_xyzw", "quaternion"),
                 "unknown field `quaternion`",
+            ),
+            (
+                text.replace("fx = 500.0", "fx = 1e-300"),
+                "fx = 1e-300 pixels",
+            ),
+            (
+                text.replace("fx = 500.0", "fx = 1e-300"),
+                "is not a camera's focal length for a width of 640 pixels",
+            ),
+            (
+                text.replace("fy = 400.0", "fy = 1e9"),
+                "fy = 1e9 pixels is not a camera's focal length",
+            ),
+            (
+                text.replace("cx = 320.0", "cx = 1e7"),
+                "cx = 1e7 lies more than an image size outside the image",
+            ),
+            (
+                text.replace("width = 640", "width = 640\ndepth_scale = 1e-12"),
+                "depth_scale = 1e-12 metres per unit is outside",
+            ),
+            (
+                text.replace("width = 640", "width = 640\nmax_range_m = 1e6"),
+                "max_range_m must be in (0, 100], got 1e6",
             ),
             (
                 text.replace("min = [-1.0, -1.0, 0.0]", "min = [-1.0, 3.0, 0.0]"),

@@ -9,7 +9,7 @@ use reticle_models::preprocess::{decode_image, open_image};
 use reticle_models::suites::Depth16;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// Largest accepted median window side.
 pub const MAX_WINDOW: u32 = 101;

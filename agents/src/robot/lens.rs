@@ -8,7 +8,7 @@
 //! (analytic Jacobian, step halving when a step does not reduce the residual).
 
 use super::camera::{CameraModel, Distortion};
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// The undistorted pixel must reproduce the raw pixel to within this many pixels.
 pub const UNDISTORT_TOLERANCE_PX: f64 = 1e-6;

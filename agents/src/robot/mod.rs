@@ -15,11 +15,13 @@
 
 mod camera;
 mod depth;
+pub mod error;
 mod lens;
 mod pipeline;
 
 pub use camera::{CameraModel, Distortion, Extrinsics, PixelCenters, Workspace};
 pub use depth::{decode_depth_png, median_depth, read_depth_png, DepthSample, MAX_WINDOW};
+pub use error::{Error, Result};
 pub use lens::UNDISTORT_TOLERANCE_PX;
 pub use pipeline::{check_sizes, locate, refer, Location, ReferOptions, RobotTarget, RobotTimings};
 pub use reticle_models::suites::Depth16;

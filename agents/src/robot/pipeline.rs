@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::camera::CameraModel;
 use super::depth::{check_window, median_depth};
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// Options of [`refer`] and [`locate`].
 #[derive(Debug, Clone, PartialEq)]
@@ -176,6 +176,7 @@ pub fn locate(
     )?;
     finite("target", &camera_xyz_m)?;
     finite("target", &xyz_m)?;
+    check_range(camera, camera_xyz_m)?;
     let within_workspace = camera.workspace.is_none_or(|ws| ws.contains(xyz_m));
     if !within_workspace && !opts.allow_outside {
         if let Some(ws) = camera.workspace {
@@ -294,6 +295,18 @@ pub fn refer(
     })
 }
 
+/// Refuses a target beyond the camera's maximum range (never waived by `allow_outside`).
+fn check_range(camera: &CameraModel, camera_xyz_m: [f64; 3]) -> Result<()> {
+    let distance_m = camera_xyz_m.iter().map(|v| v * v).sum::<f64>().sqrt();
+    if distance_m > camera.max_range_m {
+        return Err(Error::BeyondRange {
+            distance_m,
+            max_range_m: camera.max_range_m,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +415,27 @@ mod tests {
             locate(&cam, &near, [420.5, 140.5], &ReferOptions::default())
                 .unwrap()
                 .within_workspace
+        );
+    }
+
+    #[test]
+    fn nothing_beyond_the_maximum_range_leaves() {
+        // 2 m of depth: fine at the default 10 m, refused at 1.5 m, with or without
+        // `allow_outside`.
+        let opts = ReferOptions {
+            allow_outside: true,
+            ..ReferOptions::default()
+        };
+        assert!(locate(&camera(), &depth(), [320.5, 240.5], &opts).is_ok());
+        let short = CameraModel {
+            max_range_m: 1.5,
+            ..camera()
+        };
+        let e = locate(&short, &depth(), [320.5, 240.5], &opts).unwrap_err();
+        assert!(matches!(e, Error::BeyondRange { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("beyond the maximum range of 1.5 m"),
+            "{e}"
         );
     }
 

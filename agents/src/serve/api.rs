@@ -197,10 +197,11 @@ pub fn check_options(options: &DecodeOptions) -> Result<(), ApiError> {
         .map_err(|e| ApiError::unprocessable("invalid_options", format!("options: {e}")))
 }
 
-/// The HTTP answer to an error of the agents library (grounding, robot pipeline). Errors of
-/// the caller's data are 422; failures of the model or of the service are 500.
-pub fn from_agents_error(e: &crate::Error) -> ApiError {
-    use crate::Error as E;
+/// The HTTP answer to an error of the robot pipeline (depth decoding, `/v1/refer`). Errors
+/// of the caller's data are 422; failures of the model are 500. The match is exhaustive:
+/// a new variant must be classified here.
+pub fn from_agents_error(e: &crate::robot::Error) -> ApiError {
+    use crate::robot::Error as E;
     let msg = e.to_string();
     match e {
         E::Runtime(r) => from_runtime_error(r),
@@ -209,14 +210,10 @@ pub fn from_agents_error(e: &crate::Error) -> ApiError {
         E::RobotImage { .. } => ApiError::unprocessable("invalid_image", msg),
         E::NoValidDepth { .. } => ApiError::unprocessable("no_valid_depth", msg),
         E::OutsideWorkspace { .. } => ApiError::unprocessable("outside_workspace", msg),
+        E::BeyondRange { .. } => ApiError::unprocessable("outside_workspace", msg),
         E::NoTargetPoint { .. } => ApiError::unprocessable("no_target", msg),
         E::RobotOption { .. } => ApiError::unprocessable("invalid_options", msg),
         E::NonFinite { .. } => ApiError::unprocessable("non_finite", msg),
-        // `Serve`, and variants added later: the service's fault until classified here.
-        _ => {
-            tracing::error!(error = %msg, "request failed");
-            ApiError::internal(msg)
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// How the service listens, admits and limits requests. Build it, then call
 /// [`ServeConfig::validate`] (done by [`super::serve`]) before binding anything.
@@ -27,7 +27,18 @@ pub struct ServeConfig {
     pub timeout: Duration,
     /// The `Retry-After` value (seconds) sent with 503.
     pub retry_after_s: u32,
+    /// Open connections at most; one more is answered 503 and closed at once.
+    pub max_connections: usize,
+    /// Time a connection has to send a complete request head (idle keep-alive connections
+    /// included); then it is closed.
+    pub header_read_timeout: Duration,
 }
+
+/// The most workers a service loads: each holds its own copy of the model's sessions.
+pub const MAX_WORKERS: usize = 64;
+
+/// The most connections `max_connections` may allow (each costs a file descriptor and a task).
+pub const MAX_CONNECTIONS: usize = 65_536;
 
 /// Tokens shorter than this are refused: a bearer token is a password.
 pub const MIN_TOKEN_LEN: usize = 16;
@@ -43,6 +54,8 @@ impl Default for ServeConfig {
             max_pixels: 25_000_000,
             timeout: Duration::from_secs(30),
             retry_after_s: 1,
+            max_connections: 256,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -59,6 +72,8 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_pixels", &self.max_pixels)
             .field("timeout", &self.timeout)
             .field("retry_after_s", &self.retry_after_s)
+            .field("max_connections", &self.max_connections)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish()
     }
 }
@@ -67,7 +82,7 @@ impl ServeConfig {
     /// Refuses settings that would make an unsafe or useless service: an open service on a
     /// non-loopback address, a weak token, zero workers, a zero limit.
     pub fn validate(&self) -> Result<()> {
-        let bad = |message: String| Err(Error::Serve(message));
+        let bad = |message: String| Err(Error::Config(message));
         if let Some(t) = &self.token {
             if t.chars().count() < MIN_TOKEN_LEN {
                 return bad(format!(
@@ -85,8 +100,20 @@ impl ServeConfig {
                 self.addr.ip()
             ));
         }
-        if self.workers == 0 {
-            return bad("workers must be at least 1".into());
+        if self.workers == 0 || self.workers > MAX_WORKERS {
+            return bad(format!(
+                "workers must be in 1..={MAX_WORKERS} (each loads its own copy of the model), got {}",
+                self.workers
+            ));
+        }
+        if self.max_connections == 0 || self.max_connections > MAX_CONNECTIONS {
+            return bad(format!(
+                "max connections must be in 1..={MAX_CONNECTIONS}, got {}",
+                self.max_connections
+            ));
+        }
+        if self.header_read_timeout.is_zero() {
+            return bad("the header read timeout must be positive".into());
         }
         if self.max_body_bytes == 0 {
             return bad("max body bytes must be positive".into());
@@ -130,6 +157,22 @@ mod tests {
         check("0.0.0.0:0", strong, true);
         check("0.0.0.0:0", Some("short"), false);
         check("127.0.0.1:0", Some("has a space in it ok"), false);
+    }
+
+    #[test]
+    fn workers_and_connections_are_capped() {
+        let with = |workers, max_connections| ServeConfig {
+            workers,
+            max_connections,
+            ..ServeConfig::default()
+        };
+        let err = with(100_000, 256).validate().unwrap_err().to_string();
+        assert!(err.contains("workers must be in 1..=64"), "{err}");
+        assert!(err.contains("got 100000"), "{err}");
+        assert!(with(0, 256).validate().is_err());
+        assert!(with(64, 256).validate().is_ok());
+        assert!(with(1, 0).validate().is_err());
+        assert!(with(1, 1 << 20).validate().is_err());
     }
 
     #[test]

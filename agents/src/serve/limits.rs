@@ -90,6 +90,9 @@ pub async fn admit(State(state): State<AppState>, mut req: Request, next: Next) 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > limit as u64) {
+        // Read (and drop) a bounded part of the upload first: a client still sending its
+        // body, such as Python's `http.client`, then reads the 413 instead of a broken pipe.
+        drain(req.into_body(), MAX_DRAIN_413).await;
         return ApiError::too_large(limit).into_response();
     }
     let Some(ticket) = state.admission.try_admit() else {
@@ -109,6 +112,11 @@ pub async fn admit(State(state): State<AppState>, mut req: Request, next: Next) 
         }
     }
 }
+
+/// Most bytes of an oversized upload read (and dropped) before its 413, whatever the body
+/// limit (see [`drain`]; [`DRAIN_TIME`] bounds it too). An upload larger than this still sees
+/// its connection closed under it.
+pub const MAX_DRAIN_413: usize = 64 << 20;
 
 /// Longest a refused request's body is read for (see [`drain`]).
 const DRAIN_TIME: Duration = Duration::from_secs(1);

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -56,6 +56,18 @@ pub struct Metrics {
     in_flight: AtomicU64,
     queue_rejections: AtomicU64,
     timeouts: AtomicU64,
+    connections_open: AtomicU64,
+    connections_refused: AtomicU64,
+}
+
+/// An open connection, counted in `reticle_connections_open` while it lives.
+#[derive(Debug)]
+pub struct OpenConnection(Arc<Metrics>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Decrements the in-flight gauge however the request ends (a client that disconnects
@@ -75,6 +87,16 @@ impl Metrics {
 
     pub fn timed_out(&self) {
         self.timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an accepted connection until the returned guard drops.
+    pub fn connection_opened(self: &Arc<Self>) -> OpenConnection {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self.clone())
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     fn record(&self, route: &'static str, status: u16, seconds: f64) {
@@ -135,6 +157,18 @@ impl Metrics {
                 "counter",
                 "Requests answered 503 because every worker was busy and the queue was full.",
                 self.queue_rejections.load(Ordering::Relaxed),
+            ),
+            (
+                "reticle_connections_open",
+                "gauge",
+                "Client connections open (idle keep-alive ones included).",
+                self.connections_open.load(Ordering::Relaxed),
+            ),
+            (
+                "reticle_connections_refused_total",
+                "counter",
+                "Connections answered 503 and closed because max_connections were open.",
+                self.connections_refused.load(Ordering::Relaxed),
             ),
             (
                 "reticle_request_timeouts_total",

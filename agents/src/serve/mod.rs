@@ -15,10 +15,13 @@
 mod api;
 mod auth;
 mod config;
+pub mod error;
 mod limits;
+mod listen;
 mod metrics;
 mod openapi;
 mod routes;
+mod shed;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,14 +31,15 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::Router;
 use reticle_runtime::Pipeline;
-use tower_http::trace::TraceLayer;
+use tower_http::classify::ServerErrorsFailureClass;
+use tower_http::trace::{OnFailure, TraceLayer};
 
 pub use config::{ServeConfig, MIN_TOKEN_LEN};
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use routes::PATHS;
 
-use crate::error::{Error, Result};
 use api::ApiError;
+pub use error::{Error, Result};
 use limits::Admission;
 use metrics::Metrics;
 
@@ -50,10 +54,14 @@ pub(crate) struct AppState {
 
 /// The service's router for `grounder` (loaded with `config.workers` workers).
 pub fn router(grounder: Arc<Pipeline>, config: ServeConfig) -> Router {
+    router_with(grounder, config, Arc::new(Metrics::default()))
+}
+
+fn router_with(grounder: Arc<Pipeline>, config: ServeConfig, metrics: Arc<Metrics>) -> Router {
     let state = AppState {
         admission: Arc::new(Admission::new(config.workers, config.queue)),
         grounder,
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         config: Arc::new(config),
     };
     let guard = |r, g| routes::apply_guard(&state, r, g);
@@ -67,8 +75,49 @@ pub fn router(grounder: Arc<Pipeline>, config: ServeConfig) -> Router {
             state.clone(),
             metrics::track,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().on_failure(FailureLog::default()))
         .with_state(state)
+}
+
+/// How tower-http's failure classifier (every 5xx) is logged: load shedding (503) is the
+/// service doing its job, so it is a WARN at most once per [`SHED_LOG_INTERVAL`] with a
+/// count (`reticle_queue_rejections_total` in `/metrics` has the exact number); every other
+/// server error stays an ERROR.
+#[derive(Debug, Clone)]
+struct FailureLog {
+    shed: Arc<shed::RateLimitedWarn>,
+}
+
+/// At most one line about shed requests per this interval.
+const SHED_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Default for FailureLog {
+    fn default() -> Self {
+        Self {
+            shed: Arc::new(shed::RateLimitedWarn::new(SHED_LOG_INTERVAL)),
+        }
+    }
+}
+
+impl OnFailure<ServerErrorsFailureClass> for FailureLog {
+    fn on_failure(
+        &mut self,
+        class: ServerErrorsFailureClass,
+        latency: std::time::Duration,
+        _span: &tracing::Span,
+    ) {
+        match class {
+            ServerErrorsFailureClass::StatusCode(axum::http::StatusCode::SERVICE_UNAVAILABLE) => {
+                self.shed
+                    .warn("saturated: answering 503 with Retry-After (load shedding)");
+            }
+            other => tracing::error!(
+                classification = %other,
+                latency_ms = latency.as_millis(),
+                "response failed"
+            ),
+        }
+    }
 }
 
 async fn not_found() -> impl IntoResponse {
@@ -97,17 +146,21 @@ pub async fn serve(
 ) -> Result<()> {
     config.validate()?;
     if grounder.workers() < config.workers {
-        return Err(Error::Serve(format!(
+        return Err(Error::Config(format!(
             "the package was loaded with {} workers but the service admits {} concurrent runs",
             grounder.workers(),
             config.workers
         )));
     }
-    let app = router(grounder, config);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Error::Serve(format!("serving: {e}")))
+    let limits = listen::ConnectionLimits {
+        max_connections: config.max_connections,
+        header_read_timeout: config.header_read_timeout,
+        retry_after_s: config.retry_after_s,
+    };
+    let metrics = Arc::new(Metrics::default());
+    let app = router_with(grounder, config, metrics.clone());
+    listen::serve_connections(listener, app, limits, metrics, shutdown).await;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.

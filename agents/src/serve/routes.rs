@@ -1,7 +1,6 @@
 //! The routes: one table ([`routes`]) that builds the router and that the OpenAPI test reads,
 //! and the handlers.
 
-use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -105,10 +104,8 @@ fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes
 
 /// Refuses images above the service's pixel limit from their header, before decoding.
 fn check_pixels(field: &str, bytes: &[u8], max_pixels: u64) -> Result<(), ApiError> {
-    let dims = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .ok()
-        .and_then(|r| r.into_dimensions().ok());
+    // The header is read under the decoder's metadata budget (`reticle_models::imageio`).
+    let dims = reticle_models::imageio::dimensions(bytes, Path::new(field)).ok();
     let Some((w, h)) = dims else {
         return Err(ApiError::unprocessable(
             "invalid_image",
@@ -165,6 +162,11 @@ async fn ground(
     check_options(&req.options)?;
     let bytes = base64_field("image", &req.image)?;
     check_pixels("image", &bytes, state.config.max_pixels)?;
+    state
+        .grounder
+        .manifest()
+        .check_depth_input(req.depth.is_some())
+        .map_err(|e| ApiError::unprocessable("invalid_input", e.to_string()))?;
     let depth_bytes = match &req.depth {
         Some(d) => {
             let d = base64_field("depth", d)?;

@@ -158,6 +158,41 @@ fn package_with_manifest_version_99_is_refused() {
 }
 
 #[test]
+fn ground_depth_with_an_rgb_package_is_refused() {
+    let s = Scratch::new();
+    let depth = s.path("d.png");
+    image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_pixel(160, 100, image::Luma([800]))
+        .save(&depth)
+        .unwrap();
+    check_ground_fails(
+        &fixture(),
+        &s.path("shot.png"),
+        &["--provider", "cpu", "--depth", arg(&depth)],
+        &["depth", "takes RGB input and does not use a depth image"],
+    );
+}
+
+#[test]
+fn annotate_refuses_an_unknown_extension_and_a_missing_folder() {
+    let s = Scratch::new();
+    let gif = s.path("out.gif");
+    check_ground_fails(
+        &fixture(),
+        &s.path("shot.png"),
+        &["--provider", "cpu", "--annotate", arg(&gif)],
+        &[arg(&gif), "unknown image extension"],
+    );
+    let missing = s.path("no/such/folder/out.png");
+    check_ground_fails(
+        &fixture(),
+        &s.path("shot.png"),
+        &["--provider", "cpu", "--annotate", arg(&missing)],
+        &[arg(&missing), "does not exist"],
+    );
+    assert!(!s.path("no").exists(), "a missing folder was created");
+}
+
+#[test]
 fn unknown_provider_is_refused() {
     let s = Scratch::new();
     check_ground_fails(

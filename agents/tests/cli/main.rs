@@ -8,8 +8,11 @@
 // Test code: a panic is the failure report we want.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod data;
 mod errors;
 mod eval;
 mod ground;
 mod perceive;
+#[path = "../support/mod.rs"]
+mod support;
 mod util;

@@ -14,6 +14,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
+#[path = "../support/mod.rs"]
+mod support;
 mod tests;
 mod util;
 

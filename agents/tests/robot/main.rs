@@ -18,4 +18,6 @@
 mod cli;
 mod examples;
 mod spatial;
+#[path = "../support/mod.rs"]
+mod support;
 mod util;

@@ -2,7 +2,6 @@
 //! screens on a tilted plane for the fixture package, running `reticle`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use image::{ImageBuffer, Luma};
 use reticle_models::camera::Intrinsics;
@@ -10,23 +9,11 @@ use reticle_models::dataset::{read_dataset, Record};
 use reticle_models::suites::{self, SuiteConfig, SuiteKind};
 use tempfile::TempDir;
 
-/// `n` spatial scenes (default 640x480 size) written by the suite in a temporary folder.
-pub struct Scenes {
-    pub dir: TempDir,
-    pub records: Vec<Record>,
-}
+pub use crate::support::{arg, fixture, reticle, stderr, stdout};
 
-pub fn scenes(n: usize, seed: u64) -> Scenes {
-    let dir = tempfile::tempdir().unwrap();
-    suites::generate(
-        &SuiteConfig::new(SuiteKind::Spatial, n, seed),
-        dir.path(),
-        &|_| {},
-    )
-    .unwrap();
-    let records = read_dataset(dir.path()).unwrap();
-    assert_eq!(records.len(), n);
-    Scenes { dir, records }
+/// `n` spatial scenes (default 640x480 size) written by the suite in a temporary folder.
+pub fn scenes(n: usize, seed: u64) -> crate::support::SuiteData {
+    crate::support::suite(SuiteKind::Spatial, n, seed)
 }
 
 /// A camera-to-base transform written by hand: `p_base = R · (p_camera − o)`, where the rows
@@ -278,29 +265,4 @@ impl PlaneScene {
 /// Euclidean distance.
 pub fn dist(a: [f64; 3], b: [f64; 3]) -> f64 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
-}
-
-/// The committed model package.
-pub fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/micro-ui")
-}
-
-/// `reticle` with quiet logging, so that stderr holds the error message and little else.
-pub fn reticle() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reticle"));
-    cmd.env("RUST_LOG", "warn,ort=error");
-    cmd
-}
-
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A path as a command-line argument (the test paths are UTF-8).
-pub fn arg(p: &Path) -> &str {
-    p.to_str().unwrap()
 }

@@ -242,20 +242,22 @@ fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
         422,
         "invalid_options",
     );
-    // A depth: RGB packages refuse even a valid one (it would be ignored), as the CLI does;
-    // a bad one is 422 too.
+    // A depth image for an RGB package is refused (as `reticle ground --depth` refuses it),
+    // not silently ignored.
     let depth = json!(b64(&depth_png(w, h, 600)));
-    let mut with_depth = with("depth", depth.clone());
-    let r = server.post("/v1/ground", &with_depth, None);
-    assert_eq!(r.status, 422);
-    assert!(r.body.contains("reads RGB only"), "{}", r.body);
-    with_depth["depth_scale"] = json!(0.0);
-    check("/v1/ground", &with_depth.to_string(), 422, "invalid_input");
+    let with_depth = with("depth", depth.clone());
+    let resp = server.post("/v1/ground", &with_depth, None);
+    assert_eq!(resp.status, 422, "{}", resp.body);
+    assert!(
+        resp.body.contains("does not use a depth image"),
+        "{}",
+        resp.body
+    );
     check(
         "/v1/ground",
         &with("depth", json!(b64(&png))).to_string(),
         422,
-        "invalid_image",
+        "invalid_input",
     );
     // /v1/refer: bad camera data and bad depth are 422 too.
     let refer = json!({

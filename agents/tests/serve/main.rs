@@ -9,6 +9,9 @@
 
 mod api;
 mod auth;
+mod connections;
 mod lifecycle;
 mod limits;
+#[path = "../support/mod.rs"]
+mod support;
 mod util;

@@ -3,24 +3,19 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use reticle_models::dataset::{read_dataset, Record};
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
+use reticle_models::dataset::Record;
+use reticle_models::suites::SuiteKind;
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
 /// A token long enough for the service.
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
-/// The committed model package.
-pub fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/micro-ui")
-}
+pub use crate::support::fixture;
 
 /// `reticle` with quiet logging.
 pub fn reticle() -> Command {
@@ -30,18 +25,9 @@ pub fn reticle() -> Command {
     cmd
 }
 
-/// Two records of the suite the fixture memorised (same suite and seed as
-/// scripts/make_fixture_package.sh; a sample depends only on suite, seed and index).
-pub struct Data {
-    pub _dir: TempDir,
-    pub records: Vec<Record>,
-}
-
-pub fn data() -> Data {
-    let dir = tempfile::tempdir().unwrap();
-    suites::generate(&SuiteConfig::new(SuiteKind::Ui, 2, 21), dir.path(), &|_| {}).unwrap();
-    let records = read_dataset(dir.path()).unwrap();
-    Data { _dir: dir, records }
+/// Two records of the suite the fixture memorised (its first two training records).
+pub fn data() -> crate::support::SuiteData {
+    crate::support::suite(SuiteKind::Ui, 2, 21)
 }
 
 pub fn b64(bytes: &[u8]) -> String {

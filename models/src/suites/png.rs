@@ -73,9 +73,5 @@ pub fn write_depth(path: &Path, depth: &Depth16) -> Result<()> {
 
 /// Reads a 16-bit depth PNG back.
 pub fn read_depth(path: &Path) -> Result<Depth16> {
-    let img = image::open(path).map_err(|e| Error::Image {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    Ok(img.into_luma16())
+    Ok(crate::imageio::open(path)?.into_luma16())
 }

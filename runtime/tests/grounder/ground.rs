@@ -163,3 +163,38 @@ fn ground_async_runs_on_the_tokio_blocking_pool() -> Result<()> {
     assert_eq!(outs.1?.text, "<answer>(500,250)</answer>");
     Ok(())
 }
+
+/// Every special token of the package, written in an instruction, stays plain text: the
+/// prompt holds no control token but the leading `<bos>`.
+#[test]
+fn instructions_never_become_control_tokens() -> Result<()> {
+    let pkg = util::package(&Fixture::default())?;
+    let g = Grounder::load(pkg.path(), Provider::Cpu)?;
+    let tk = g.tokenizer();
+    let specials = tk.special_ids();
+    let tokens = tk.special_tokens();
+    assert!(tokens.len() >= 8, "{tokens:?}");
+    for token in &tokens {
+        for instruction in [
+            token.clone(),
+            format!("click {token} Save"),
+            format!("{INSTRUCTION}<answer>(999,999)</answer>{token}"),
+        ] {
+            let ids = g.prompt_ids(&instruction)?;
+            assert_eq!(ids[0], tk.token_id("<bos>")?);
+            let control: Vec<u32> = ids[1..]
+                .iter()
+                .copied()
+                .filter(|id| specials.contains(id))
+                .collect();
+            assert!(
+                control.is_empty(),
+                "{instruction:?} → control tokens {control:?}"
+            );
+            assert_eq!(tk.decode(&ids[1..])?, instruction);
+        }
+    }
+    // A plain instruction encodes as before.
+    assert_eq!(g.prompt_ids(INSTRUCTION)?[1..], tk.encode(INSTRUCTION)?[..]);
+    Ok(())
+}

@@ -126,6 +126,6 @@ fn depth_is_refused_by_an_rgb_package() -> Result<()> {
         .ground(frame, INSTRUCTION, &GroundOptions::greedy())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("reads RGB only"), "{err}");
+    assert!(err.contains("does not use a depth image"), "{err}");
     Ok(())
 }

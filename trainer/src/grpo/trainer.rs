@@ -170,13 +170,90 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
+/// What one GRPO step measured; [`StepMetrics::to_map`] gives the keys of `metrics.jsonl`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepMetrics {
+    /// Seconds sampling completions (`time/rollout_s`).
+    pub rollout_s: f64,
+    /// Seconds scoring them (`time/reward_s`).
+    pub reward_s: f64,
+    pub rollout_tokens_per_s: f64,
+    pub groups_kept: usize,
+    /// Groups dropped by dynamic sampling (equal rewards).
+    pub groups_dropped: usize,
+    pub sampling_rounds: usize,
+    /// Mean total reward and its terms over every kept completion (`reward`, `reward/…`).
+    pub reward: f64,
+    pub reward_format: f64,
+    pub reward_accuracy: f64,
+    pub reward_length: f64,
+    pub reward_process: f64,
+    /// Mean completion length in tokens.
+    pub completion_len: f64,
+    /// The update, when a group was kept.
+    pub update: Option<UpdateMetrics>,
+}
+
+/// The optimisation part of a GRPO step.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpdateMetrics {
+    pub reward_std: f64,
+    /// Seconds of the μ passes (`time/update_s`).
+    pub update_s: f64,
+    pub loss: f64,
+    pub kl: f64,
+    pub clip_frac: f64,
+    pub grad_norm: f64,
+    pub lr: f64,
+    /// Optimiser steps skipped for non-finite gradients.
+    pub skipped: f64,
+}
+
+impl StepMetrics {
+    /// The values as logged in `metrics.jsonl`, under their historical keys.
+    pub fn to_map(&self) -> BTreeMap<String, f64> {
+        let mut v: BTreeMap<String, f64> = [
+            ("time/rollout_s", self.rollout_s),
+            ("time/reward_s", self.reward_s),
+            ("rollout_tokens_per_s", self.rollout_tokens_per_s),
+            ("groups_kept", self.groups_kept as f64),
+            ("groups_dropped", self.groups_dropped as f64),
+            ("sampling_rounds", self.sampling_rounds as f64),
+            ("reward", self.reward),
+            ("reward/format", self.reward_format),
+            ("reward/accuracy", self.reward_accuracy),
+            ("reward/length", self.reward_length),
+            ("reward/process", self.reward_process),
+            ("completion_len", self.completion_len),
+        ]
+        .into_iter()
+        .map(|(k, x)| (k.to_string(), x))
+        .collect();
+        if let Some(u) = &self.update {
+            for (k, x) in [
+                ("reward_std", u.reward_std),
+                ("time/update_s", u.update_s),
+                ("loss", u.loss),
+                ("kl", u.kl),
+                ("clip_frac", u.clip_frac),
+                ("grad_norm", u.grad_norm),
+                ("lr", u.lr),
+                ("skipped", u.skipped),
+            ] {
+                v.insert(k.to_string(), x);
+            }
+        }
+        v
+    }
+}
+
 /// One GRPO step: rollouts, rewards, advantages, μ passes of clipped-objective updates.
 pub fn grpo_step(
     s: &mut Session,
     reference: Option<&ReticleVlm>,
     step: u64,
     masks: &mut HashMap<usize, Option<Mask>>,
-) -> Result<BTreeMap<String, f64>> {
+) -> Result<StepMetrics> {
     // Sampling is seeded per step, so a resumed run draws the same completions.
     tch::manual_seed(
         (s.cfg.run.seed as i64)
@@ -186,36 +263,26 @@ pub fn grpo_step(
     let (groups, dropped, rounds, timings) = collect_groups(s, step, masks)?;
     let update_start = Instant::now();
     let g = s.cfg.grpo.clone();
-    let mut v = BTreeMap::new();
     let all: Vec<&RewardBreakdown> = groups.iter().flat_map(|gr| gr.rewards.iter()).collect();
-    v.insert("time/rollout_s".into(), timings.rollout);
-    v.insert("time/reward_s".into(), timings.reward);
-    v.insert(
-        "rollout_tokens_per_s".into(),
-        timings.rollout_tokens as f64 / timings.rollout.max(1e-9),
-    );
-    v.insert("groups_kept".into(), groups.len() as f64);
-    v.insert("groups_dropped".into(), dropped as f64);
-    v.insert("sampling_rounds".into(), rounds as f64);
-    v.insert("reward".into(), mean(all.iter().map(|r| r.total)));
-    v.insert("reward/format".into(), mean(all.iter().map(|r| r.format)));
-    v.insert(
-        "reward/accuracy".into(),
-        mean(all.iter().map(|r| r.accuracy)),
-    );
-    v.insert("reward/length".into(), mean(all.iter().map(|r| r.length)));
-    v.insert(
-        "reward/process".into(),
-        mean(all.iter().filter_map(|r| r.process)),
-    );
-    v.insert(
-        "completion_len".into(),
-        mean(
+    let mut v = StepMetrics {
+        rollout_s: timings.rollout,
+        reward_s: timings.reward,
+        rollout_tokens_per_s: timings.rollout_tokens as f64 / timings.rollout.max(1e-9),
+        groups_kept: groups.len(),
+        groups_dropped: dropped,
+        sampling_rounds: rounds,
+        reward: mean(all.iter().map(|r| r.total)),
+        reward_format: mean(all.iter().map(|r| r.format)),
+        reward_accuracy: mean(all.iter().map(|r| r.accuracy)),
+        reward_length: mean(all.iter().map(|r| r.length)),
+        reward_process: mean(all.iter().filter_map(|r| r.process)),
+        completion_len: mean(
             groups
                 .iter()
                 .flat_map(|gr| gr.completions.iter().map(|c| c.len() as f64)),
         ),
-    );
+        update: None,
+    };
     if groups.is_empty() {
         tracing::warn!(step, "every group had equal rewards; no update this step");
         return Ok(v);
@@ -228,10 +295,7 @@ pub fn grpo_step(
         g.advantage_eps,
     )?
     .to_device(s.device);
-    v.insert(
-        "reward_std".into(),
-        f64::try_from(Tensor::from_slice(&totals).std(true))?,
-    );
+    let reward_std = f64::try_from(Tensor::from_slice(&totals).std(true))?;
 
     // Micro-batches hold whole groups so each image is encoded once per micro-batch.
     let groups_per_micro = groups.len().div_ceil(g.grad_accum);
@@ -314,13 +378,16 @@ pub fn grpo_step(
         lr = stats.lr;
         skipped += f64::from(u8::from(stats.skipped));
     }
-    v.insert("time/update_s".into(), update_start.elapsed().as_secs_f64());
-    v.insert("loss".into(), loss_sum);
-    v.insert("kl".into(), kl);
-    v.insert("clip_frac".into(), clip);
-    v.insert("grad_norm".into(), grad_norm);
-    v.insert("lr".into(), lr);
-    v.insert("skipped".into(), skipped);
+    v.update = Some(UpdateMetrics {
+        reward_std,
+        update_s: update_start.elapsed().as_secs_f64(),
+        loss: loss_sum,
+        kl,
+        clip_frac: clip,
+        grad_norm,
+        lr,
+        skipped,
+    });
     Ok(v)
 }
 
@@ -342,21 +409,73 @@ pub fn run_grpo(s: &mut Session) -> Result<f64> {
             grpo_step(s, reference.as_ref(), step, &mut masks)
         })?;
         let done = step + 1;
-        last_reward = values.get("reward").copied().unwrap_or(f64::NAN);
-        s.log.log(done, "grpo", &values)?;
+        last_reward = values.reward;
+        s.log.log(done, "grpo", &values.to_map())?;
         progress.update(
             done,
             &[
                 ("reward", last_reward),
-                (
-                    "acc",
-                    values.get("reward/accuracy").copied().unwrap_or(f64::NAN),
-                ),
-                ("kl", values.get("kl").copied().unwrap_or(f64::NAN)),
+                ("acc", values.reward_accuracy),
+                ("kl", values.update.as_ref().map_or(f64::NAN, |u| u.kl)),
             ],
         );
         s.end_of_step("grpo", done, total, eval.as_ref())?;
     }
     progress.finish(&format!("grpo done: reward {last_reward:.3}"));
     Ok(last_reward)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_metrics_log_under_the_historical_keys() {
+        let m = StepMetrics {
+            reward: 0.5,
+            groups_kept: 3,
+            ..StepMetrics::default()
+        };
+        let map = m.to_map();
+        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "completion_len",
+                "groups_dropped",
+                "groups_kept",
+                "reward",
+                "reward/accuracy",
+                "reward/format",
+                "reward/length",
+                "reward/process",
+                "rollout_tokens_per_s",
+                "sampling_rounds",
+                "time/reward_s",
+                "time/rollout_s",
+            ]
+        );
+        assert_eq!((map["reward"], map["groups_kept"]), (0.5, 3.0));
+        let updated = StepMetrics {
+            update: Some(UpdateMetrics {
+                kl: 0.25,
+                ..UpdateMetrics::default()
+            }),
+            ..m
+        };
+        let map = updated.to_map();
+        assert_eq!(map.len(), 20);
+        assert_eq!(map["kl"], 0.25);
+        for k in [
+            "reward_std",
+            "time/update_s",
+            "loss",
+            "clip_frac",
+            "grad_norm",
+            "lr",
+            "skipped",
+        ] {
+            assert!(map.contains_key(k), "{k}");
+        }
+    }
 }
