@@ -7,7 +7,7 @@
 
 use reticle_models::rewards::RewardConfig;
 use reticle_models::suites::{self, SuiteConfig, SuiteKind};
-use reticle_runtime::{Grounder, Provider};
+use reticle_runtime::{Pipeline, Provider};
 use reticle_trainer::data::Encoder;
 use reticle_trainer::eval::evaluate;
 use reticle_trainer::export::{export_package, ExportOptions};
@@ -50,8 +50,8 @@ fn exported_package_decodes_and_scores_like_the_trainer() {
     let trained = evaluate(&model, &encoder, &records, &examples, 4, 24, &rewards).unwrap();
 
     // The runtime's view: the exported package through ONNX Runtime.
-    let grounder = Grounder::load(&pkg, Provider::Cpu).unwrap();
-    let served = reticle_runtime::eval::evaluate(&grounder, &records, &rewards, &|_| {}).unwrap();
+    let pipeline = Pipeline::load(&pkg, Provider::Cpu).unwrap();
+    let served = reticle_runtime::eval::evaluate(&pipeline, &records, &rewards, &|_| {}).unwrap();
 
     let mut answered = 0;
     for (t, r) in trained.samples.iter().zip(&served.samples) {
