@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine, with no torch installed: sets up ONNX Runtime, builds the
-# `reticle` binary and runs the shipped default package (models/default) on the shipped
+# The main job on a fresh machine, with no torch installed: sets up ONNX Runtime and the OCR
+# graphs, builds the `reticle` binary, reads the text of the shipped screenshots (the
+# perception stage) and runs the shipped default package (models/default) on the shipped
 # examples — clicks on screenshots, 3-D robot targets on RGB-D camera frames — printing each
 # answer and writing annotated images to ./out/quickstart (override with OUT=DIR).
 set -euo pipefail
@@ -18,6 +19,20 @@ export RUST_LOG=${RUST_LOG:-warn,ort=error}
 cargo build --release --locked -p reticle-agents
 reticle=target/release/reticle
 $reticle doctor
+
+echo
+echo "== text read on the screenshots (PP-OCRv6 through ONNX Runtime; docs/perception.md) =="
+for shot in "$ex"/screens/*.png; do
+  stem=$(basename "$shot" .png)
+  $reticle perceive --image "$shot" --json --annotate "$out/$stem.read.png" </dev/null | python3 -c '
+import json, sys
+r = json.load(sys.stdin); ms = r["timings"]["total_ms"]
+texts = [s["text"] for s in r["spans"]]
+more = " …" if len(texts) > 8 else ""
+print(f"{sys.argv[1]:<14} {len(texts):>3} lines in {ms:.0f} ms: " + " | ".join(texts[:8]) + more)
+' "$stem.png"
+done
+echo "(lines blue, words green: $out/*.read.png)"
 
 echo
 echo "== clicks on screenshots ($ex/screens) =="
