@@ -17,7 +17,7 @@ fn rect(b: &BBox) -> Rect {
 }
 
 /// Draws `answers` (points: crosshair + circle; boxes: rectangles) in red over `spans`, and
-/// writes a PNG atomically.
+/// writes the image atomically, encoded by the path's extension (.png, .jpg, .jpeg).
 pub fn write(
     image: &image::DynamicImage,
     answers: &[&Value],
@@ -56,14 +56,8 @@ pub fn write(
             _ => {}
         }
     }
-    let mut bytes = Vec::new();
-    canvas
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .context("encoding the annotated image")?;
-    reticle_models::fsutil::write_atomic(path, &bytes)?;
+    reticle_models::imageio::save_rgb(path, &canvas)
+        .with_context(|| format!("writing the annotated image {}", path.display()))?;
     tracing::info!(path = %path.display(), "annotated image written");
     Ok(())
 }

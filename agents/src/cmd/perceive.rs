@@ -34,7 +34,8 @@ pub struct PerceiveArgs {
     /// the first read, which warms ONNX Runtime up, is not counted when N > 1).
     #[arg(long, default_value_t = 1)]
     repeat: usize,
-    /// Write a copy of the image with every line (blue) and word (green) box drawn (PNG).
+    /// Write a copy of the image with every line (blue) and word (green) box drawn, encoded by
+    /// the extension (.png, .jpg, .jpeg; the folder must exist).
     #[arg(long, value_name = "OUT.png")]
     annotate: Option<PathBuf>,
 }
@@ -55,6 +56,10 @@ pub fn run(args: &PerceiveArgs) -> anyhow::Result<()> {
         },
     )
     .context("loading the text reader")?;
+    if let Some(path) = &args.annotate {
+        reticle_models::imageio::check_output(path)
+            .with_context(|| format!("--annotate {}", path.display()))?;
+    }
     let image = open_image(&args.image)
         .with_context(|| format!("reading --image {}", args.image.display()))?;
     let read = || {
