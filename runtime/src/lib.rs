@@ -30,6 +30,6 @@ pub use decode::{StopReason, Timings};
 pub use error::{Error, Result};
 pub use grounder::{millis, Grounder, Grounding, ImageInput, LoadOptions};
 pub use perception::{OcrFiles, Reading, TextReader, TextSpan};
-pub use pipeline::{Frame, GroundOptions, Pipeline};
+pub use pipeline::{Frame, GroundOptions, Pipeline, ScreenSession};
 pub use provider::Provider;
 pub use sampling::DecodeOptions;

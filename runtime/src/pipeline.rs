@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use image::DynamicImage;
 use reticle_models::manifest::{Channels, Manifest};
 use reticle_models::preprocess::DepthRef;
-use reticle_models::text::{OcrConfig, TextSpan};
+use reticle_models::text::OcrConfig;
 
 use crate::error::{Error, Result};
 use crate::grounder::{Grounder, Grounding, ImageInput, LoadOptions};
-use crate::perception::{OcrFiles, ReaderOptions, TextReader};
+use crate::perception::{IncrementalReader, OcrFiles, ReaderOptions, TextReader};
 use crate::sampling::DecodeOptions;
 
 /// What one call asks for besides the instruction.
@@ -51,6 +51,30 @@ impl<'a> Frame<'a> {
             image: image.into(),
             depth: None,
         }
+    }
+}
+
+/// [`Pipeline::screen_session`]: grounding on successive frames of one screen.
+#[derive(Debug)]
+pub struct ScreenSession<'a> {
+    pipeline: &'a Pipeline,
+    reader: Option<IncrementalReader>,
+}
+
+impl ScreenSession<'_> {
+    /// [`Pipeline::ground`], with the text read incrementally from the previous frame.
+    pub fn ground(
+        &mut self,
+        frame: Frame<'_>,
+        instruction: &str,
+        options: &GroundOptions,
+    ) -> Result<Grounding> {
+        self.pipeline
+            .run(frame, instruction, options, Some(&mut self.reader))
+    }
+
+    pub fn pipeline(&self) -> &Pipeline {
+        self.pipeline
     }
 }
 
@@ -148,14 +172,46 @@ impl Pipeline {
         instruction: &str,
         options: &GroundOptions,
     ) -> Result<Grounding> {
+        self.run(frame, instruction, options, None)
+    }
+
+    /// A session for successive frames of one screen (the desktop agent's captures): the
+    /// text reader runs incrementally — an unchanged screen is not read again, a changed one
+    /// re-reads only the lines that changed — and gives what a full read gives.
+    pub fn screen_session(&self) -> ScreenSession<'_> {
+        ScreenSession {
+            pipeline: self,
+            reader: None,
+        }
+    }
+
+    /// The reader a call needs: the package's own, or the default one when spans are asked
+    /// of a package without an OCR stage.
+    fn reader_for(&self, options: &GroundOptions) -> Result<Option<&Arc<TextReader>>> {
+        match &self.reader {
+            Some(r) => Ok(Some(r)),
+            None if options.spans => self.on_demand_reader().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn run(
+        &self,
+        frame: Frame<'_>,
+        instruction: &str,
+        options: &GroundOptions,
+        incremental: Option<&mut Option<IncrementalReader>>,
+    ) -> Result<Grounding> {
         self.manifest().check_depth_input(frame.depth.is_some())?;
         let t0 = Instant::now();
-        let mut spans: Option<Vec<TextSpan>> = None;
-        if let Some(reader) = &self.reader {
-            spans = Some(reader.read(frame.image)?.spans);
-        } else if options.spans {
-            spans = Some(self.on_demand_reader()?.read(frame.image)?.spans);
-        }
+        let spans = match (self.reader_for(options)?, incremental) {
+            (None, _) => None,
+            (Some(reader), None) => Some(reader.read(frame.image)?.spans),
+            (Some(reader), Some(slot)) => {
+                let inc = slot.get_or_insert_with(|| IncrementalReader::new(Arc::clone(reader)));
+                Some(inc.read(frame.image)?.0.spans)
+            }
+        };
         let perceive = if spans.is_some() {
             t0.elapsed()
         } else {

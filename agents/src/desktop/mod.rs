@@ -27,7 +27,7 @@ use image::RgbaImage;
 use reticle_models::geometry::Point;
 use reticle_models::grammar::Value;
 use reticle_models::preprocess::{PixelFormat, PixelsRef};
-use reticle_runtime::{DecodeOptions, Frame, GroundOptions, ImageInput, Pipeline};
+use reticle_runtime::{DecodeOptions, Frame, GroundOptions, ImageInput, Pipeline, ScreenSession};
 use serde::Serialize;
 
 use self::act::{Action, Input};
@@ -119,9 +119,10 @@ pub struct StepReport {
     pub timings: StepTimings,
 }
 
-/// The agent: a grounder, an input backend, the safety state and an optional recorder.
+/// The agent: the grounding pipeline (as a screen session: successive captures are read
+/// incrementally), an input backend, the safety state and an optional recorder.
 pub struct Agent<'a> {
-    grounder: &'a Pipeline,
+    grounder: ScreenSession<'a>,
     input: Box<dyn Input + 'a>,
     safety: Safety,
     recorder: Option<Recorder>,
@@ -132,7 +133,7 @@ pub struct Agent<'a> {
 impl std::fmt::Debug for Agent<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
-            .field("model", &self.grounder.dir())
+            .field("model", &self.grounder.pipeline().dir())
             .field("safety", &self.safety)
             .field("recorder", &self.recorder)
             .field("config", &self.config)
@@ -166,7 +167,7 @@ impl<'a> Agent<'a> {
             "desktop agent ready"
         );
         Ok(Self {
-            grounder,
+            grounder: grounder.screen_session(),
             input,
             safety,
             recorder,
@@ -336,7 +337,7 @@ impl<'a> Agent<'a> {
         let meta = serde_json::json!({
             "source": "reticle desktop",
             "label": "predicted",
-            "model": self.grounder.dir(),
+            "model": self.grounder.pipeline().dir(),
             "raw_output": report.raw,
             "point": report.point.map(|p| [p.x, p.y]),
             "action": report.action,

@@ -129,3 +129,28 @@ fn depth_is_refused_by_an_rgb_package() -> Result<()> {
     assert!(err.contains("does not use a depth image"), "{err}");
     Ok(())
 }
+
+#[test]
+fn a_screen_session_reads_successive_frames_like_single_calls() -> Result<()> {
+    let pkg = util::package(&Fixture::default())?;
+    with_ocr(pkg.path(), OCR_DETECTOR, OCR_RECOGNIZER)?;
+    let p = Pipeline::load(pkg.path(), Provider::Cpu)?;
+    let opts = GroundOptions {
+        spans: true,
+        ..GroundOptions::greedy()
+    };
+    let a = util::image();
+    let mut b = a.to_rgb8();
+    for x in 20..60 {
+        b.put_pixel(x, 40, image::Rgb([0, 0, 0]));
+    }
+    let b = image::DynamicImage::ImageRgb8(b);
+    let mut session = p.screen_session();
+    for img in [&a, &a, &b, &a] {
+        let got = session.ground(Frame::rgb(img), INSTRUCTION, &opts)?;
+        let want = p.ground(Frame::rgb(img), INSTRUCTION, &opts)?;
+        assert_eq!(got.spans, want.spans);
+        assert_eq!(got.text, want.text);
+    }
+    Ok(())
+}
