@@ -24,13 +24,56 @@ pub(crate) struct Region {
 }
 
 impl Region {
-    pub fn full(frame: &RgbFrame) -> Self {
-        Self {
-            x: 0,
-            y: 0,
-            w: frame.width,
-            h: frame.height,
+    /// The part of the frame worth detecting on: the bounding box of every 32-pixel tile that
+    /// is not a flat colour, grown by one tile. A dialog in the middle of a plain desktop is
+    /// detected on its own — faster, and the detector (whose blocks pool over the whole
+    /// input) no longer drowns small text in a sea of background. `None` when the whole
+    /// frame is flat (nothing to read).
+    pub fn content(frame: &RgbFrame) -> Option<Self> {
+        const T: usize = 32;
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let (gw, gh) = (w.div_ceil(T), h.div_ceil(T));
+        let mut flat = vec![true; gw * gh];
+        let mut first = vec![[0u8; 3]; gw * gh];
+        let mut seen = vec![false; gw * gh];
+        for y in 0..h {
+            let row = &frame.data[y * w * 3..(y + 1) * w * 3];
+            for (x, px) in row.chunks_exact(3).enumerate() {
+                let t = (y / T) * gw + x / T;
+                if !flat[t] {
+                    continue;
+                }
+                let p = [px[0], px[1], px[2]];
+                if !seen[t] {
+                    seen[t] = true;
+                    first[t] = p;
+                } else if p.iter().zip(&first[t]).any(|(a, b)| a.abs_diff(*b) > 2) {
+                    flat[t] = false;
+                }
+            }
         }
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        for ty in 0..gh {
+            for tx in 0..gw {
+                if !flat[ty * gw + tx] {
+                    x0 = x0.min(tx);
+                    y0 = y0.min(ty);
+                    x1 = x1.max(tx + 1);
+                    y1 = y1.max(ty + 1);
+                }
+            }
+        }
+        if x0 == usize::MAX {
+            return None;
+        }
+        let px = |t: usize, max: usize| ((t * T).min(max)) as u32;
+        let (x, y) = (px(x0.saturating_sub(1), w), px(y0.saturating_sub(1), h));
+        Some(Self {
+            x,
+            y,
+            w: px(x1 + 1, w) - x,
+            h: px(y1 + 1, h) - y,
+        })
     }
 }
 
@@ -284,5 +327,52 @@ impl PostBuffers {
             out.push(b);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(w: u32, h: u32) -> RgbFrame {
+        RgbFrame {
+            width: w,
+            height: h,
+            data: vec![90; (w * h * 3) as usize],
+        }
+    }
+
+    #[test]
+    fn content_is_the_non_flat_tiles_grown_by_one() {
+        let mut f = frame(320, 200);
+        assert_eq!(Region::content(&f), None);
+        // A mark at (100..110, 70..75): tile (3, 2) → tiles 2..=4 × 1..=3 → pixels 64..160 × 32..128.
+        for y in 70..75 {
+            for x in 100..110 {
+                let i = (y * 320 + x) * 3;
+                f.data[i] = 0;
+            }
+        }
+        assert_eq!(
+            Region::content(&f),
+            Some(Region {
+                x: 64,
+                y: 32,
+                w: 96,
+                h: 96
+            })
+        );
+        // Noise of ±2 is still flat; a mark at the edge is clipped to the frame.
+        f.data[3] = 92;
+        f.data[(199 * 320 + 319) * 3 + 1] = 200;
+        assert_eq!(
+            Region::content(&f),
+            Some(Region {
+                x: 64,
+                y: 32,
+                w: 256,
+                h: 168
+            })
+        );
     }
 }

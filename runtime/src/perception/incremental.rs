@@ -106,7 +106,10 @@ impl IncrementalReader {
         let (spans, read, t2) = match prev {
             Some(p) if stats.changed_tiles == 0 => (p.spans, p.read, Instant::now()),
             prev => {
-                let boxes = e.det.detect(&e.frame, Region::full(&e.frame), cfg)?;
+                let boxes = match Region::content(&e.frame) {
+                    Some(region) => e.det.detect(&e.frame, region, cfg)?,
+                    None => Vec::new(),
+                };
                 let t2 = Instant::now();
                 let mut old = prev.map(|p| p.read).unwrap_or_default();
                 let keys: Vec<CropKey> = boxes.iter().map(|b| crop_key(&e.frame, b)).collect();

@@ -134,8 +134,10 @@ impl TextReader {
         let e = &mut *guard;
         e.frame.load(image.into(), self.config.max_pixels)?;
         let t1 = Instant::now();
-        let region = Region::full(&e.frame);
-        let boxes = e.det.detect(&e.frame, region, &self.config)?;
+        let boxes = match Region::content(&e.frame) {
+            Some(region) => e.det.detect(&e.frame, region, &self.config)?,
+            None => Vec::new(),
+        };
         let t2 = Instant::now();
         let spans = self.recognize(e, boxes)?;
         let t3 = Instant::now();

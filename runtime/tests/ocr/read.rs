@@ -134,3 +134,21 @@ fn pixel_formats_read_alike() {
     let got = reader().read(pixels).unwrap().spans;
     assert_eq!(got, want);
 }
+
+#[test]
+fn a_small_dialog_on_a_plain_desktop_is_read() {
+    // Small text in the middle of a uniform 1920×1080 desktop (a zenity dialog under Xvfb):
+    // on the whole frame the detector's map stays under its threshold; the reader detects on
+    // the non-flat part of the frame only.
+    let (line, _) = line_image("New name for the report:");
+    let mut desk = RgbImage::from_pixel(1920, 1080, Rgb([59, 110, 143]));
+    image::imageops::replace(&mut desk, &line, 700, 500);
+    let reading = reader().read(&DynamicImage::ImageRgb8(desk)).unwrap();
+    let text: Vec<_> = reading.spans.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(text, ["New name for the report:"], "{:?}", reading.spans);
+    let b = reading.spans[0].bbox;
+    assert!(
+        b.x1 > 700.0 && b.y1 > 500.0 && b.x2 < 1340.0 && b.y2 < 560.0,
+        "{b:?}"
+    );
+}
