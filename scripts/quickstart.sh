@@ -17,7 +17,7 @@ mkdir -p "$out"
 export RUST_LOG=${RUST_LOG:-warn,ort=error}
 
 cargo build --release --locked -p reticle-agents
-reticle=target/release/reticle
+reticle=${CARGO_TARGET_DIR:-target}/release/reticle
 $reticle doctor
 
 echo

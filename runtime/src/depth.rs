@@ -22,15 +22,18 @@ pub fn decode_depth16(bytes: &[u8], name: &str) -> Result<Depth16> {
 }
 
 fn into_depth16(image: DynamicImage, name: &str) -> Result<Depth16> {
+    as_depth16(image).map_err(|why| Error::invalid("depth image", format!("{name} {why}")))
+}
+
+/// The 16-bit depth a decoded image holds, or why it holds none (a message that names no
+/// file, for callers with error types of their own).
+pub fn as_depth16(image: DynamicImage) -> std::result::Result<Depth16, String> {
     match image {
         DynamicImage::ImageLuma16(d) => Ok(d),
-        other => Err(Error::invalid(
-            "depth image",
-            format!(
-                "{name} is {:?}; a single-channel 16-bit PNG is required (an 8-bit or colour \
-                 image does not hold distances)",
-                other.color()
-            ),
+        other => Err(format!(
+            "is {:?}; a single-channel 16-bit PNG is required (an 8-bit or colour image does \
+             not hold distances)",
+            other.color()
         )),
     }
 }

@@ -19,8 +19,7 @@ use reticle_models::dataset::{self, Record};
 use reticle_models::geometry::BBox;
 use reticle_models::preprocess::open_image;
 use reticle_models::text::{find_label, is_label, OcrConfig, SpansRecord};
-use reticle_runtime::perception::{OcrFiles, ReaderOptions, TextReader};
-use reticle_runtime::Provider;
+use reticle_runtime::perception::ReaderOptions;
 
 /// The spans file beside a dataset's data.jsonl.
 pub const SPANS_FILE: &str = "spans.jsonl";
@@ -29,16 +28,8 @@ pub const SPANS_FILE: &str = "spans.jsonl";
 pub struct PerceiveArgs {
     /// Dataset folder (holding data.jsonl) or a .jsonl file.
     dataset: PathBuf,
-    /// Execution provider: cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "auto")]
-    provider: String,
-    /// Intra-op threads per ONNX Runtime session (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// The reader's knobs as TOML (`det_scale = 0.75`, `rec_min_width = 64`, …; see
-    /// docs/perception.md); default: the reader's defaults.
-    #[arg(long, value_name = "FILE.toml")]
-    ocr_config: Option<PathBuf>,
+    #[command(flatten)]
+    reader: super::perceive::ReaderArgs,
     /// Where to write the spans (default: DATASET/spans.jsonl), e.g. for a dataset that is
     /// read-only or must stay untouched.
     #[arg(long, value_name = "FILE.jsonl")]
@@ -55,7 +46,7 @@ pub struct PerceiveArgs {
 }
 
 pub fn run(args: &PerceiveArgs) -> anyhow::Result<()> {
-    let provider: Provider = args.provider.parse()?;
+    let (config, options) = args.reader.resolve()?;
     let records = dataset::read_dataset(&args.dataset)?;
     let root = if args.dataset.is_dir() {
         args.dataset.clone()
@@ -86,8 +77,7 @@ pub fn run(args: &PerceiveArgs) -> anyhow::Result<()> {
         }
     }
     if !out.exists() {
-        let config = ocr_config(args.ocr_config.as_deref())?;
-        read_missing(&images, &partial, &config, provider, args.threads)?;
+        read_missing(&images, &partial, &config, &options)?;
         std::fs::rename(&partial, &out)
             .with_context(|| format!("moving {} into place", partial.display()))?;
         eprintln!("wrote {} ({} images)", out.display(), images.len());
@@ -103,21 +93,6 @@ pub fn run(args: &PerceiveArgs) -> anyhow::Result<()> {
         report(&records, &root, &spans, args.json)?;
     }
     Ok(())
-}
-
-/// The reader's knobs from a TOML file, or the defaults.
-pub fn ocr_config(path: Option<&Path>) -> anyhow::Result<OcrConfig> {
-    let Some(path) = path else {
-        return Ok(OcrConfig::default());
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading --ocr-config {}", path.display()))?;
-    let config: OcrConfig = toml::from_str(&text)
-        .with_context(|| format!("parsing --ocr-config {}", path.display()))?;
-    config
-        .validate()
-        .map_err(|m| anyhow::anyhow!("--ocr-config {}: {m}", path.display()))?;
-    Ok(config)
 }
 
 fn key_of(image: &Path, root: &Path) -> String {
@@ -158,8 +133,7 @@ fn read_missing(
     images: &[(String, PathBuf)],
     partial: &Path,
     config: &OcrConfig,
-    provider: Provider,
-    threads: Option<usize>,
+    options: &ReaderOptions,
 ) -> anyhow::Result<()> {
     let done = read_spans_file(partial)?;
     // Rewrite the partial file without a torn tail before appending to it.
@@ -176,15 +150,7 @@ fn read_missing(
     if todo.is_empty() {
         return Ok(());
     }
-    let reader = TextReader::load(
-        &OcrFiles::default_files()?,
-        config,
-        &ReaderOptions {
-            provider,
-            intra_threads: threads,
-        },
-    )
-    .context("loading the text reader")?;
+    let reader = super::perceive::load_reader(config, options)?;
     if !done.is_empty() {
         eprintln!(
             "resuming: {} of {} images already read",

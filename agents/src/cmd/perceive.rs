@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use reticle_models::preprocess::open_image;
+use reticle_models::text::OcrConfig;
 use reticle_runtime::perception::{OcrFiles, ReaderOptions, TextReader};
 use reticle_runtime::{millis, Provider};
 
@@ -17,16 +18,8 @@ pub struct PerceiveArgs {
     /// Print JSON: {"spans": [{"text", "box", "score", "words": [{"text", "box"}]}], "timings"}.
     #[arg(long)]
     json: bool,
-    /// Execution provider: cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "auto")]
-    provider: String,
-    /// Intra-op threads per ONNX Runtime session (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// The reader's knobs as TOML (`det_scale = 0.75`, `rec_min_width = 64`, …; see
-    /// docs/perception.md); default: the reader's defaults.
-    #[arg(long, value_name = "FILE.toml")]
-    ocr_config: Option<PathBuf>,
+    #[command(flatten)]
+    reader: ReaderArgs,
     /// Detection input size as a fraction of the image's (default: the reader's default).
     #[arg(long)]
     det_scale: Option<f32>,
@@ -40,22 +33,55 @@ pub struct PerceiveArgs {
     annotate: Option<PathBuf>,
 }
 
+/// How the text reader is set up; shared by `perceive` and `data perceive`.
+#[derive(Debug, Args)]
+pub struct ReaderArgs {
+    /// Execution provider: cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    provider: String,
+    /// Intra-op threads per ONNX Runtime session (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The reader's knobs as TOML (`det_scale = 0.75`, `rec_min_width = 64`, …; see
+    /// docs/perception.md); default: the reader's defaults.
+    #[arg(long, value_name = "FILE.toml")]
+    ocr_config: Option<PathBuf>,
+}
+
+impl ReaderArgs {
+    /// Checks the flags and reads `--ocr-config`, before any work is done.
+    pub fn resolve(&self) -> anyhow::Result<(OcrConfig, ReaderOptions)> {
+        let provider: Provider = self.provider.parse()?;
+        let options = ReaderOptions {
+            provider,
+            intra_threads: self.threads,
+        };
+        let Some(path) = &self.ocr_config else {
+            return Ok((OcrConfig::default(), options));
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading --ocr-config {}", path.display()))?;
+        let config: OcrConfig = toml::from_str(&text)
+            .with_context(|| format!("parsing --ocr-config {}", path.display()))?;
+        config
+            .validate()
+            .map_err(|m| anyhow::anyhow!("--ocr-config {}: {m}", path.display()))?;
+        Ok((config, options))
+    }
+}
+
+/// The default OCR graphs with `config` and `options`.
+pub fn load_reader(config: &OcrConfig, options: &ReaderOptions) -> anyhow::Result<TextReader> {
+    TextReader::load(&OcrFiles::default_files()?, config, options)
+        .context("loading the text reader")
+}
+
 pub fn run(args: &PerceiveArgs) -> anyhow::Result<()> {
-    let provider: Provider = args.provider.parse()?;
-    let mut config = super::data_perceive::ocr_config(args.ocr_config.as_deref())?;
+    let (mut config, options) = args.reader.resolve()?;
     if let Some(s) = args.det_scale {
         config.det_scale = s;
     }
-    let files = OcrFiles::default_files()?;
-    let reader = TextReader::load(
-        &files,
-        &config,
-        &ReaderOptions {
-            provider,
-            intra_threads: args.threads,
-        },
-    )
-    .context("loading the text reader")?;
+    let reader = load_reader(&config, &options)?;
     if let Some(path) = &args.annotate {
         reticle_models::imageio::check_output(path)
             .with_context(|| format!("--annotate {}", path.display()))?;

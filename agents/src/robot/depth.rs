@@ -47,18 +47,12 @@ fn strip_image_prefix(e: &reticle_models::Error, path: &Path) -> String {
     }
 }
 
+/// The one strict depth rule (`reticle_runtime::depth`), with this module's error type.
 fn into_depth16(image: DynamicImage, what: &str) -> Result<Depth16> {
-    match image {
-        DynamicImage::ImageLuma16(d) => Ok(d),
-        other => Err(Error::RobotImage {
-            what: what.to_string(),
-            message: format!(
-                "is {:?}; a single-channel 16-bit PNG is required (an 8-bit or colour image \
-                 does not hold distances)",
-                other.color()
-            ),
-        }),
-    }
+    reticle_runtime::depth::as_depth16(image).map_err(|message| Error::RobotImage {
+        what: what.to_string(),
+        message,
+    })
 }
 
 /// The robust depth read at one pixel.

@@ -21,7 +21,7 @@ use std::time::Instant;
 use reticle_models::text::TextSpan;
 use serde::Serialize;
 
-use super::det::{LineBox, Region};
+use super::det::LineBox;
 use super::frame::RgbFrame;
 use super::reader::{ReadTimings, Reading, TextReader};
 use super::rec::Recognized;
@@ -106,10 +106,7 @@ impl IncrementalReader {
         let (spans, read, t2) = match prev {
             Some(p) if stats.changed_tiles == 0 => (p.spans, p.read, Instant::now()),
             prev => {
-                let boxes = match Region::content(&e.frame) {
-                    Some(region) => e.det.detect(&e.frame, region, cfg)?,
-                    None => Vec::new(),
-                };
+                let boxes = e.detect_lines(cfg)?;
                 let t2 = Instant::now();
                 let mut old = prev.map(|p| p.read).unwrap_or_default();
                 let keys: Vec<CropKey> = boxes.iter().map(|b| crop_key(&e.frame, b)).collect();

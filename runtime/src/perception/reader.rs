@@ -75,6 +75,16 @@ pub(crate) struct Engines {
     pub frame: RgbFrame,
 }
 
+impl Engines {
+    /// The lines of the loaded frame, detected on its non-flat part.
+    pub fn detect_lines(&mut self, cfg: &OcrConfig) -> Result<Vec<LineBox>> {
+        match Region::content(&self.frame) {
+            Some(region) => self.det.detect(&self.frame, region, cfg),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
 /// PP-OCR detection + recognition on ONNX Runtime. `Send + Sync`; concurrent reads wait
 /// for each other.
 #[derive(Debug)]
@@ -134,10 +144,7 @@ impl TextReader {
         let e = &mut *guard;
         e.frame.load(image.into(), self.config.max_pixels)?;
         let t1 = Instant::now();
-        let boxes = match Region::content(&e.frame) {
-            Some(region) => e.det.detect(&e.frame, region, &self.config)?,
-            None => Vec::new(),
-        };
+        let boxes = e.detect_lines(&self.config)?;
         let t2 = Instant::now();
         let spans = self.recognize(e, boxes)?;
         let t3 = Instant::now();
