@@ -38,9 +38,10 @@ pub struct PerceiveArgs {
     #[arg(long)]
     force: bool,
     /// Print the reader's recall of the labels the ui suite drew (records' meta.texts),
-    /// overall and by screen scale; --json for the figures as JSON.
+    /// overall, by screen scale and by resolution, with misses by kind.
     #[arg(long)]
     report: bool,
+    /// Print the report as JSON (with up to 200 misses and their kinds).
     #[arg(long, requires = "report")]
     json: bool,
 }
