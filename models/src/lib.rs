@@ -26,6 +26,7 @@ pub mod imageio;
 pub mod import;
 pub mod manifest;
 pub mod metrics;
+pub mod pointer;
 pub mod preprocess;
 pub mod rewards;
 pub mod suites;

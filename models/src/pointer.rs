@@ -1,0 +1,439 @@
+//! The pointer policy's contract: how an instruction and the text spans read on a frame become
+//! the inputs of the pointer graph, and how its outputs become a click. The trainer (tch) and
+//! the runtime (ONNX Runtime) both call these functions, so a policy trains on exactly the
+//! inputs it will run on.
+//!
+//! The pointer graph (`pointer.onnx`) scores **candidates**: the `cols × rows` patches of the
+//! input image (one per `cell × cell` input pixels), then up to `max_candidates` text
+//! candidates (each read line, plus each word of a line with several). Inputs, per batch row:
+//!
+//! | name | shape | type | meaning |
+//! |---|---|---|---|
+//! | `pixel_values` | `[B, C, H, W]` | f32 | the normalised image (as `preprocess`) |
+//! | `instr_ids` | `[B, max_words, pieces_per_word]` | i64 | hashed pieces of each instruction word, 0 = padding |
+//! | `instr_mask` | same | f32 | 1 where `instr_ids` is a piece |
+//! | `span_ids` | `[B, S, pieces_per_span]` | i64 | hashed pieces of each text candidate |
+//! | `span_mask` | same | f32 | 1 where `span_ids` is a piece |
+//! | `span_boxes` | `[B, S, 4]` | f32 | the candidate's box, `x1 y1 x2 y2` as fractions of the image |
+//! | `span_feats` | `[B, S, LEX_FEATURES]` | f32 | lexical overlap with the instruction ([`lexical_features`]) |
+//! | `span_valid` | `[B, S]` | f32 | 1 for a candidate, 0 for padding |
+//!
+//! with `S = max_candidates`. Outputs: `logits [B, P + S]` over the `P = cols · rows` patches
+//! then the text candidates (padding at −1e4), `offsets [B, P, 2]` (where to click inside each
+//! patch, in cells from its centre) and `anchor_logits [B, P]` (the first pointing step: the
+//! object a referring expression is relative to).
+
+use serde::{Deserialize, Serialize};
+
+use crate::geometry::{BBox, Point};
+use crate::text::{normalize, TextSpan};
+
+/// Lexical features per text candidate (see [`lexical_features`]).
+pub const LEX_FEATURES: usize = 4;
+/// Graph input names, in order.
+pub const INPUTS: [&str; 8] = [
+    "pixel_values",
+    "instr_ids",
+    "instr_mask",
+    "span_ids",
+    "span_mask",
+    "span_boxes",
+    "span_feats",
+    "span_valid",
+];
+/// Graph output names, in order.
+pub const OUTPUTS: [&str; 3] = ["logits", "offsets", "anchor_logits"];
+/// The logit of a padding candidate.
+pub const PAD_LOGIT: f32 = -1e4;
+
+/// How text is turned into hashed pieces. Part of a pointer package's manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TextConfig {
+    /// Size of the hashed piece vocabulary (id 0 is padding).
+    pub buckets: u32,
+    /// Instruction words kept (the rest are dropped).
+    pub max_words: usize,
+    /// Pieces per instruction word: the word, then its character trigrams.
+    pub pieces_per_word: usize,
+    /// Text candidates kept, the most instruction-like first.
+    pub max_candidates: usize,
+    /// Pieces per text candidate (its words' pieces, in order).
+    pub pieces_per_span: usize,
+}
+
+impl Default for TextConfig {
+    fn default() -> Self {
+        Self {
+            buckets: 8192,
+            max_words: 24,
+            pieces_per_word: 12,
+            max_candidates: 64,
+            pieces_per_span: 32,
+        }
+    }
+}
+
+impl TextConfig {
+    /// Checks the ranges; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(16..=1 << 20).contains(&self.buckets) {
+            return Err(format!("text.buckets {} is outside 16..=1048576", self.buckets));
+        }
+        for (name, v, max) in [
+            ("text.max_words", self.max_words, 256),
+            ("text.pieces_per_word", self.pieces_per_word, 64),
+            ("text.max_candidates", self.max_candidates, 1024),
+            ("text.pieces_per_span", self.pieces_per_span, 256),
+        ] {
+            if v == 0 || v > max {
+                return Err(format!("{name} {v} is outside 1..={max}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The pointer section of a package manifest (`"pointer": {…}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointerSpec {
+    /// The graph file, e.g. `pointer.onnx`.
+    pub graph: String,
+    /// Input pixels per patch side (the visual encoder's stride).
+    pub cell: u32,
+    #[serde(default)]
+    pub text: TextConfig,
+}
+
+impl PointerSpec {
+    /// Patch grid `(cols, rows)` of an input of `width × height`.
+    pub fn grid(&self, width: u32, height: u32) -> (usize, usize) {
+        let c = self.cell.max(1);
+        ((width / c) as usize, (height / c) as usize)
+    }
+
+    pub fn validate(&self, width: u32, height: u32) -> Result<(), String> {
+        if self.graph.is_empty() {
+            return Err("pointer.graph is empty".into());
+        }
+        if self.cell == 0 || width % self.cell != 0 || height % self.cell != 0 {
+            return Err(format!(
+                "pointer.cell {} must divide the input size {width}×{height}",
+                self.cell
+            ));
+        }
+        self.text.validate()
+    }
+}
+
+/// What a text candidate is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateKind {
+    Line,
+    /// One word of a line with several.
+    Word,
+}
+
+/// A text candidate in original image pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextCandidate {
+    pub text: String,
+    #[serde(rename = "box")]
+    pub bbox: BBox,
+    pub kind: CandidateKind,
+}
+
+/// The words of a text as compared: [`normalize`]d, split at spaces, punctuation trimmed
+/// from both ends (inner punctuation stays: `8:16`, `report.pdf`).
+pub fn words(text: &str) -> Vec<String> {
+    normalize(text)
+        .split(' ')
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_string()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// FNV-1a, so ids are the same on every platform and in every crate.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 0x811C_9DC5;
+    for &b in bytes {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+fn piece_id(piece: &str, buckets: u32) -> i64 {
+    i64::from(fnv1a(piece.as_bytes()) % (buckets - 1) + 1)
+}
+
+/// The hashed pieces of one word: the whole word, then its character trigrams with
+/// boundary marks (`<ok>` → `<ok`, `ok>`), at most `max`.
+pub fn word_pieces(word: &str, buckets: u32, max: usize) -> Vec<i64> {
+    let mut out = Vec::with_capacity(max);
+    out.push(piece_id(&format!("w:{word}"), buckets));
+    let chars: Vec<char> = format!("<{word}>").chars().collect();
+    for win in chars.windows(3) {
+        if out.len() >= max {
+            break;
+        }
+        let tri: String = win.iter().collect();
+        out.push(piece_id(&tri, buckets));
+    }
+    out.truncate(max);
+    out
+}
+
+/// Lexical overlap of a candidate's words with the instruction's:
+/// `[share of the candidate's words in the instruction, 1 if the candidate's words appear
+/// as a contiguous run of the instruction's, share of the instruction's words covered,
+/// 1 for a word of a longer line]`.
+pub fn lexical_features(cand: &[String], instr: &[String], kind: CandidateKind) -> [f32; 4] {
+    if cand.is_empty() {
+        return [0.0, 0.0, 0.0, f32::from(u8::from(kind == CandidateKind::Word))];
+    }
+    let found = cand.iter().filter(|w| instr.contains(w)).count();
+    let run = instr.len() >= cand.len()
+        && (0..=instr.len() - cand.len()).any(|s| instr[s..s + cand.len()] == cand[..]);
+    let covered = instr.iter().filter(|w| cand.contains(w)).count();
+    [
+        found as f32 / cand.len() as f32,
+        f32::from(u8::from(run)),
+        covered as f32 / instr.len().max(1) as f32,
+        f32::from(u8::from(kind == CandidateKind::Word)),
+    ]
+}
+
+/// Text candidates of a frame: every line with a letter or digit, plus each word of a line
+/// with several, ordered by lexical overlap with the instruction (then reading order) and
+/// cut to `cfg.max_candidates`.
+pub fn candidates(spans: &[TextSpan], instruction: &str, cfg: &TextConfig) -> Vec<TextCandidate> {
+    let instr = words(instruction);
+    let mut all: Vec<(f32, usize, TextCandidate)> = Vec::new();
+    let mut push = |text: &str, bbox: BBox, kind: CandidateKind| {
+        let w = words(text);
+        if w.is_empty() || !(bbox.width() > 0.0 && bbox.height() > 0.0) {
+            return;
+        }
+        let f = lexical_features(&w, &instr, kind);
+        let order = all.len();
+        all.push((
+            f[0] + f[1] + f[2],
+            order,
+            TextCandidate {
+                text: text.to_string(),
+                bbox,
+                kind,
+            },
+        ));
+    };
+    for span in spans {
+        push(&span.text, span.bbox, CandidateKind::Line);
+        if span.words.len() > 1 {
+            for w in &span.words {
+                push(&w.text, w.bbox, CandidateKind::Word);
+            }
+        }
+    }
+    all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    all.truncate(cfg.max_candidates);
+    all.into_iter().map(|(_, _, c)| c).collect()
+}
+
+/// The text inputs of one batch row (flat, row-major in the shapes of the module table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextInputs {
+    pub instr_ids: Vec<i64>,
+    pub instr_mask: Vec<f32>,
+    pub span_ids: Vec<i64>,
+    pub span_mask: Vec<f32>,
+    pub span_boxes: Vec<f32>,
+    pub span_feats: Vec<f32>,
+    pub span_valid: Vec<f32>,
+    /// The candidates in slot order (slots past `candidates.len()` are padding).
+    pub candidates: Vec<TextCandidate>,
+}
+
+/// Builds the text inputs for `instruction` over `spans` read on an image of
+/// `width × height` original pixels.
+pub fn text_inputs(
+    instruction: &str,
+    spans: &[TextSpan],
+    width: u32,
+    height: u32,
+    cfg: &TextConfig,
+) -> TextInputs {
+    let (lw, kw, s, ks) = (
+        cfg.max_words,
+        cfg.pieces_per_word,
+        cfg.max_candidates,
+        cfg.pieces_per_span,
+    );
+    let instr = words(instruction);
+    let mut out = TextInputs {
+        instr_ids: vec![0; lw * kw],
+        instr_mask: vec![0.0; lw * kw],
+        span_ids: vec![0; s * ks],
+        span_mask: vec![0.0; s * ks],
+        span_boxes: vec![0.0; s * 4],
+        span_feats: vec![0.0; s * LEX_FEATURES],
+        span_valid: vec![0.0; s],
+        candidates: candidates(spans, instruction, cfg),
+    };
+    for (i, w) in instr.iter().take(lw).enumerate() {
+        for (j, id) in word_pieces(w, cfg.buckets, kw).into_iter().enumerate() {
+            out.instr_ids[i * kw + j] = id;
+            out.instr_mask[i * kw + j] = 1.0;
+        }
+    }
+    let (fw, fh) = (f64::from(width.max(1)), f64::from(height.max(1)));
+    for (i, c) in out.candidates.iter().enumerate() {
+        let cw = words(&c.text);
+        let mut pieces = Vec::with_capacity(ks);
+        for w in &cw {
+            pieces.extend(word_pieces(w, cfg.buckets, cfg.pieces_per_word));
+        }
+        pieces.truncate(ks);
+        for (j, id) in pieces.into_iter().enumerate() {
+            out.span_ids[i * ks + j] = id;
+            out.span_mask[i * ks + j] = 1.0;
+        }
+        let b = c.bbox;
+        let nb = [b.x1 / fw, b.y1 / fh, b.x2 / fw, b.y2 / fh];
+        for (k, v) in nb.into_iter().enumerate() {
+            out.span_boxes[i * 4 + k] = v.clamp(0.0, 1.0) as f32;
+        }
+        let f = lexical_features(&cw, &instr, c.kind);
+        out.span_feats[i * LEX_FEATURES..(i + 1) * LEX_FEATURES].copy_from_slice(&f);
+        out.span_valid[i] = 1.0;
+    }
+    out
+}
+
+/// Where a candidate clicks, in original pixels: a patch's centre moved by its offset (in
+/// cells, clamped to ±1), or a text candidate's box centre.
+#[allow(clippy::too_many_arguments)]
+pub fn click_point(
+    index: usize,
+    offsets: &[f32],
+    grid: (usize, usize),
+    cell: u32,
+    input: (u32, u32),
+    original: (u32, u32),
+    text: &[TextCandidate],
+) -> Option<Point> {
+    let (cols, rows) = grid;
+    let p = cols * rows;
+    if index >= p {
+        let c = text.get(index - p)?;
+        return Some(c.bbox.center());
+    }
+    let (r, c) = (index / cols, index % cols);
+    let dx = offsets.get(index * 2).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
+    let dy = offsets.get(index * 2 + 1).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
+    let cell = f64::from(cell);
+    let x = (c as f64 + 0.5 + f64::from(dx)) * cell;
+    let y = (r as f64 + 0.5 + f64::from(dy)) * cell;
+    let sx = f64::from(original.0) / f64::from(input.0.max(1));
+    let sy = f64::from(original.1) / f64::from(input.1.max(1));
+    Some(Point::new(
+        (x * sx).clamp(0.0, f64::from(original.0) - 0.5),
+        (y * sy).clamp(0.0, f64::from(original.1) - 0.5),
+    ))
+}
+
+/// The centre of patch `index` in original pixels.
+pub fn patch_center(
+    index: usize,
+    grid: (usize, usize),
+    cell: u32,
+    input: (u32, u32),
+    original: (u32, u32),
+) -> Point {
+    let cols = grid.0.max(1);
+    let (r, c) = (index / cols, index % cols);
+    let cell = f64::from(cell);
+    let sx = f64::from(original.0) / f64::from(input.0.max(1));
+    let sy = f64::from(original.1) / f64::from(input.1.max(1));
+    Point::new(
+        (c as f64 + 0.5) * cell * sx,
+        (r as f64 + 0.5) * cell * sy,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::Word;
+
+    fn span(text: &str, x: f64) -> TextSpan {
+        let words = text
+            .split(' ')
+            .enumerate()
+            .map(|(i, w)| Word {
+                text: w.into(),
+                bbox: BBox::new(x + i as f64 * 40.0, 0.0, x + i as f64 * 40.0 + 30.0, 10.0),
+            })
+            .collect();
+        TextSpan {
+            text: text.into(),
+            bbox: BBox::new(x, 0.0, x + 100.0, 10.0),
+            score: 0.9,
+            words,
+        }
+    }
+
+    #[test]
+    fn words_fold_case_and_trim_punctuation() {
+        assert_eq!(words("Click  the “OK” button!"), ["click", "the", "ok", "button"]);
+        assert_eq!(words("report.pdf 8:16"), ["report.pdf", "8:16"]);
+        assert!(words("… —").is_empty());
+    }
+
+    #[test]
+    fn matching_candidates_come_first_and_features_say_why() {
+        let spans = [span("Save", 0.0), span("Cancel", 200.0), span("Keep me signed", 400.0)];
+        let cfg = TextConfig::default();
+        let c = candidates(&spans, "click the Cancel button", &cfg);
+        assert_eq!(c[0].text, "Cancel");
+        // A line with three words adds its words.
+        assert_eq!(c.len(), 3 + 3);
+        let t = text_inputs("toggle keep me signed", &spans, 1000, 100, &cfg);
+        assert_eq!(t.candidates[0].text, "Keep me signed");
+        assert_eq!(&t.span_feats[..4], &[1.0, 1.0, 0.75, 0.0]);
+        assert_eq!(t.span_valid.iter().sum::<f32>(), 6.0);
+        assert_eq!(t.span_boxes[0], 0.4);
+        // "toggle": the word and the 6 trigrams of "<toggle>".
+        assert_eq!(t.instr_mask[..cfg.pieces_per_word].iter().sum::<f32>(), 7.0);
+        assert_eq!(t.instr_ids[4 * cfg.pieces_per_word], 0);
+    }
+
+    #[test]
+    fn pieces_are_stable_and_bounded() {
+        let a = word_pieces("cancel", 8192, 12);
+        assert_eq!(a, word_pieces("cancel", 8192, 12));
+        assert_eq!(a.len(), 7); // the word + 6 trigrams of "<cancel>"
+        assert!(a.iter().all(|&i| (1..8192).contains(&i)));
+        assert_eq!(word_pieces("internationalisation", 8192, 12).len(), 12);
+    }
+
+    #[test]
+    fn clicks_map_back_to_original_pixels() {
+        let grid = (4, 2);
+        let off = vec![0.0; 16];
+        let p = click_point(5, &off, grid, 8, (32, 16), (64, 32), &[]).unwrap();
+        assert_eq!((p.x, p.y), (24.0, 24.0));
+        let t = [TextCandidate {
+            text: "OK".into(),
+            bbox: BBox::new(10.0, 10.0, 20.0, 20.0),
+            kind: CandidateKind::Line,
+        }];
+        assert_eq!(click_point(8, &off, grid, 8, (32, 16), (64, 32), &t).unwrap().x, 15.0);
+        assert!(click_point(9, &off, grid, 8, (32, 16), (64, 32), &t).is_none());
+    }
+}
