@@ -13,9 +13,12 @@
 //! README.md                   optional: the model card
 //! ```
 //!
-//! This is the onnx-community / onnxruntime-genai layout of Qwen2-VL-family exports. The
-//! manifest names every graph and its I/O so that the runtime can check the ONNX files
-//! against it; [`Manifest::load`] checks everything that can be checked without ONNX Runtime.
+//! This is the onnx-community / onnxruntime-genai layout of Qwen2-VL-family exports (the
+//! `reticle-vlm` architecture, the default). A `pointer` package holds one graph instead,
+//! `pointer.onnx`, described by the manifest's `pointer` section ([`crate::pointer`]), and
+//! no tokenizer. The manifest names every graph and its I/O so that the runtime can check the
+//! ONNX files against it; [`Manifest::load`] checks everything that can be checked without
+//! ONNX Runtime.
 
 use std::path::{Path, PathBuf};
 
@@ -121,7 +124,64 @@ pub struct SpecialTokens {
     pub image: String,
 }
 
+/// Which policy a package holds; chosen by name in `model.json` (`"architecture"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+pub enum Architecture {
+    /// Three graphs (vision encoder, token embeddings, KV-cache decoder) that write the
+    /// answer as text. The default: packages written before the field existed are this.
+    #[default]
+    #[serde(rename = "reticle-vlm")]
+    ReticleVlm,
+    /// One graph (`pointer.onnx`) that scores image patches and text candidates
+    /// ([`crate::pointer`]).
+    #[serde(rename = "pointer")]
+    Pointer,
+}
+
+impl Architecture {
+    /// Every architecture, in the order the error messages list them.
+    pub const ALL: [Architecture; 2] = [Architecture::ReticleVlm, Architecture::Pointer];
+
+    /// The name in `model.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::ReticleVlm => "reticle-vlm",
+            Architecture::Pointer => "pointer",
+        }
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Architecture {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|a| a.name()).collect();
+            format!("unknown architecture `{s}` (known: {})", known.join(", "))
+        })
+    }
+}
+
+// By hand rather than derived, so that an unknown name gets the message above (serde's
+// would say "unknown variant").
+impl<'de> Deserialize<'de> for Architecture {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// `model.json`.
+///
+/// The sections from `graphs` to `tokenizer` belong to ReticleVLM packages (required there,
+/// refused elsewhere: read them through [`Manifest::vlm`]); `pointer` belongs to pointer
+/// packages ([`Manifest::pointer_spec`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -132,14 +192,26 @@ pub struct Manifest {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    pub graphs: Graphs,
-    pub decoder: DecoderSpec,
+    /// Which policy the package holds (absent: `reticle-vlm`).
+    #[serde(default)]
+    pub architecture: Architecture,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphs: Option<Graphs>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<DecoderSpec>,
+    /// The pointer graph and its text inputs (pointer packages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<crate::pointer::PointerSpec>,
     pub preprocess: Preprocess,
     pub coord_frame: CoordFrame,
-    pub prompt: Prompt,
-    pub special_tokens: SpecialTokens,
-    pub max_new_tokens: usize,
-    pub tokenizer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<Prompt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_tokens: Option<SpecialTokens>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_new_tokens: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
     /// Optional trained weights (safetensors), for resuming training from a package.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<String>,
@@ -230,6 +302,25 @@ pub fn standard_graphs(num_layers: usize) -> Graphs {
     }
 }
 
+/// The sections of a ReticleVLM package, borrowed from its manifest ([`Manifest::vlm`]).
+#[derive(Debug, Clone, Copy)]
+pub struct VlmParts<'a> {
+    pub graphs: &'a Graphs,
+    pub decoder: &'a DecoderSpec,
+    pub prompt: &'a Prompt,
+    pub special_tokens: &'a SpecialTokens,
+    pub max_new_tokens: usize,
+    pub tokenizer: &'a str,
+}
+
+/// A file the package names must be a plain relative name inside the package folder.
+fn check_file_name(what: &str, file: &str) -> std::result::Result<(), String> {
+    if file.is_empty() || file.contains("..") || Path::new(file).is_absolute() {
+        return Err(format!("{what} `{file}` must be a plain relative name"));
+    }
+    Ok(())
+}
+
 /// The lowest ONNX opset the runtime accepts.
 pub const MIN_OPSET: i64 = 17;
 
@@ -304,29 +395,50 @@ impl Manifest {
         Ok(m)
     }
 
-    /// Checks internal consistency.
-    pub fn validate(&self) -> std::result::Result<(), String> {
-        let d = &self.decoder;
-        for (name, v) in [
-            ("decoder.num_layers", d.num_layers),
-            ("decoder.num_kv_heads", d.num_kv_heads),
-            ("decoder.head_dim", d.head_dim),
-            ("decoder.hidden_size", d.hidden_size),
-            ("decoder.vocab_size", d.vocab_size),
-            ("decoder.num_image_tokens", d.num_image_tokens),
-            ("decoder.max_positions", d.max_positions),
-            ("max_new_tokens", self.max_new_tokens),
-        ] {
-            if v == 0 {
-                return Err(format!("`{name}` must be positive"));
-            }
-        }
-        if d.num_image_tokens >= d.max_positions {
+    /// The ReticleVLM sections, or an error naming the first one missing (or saying that
+    /// the package holds another architecture).
+    pub fn vlm(&self) -> Result<VlmParts<'_>> {
+        self.vlm_parts().map_err(|m| Error::invalid("manifest", m))
+    }
+
+    fn vlm_parts(&self) -> std::result::Result<VlmParts<'_>, String> {
+        if self.architecture != Architecture::ReticleVlm {
             return Err(format!(
-                "`decoder.num_image_tokens` ({}) must be below `decoder.max_positions` ({})",
-                d.num_image_tokens, d.max_positions
+                "model {} is a `{}` package, not a `reticle-vlm` one",
+                self.name, self.architecture
             ));
         }
+        let missing = |field: &str| format!("a `reticle-vlm` package needs `{field}`");
+        Ok(VlmParts {
+            graphs: self.graphs.as_ref().ok_or_else(|| missing("graphs"))?,
+            decoder: self.decoder.as_ref().ok_or_else(|| missing("decoder"))?,
+            prompt: self.prompt.as_ref().ok_or_else(|| missing("prompt"))?,
+            special_tokens: self
+                .special_tokens
+                .as_ref()
+                .ok_or_else(|| missing("special_tokens"))?,
+            max_new_tokens: self.max_new_tokens.ok_or_else(|| missing("max_new_tokens"))?,
+            tokenizer: self.tokenizer.as_deref().ok_or_else(|| missing("tokenizer"))?,
+        })
+    }
+
+    /// The pointer section, or an error saying the package holds another architecture.
+    pub fn pointer_spec(&self) -> Result<&crate::pointer::PointerSpec> {
+        match (self.architecture, &self.pointer) {
+            (Architecture::Pointer, Some(p)) => Ok(p),
+            (Architecture::Pointer, None) => Err(Error::invalid(
+                "manifest",
+                "a `pointer` package needs `pointer`",
+            )),
+            (a, _) => Err(Error::invalid(
+                "manifest",
+                format!("model {} is a `{a}` package, not a `pointer` one", self.name),
+            )),
+        }
+    }
+
+    /// Checks internal consistency.
+    pub fn validate(&self) -> std::result::Result<(), String> {
         let p = &self.preprocess;
         if p.width == 0 || p.height == 0 || p.width > 8192 || p.height > 8192 {
             return Err(format!(
@@ -357,9 +469,6 @@ impl Manifest {
             }
             _ => {}
         }
-        if !self.prompt.template.contains("{instruction}") {
-            return Err("`prompt.template` must contain `{instruction}`".into());
-        }
         if self.opset < MIN_OPSET {
             return Err(format!(
                 "opset {} is below the minimum {MIN_OPSET}",
@@ -385,15 +494,51 @@ impl Manifest {
                 .validate()
                 .map_err(|m| format!("`perception.ocr.config`: {m}"))?;
         }
+        match self.architecture {
+            Architecture::ReticleVlm => self.validate_vlm(),
+            Architecture::Pointer => self.validate_pointer(),
+        }
+    }
+
+    fn validate_vlm(&self) -> std::result::Result<(), String> {
+        if self.pointer.is_some() {
+            return Err("a `reticle-vlm` package has no `pointer` section".into());
+        }
+        let v = self.vlm_parts()?;
+        let d = v.decoder;
+        for (name, n) in [
+            ("decoder.num_layers", d.num_layers),
+            ("decoder.num_kv_heads", d.num_kv_heads),
+            ("decoder.head_dim", d.head_dim),
+            ("decoder.hidden_size", d.hidden_size),
+            ("decoder.vocab_size", d.vocab_size),
+            ("decoder.num_image_tokens", d.num_image_tokens),
+            ("decoder.max_positions", d.max_positions),
+            ("max_new_tokens", v.max_new_tokens),
+        ] {
+            if n == 0 {
+                return Err(format!("`{name}` must be positive"));
+            }
+        }
+        if d.num_image_tokens >= d.max_positions {
+            return Err(format!(
+                "`decoder.num_image_tokens` ({}) must be below `decoder.max_positions` ({})",
+                d.num_image_tokens, d.max_positions
+            ));
+        }
+        if !v.prompt.template.contains("{instruction}") {
+            return Err("`prompt.template` must contain `{instruction}`".into());
+        }
+        check_file_name("tokenizer", v.tokenizer)?;
         let std = standard_graphs(d.num_layers);
         for (name, got, want) in [
             (
                 "vision_encoder",
-                &self.graphs.vision_encoder,
+                &v.graphs.vision_encoder,
                 &std.vision_encoder,
             ),
-            ("embed_tokens", &self.graphs.embed_tokens, &std.embed_tokens),
-            ("decoder", &self.graphs.decoder, &std.decoder),
+            ("embed_tokens", &v.graphs.embed_tokens, &std.embed_tokens),
+            ("decoder", &v.graphs.decoder, &std.decoder),
         ] {
             if got.inputs != want.inputs {
                 return Err(format!(
@@ -407,25 +552,49 @@ impl Manifest {
                     got.outputs, want.outputs
                 ));
             }
-            if got.file.is_empty() || got.file.contains("..") || Path::new(&got.file).is_absolute()
-            {
-                return Err(format!(
-                    "graph `{name}` file `{}` must be a plain relative name",
-                    got.file
-                ));
-            }
+            check_file_name(&format!("graph `{name}` file"), &got.file)?;
         }
         Ok(())
     }
 
+    fn validate_pointer(&self) -> std::result::Result<(), String> {
+        for (field, present) in [
+            ("graphs", self.graphs.is_some()),
+            ("decoder", self.decoder.is_some()),
+            ("prompt", self.prompt.is_some()),
+            ("special_tokens", self.special_tokens.is_some()),
+            ("max_new_tokens", self.max_new_tokens.is_some()),
+            ("tokenizer", self.tokenizer.is_some()),
+        ] {
+            if present {
+                return Err(format!(
+                    "a `pointer` package has no `{field}` section (it belongs to `reticle-vlm`)"
+                ));
+            }
+        }
+        let Some(spec) = &self.pointer else {
+            return Err("a `pointer` package needs `pointer`".into());
+        };
+        spec.validate(self.preprocess.width, self.preprocess.height)?;
+        // Patches map back to the original image by scaling (`pointer::click_point`).
+        if self.preprocess.resize != ResizeMode::Stretch {
+            return Err("a `pointer` package needs `preprocess.resize` `stretch`".into());
+        }
+        check_file_name("pointer.graph", &spec.graph)
+    }
+
     /// Every file the manifest names, relative to the package folder.
     pub fn files(&self) -> Vec<String> {
-        let mut f = vec![
-            self.graphs.vision_encoder.file.clone(),
-            self.graphs.embed_tokens.file.clone(),
-            self.graphs.decoder.file.clone(),
-            self.tokenizer.clone(),
-        ];
+        let mut f = Vec::new();
+        if let Some(g) = &self.graphs {
+            f.extend([
+                g.vision_encoder.file.clone(),
+                g.embed_tokens.file.clone(),
+                g.decoder.file.clone(),
+            ]);
+        }
+        f.extend(self.tokenizer.clone());
+        f.extend(self.pointer.as_ref().map(|p| p.graph.clone()));
         f.extend(self.weights.clone());
         f.extend(self.card.clone());
         f
@@ -454,8 +623,10 @@ mod tests {
             version: VERSION,
             name: "micro".into(),
             description: String::new(),
-            graphs: standard_graphs(2),
-            decoder: DecoderSpec {
+            architecture: Architecture::ReticleVlm,
+            graphs: Some(standard_graphs(2)),
+            pointer: None,
+            decoder: Some(DecoderSpec {
                 num_layers: 2,
                 num_kv_heads: 2,
                 head_dim: 16,
@@ -463,7 +634,7 @@ mod tests {
                 vocab_size: 300,
                 num_image_tokens: 16,
                 max_positions: 128,
-            },
+            }),
             preprocess: Preprocess {
                 width: 64,
                 height: 40,
@@ -474,18 +645,18 @@ mod tests {
                 depth_max_m: None,
             },
             coord_frame: CoordFrame::Norm1000,
-            prompt: Prompt {
+            prompt: Some(Prompt {
                 template: "{instruction}".into(),
                 mode: Mode::Direct,
-            },
-            special_tokens: SpecialTokens {
+            }),
+            special_tokens: Some(SpecialTokens {
                 bos: "<bos>".into(),
                 eos: "<eos>".into(),
                 pad: "<pad>".into(),
                 image: "<image>".into(),
-            },
-            max_new_tokens: 24,
-            tokenizer: "tokenizer.json".into(),
+            }),
+            max_new_tokens: Some(24),
+            tokenizer: Some("tokenizer.json".into()),
             weights: None,
             card: None,
             opset: 17,
@@ -494,8 +665,39 @@ mod tests {
         }
     }
 
+    /// A pointer package: 64×48 input, 8-pixel cells.
+    pub(crate) fn pointer_sample() -> Manifest {
+        Manifest {
+            architecture: Architecture::Pointer,
+            graphs: None,
+            decoder: None,
+            prompt: None,
+            special_tokens: None,
+            max_new_tokens: None,
+            tokenizer: None,
+            pointer: Some(crate::pointer::PointerSpec {
+                graph: "pointer.onnx".into(),
+                cell: 8,
+                text: crate::pointer::TextConfig {
+                    max_candidates: 4,
+                    ..Default::default()
+                },
+            }),
+            preprocess: Preprocess {
+                width: 64,
+                height: 48,
+                ..sample().preprocess
+            },
+            ..sample()
+        }
+    }
+
     fn check_err(edit: impl Fn(&mut serde_json::Value), needle: &str) {
-        let mut v = serde_json::to_value(sample()).unwrap();
+        check_err_in(sample(), edit, needle);
+    }
+
+    fn check_err_in(m: Manifest, edit: impl Fn(&mut serde_json::Value), needle: &str) {
+        let mut v = serde_json::to_value(m).unwrap();
         edit(&mut v);
         let err = Manifest::from_json(&v.to_string()).unwrap_err();
         assert!(err.contains(needle), "expected `{needle}` in `{err}`");
@@ -505,6 +707,86 @@ mod tests {
     fn valid_manifest_round_trips() {
         let text = serde_json::to_string(&sample()).unwrap();
         assert_eq!(Manifest::from_json(&text).unwrap(), sample());
+    }
+
+    #[test]
+    fn pointer_manifest_round_trips() {
+        let m = pointer_sample();
+        let text = serde_json::to_string_pretty(&m).unwrap();
+        assert!(text.contains("\"architecture\": \"pointer\""), "{text}");
+        assert!(!text.contains("decoder"), "{text}");
+        assert_eq!(Manifest::from_json(&text).unwrap(), m);
+        assert_eq!(m.files(), ["pointer.onnx"]);
+        assert_eq!(m.pointer_spec().unwrap().cell, 8);
+        let err = m.vlm().unwrap_err().to_string();
+        assert!(err.contains("is a `pointer` package"), "{err}");
+    }
+
+    #[test]
+    fn a_manifest_without_architecture_is_reticle_vlm() {
+        let mut v = serde_json::to_value(sample()).unwrap();
+        v.as_object_mut().unwrap().remove("architecture");
+        let m = Manifest::from_json(&v.to_string()).unwrap();
+        assert_eq!(m.architecture, Architecture::ReticleVlm);
+        assert_eq!(m.vlm().unwrap().max_new_tokens, 24);
+        assert!(m.pointer_spec().is_err());
+    }
+
+    #[test]
+    fn architecture_errors_name_the_problem() {
+        check_err(
+            |v| v["architecture"] = "foo".into(),
+            "unknown architecture `foo` (known: reticle-vlm, pointer)",
+        );
+        check_err(
+            |v| v["pointer"] = serde_json::to_value(pointer_sample().pointer).unwrap(),
+            "a `reticle-vlm` package has no `pointer` section",
+        );
+        check_err(
+            |v| {
+                v.as_object_mut().unwrap().remove("decoder");
+            },
+            "a `reticle-vlm` package needs `decoder`",
+        );
+        check_err(
+            |v| {
+                v.as_object_mut().unwrap().remove("tokenizer");
+            },
+            "a `reticle-vlm` package needs `tokenizer`",
+        );
+        let vlm = serde_json::to_value(sample()).unwrap();
+        check_err_in(
+            pointer_sample(),
+            |v| v["decoder"] = vlm["decoder"].clone(),
+            "a `pointer` package has no `decoder` section",
+        );
+        check_err_in(
+            pointer_sample(),
+            |v| {
+                v.as_object_mut().unwrap().remove("pointer");
+            },
+            "a `pointer` package needs `pointer`",
+        );
+        check_err_in(
+            pointer_sample(),
+            |v| v["pointer"]["cell"] = 7.into(),
+            "pointer.cell 7 must divide the input size 64×48",
+        );
+        check_err_in(
+            pointer_sample(),
+            |v| v["pointer"]["graph"] = "/abs/pointer.onnx".into(),
+            "pointer.graph `/abs/pointer.onnx` must be a plain relative name",
+        );
+        check_err_in(
+            pointer_sample(),
+            |v| v["preprocess"]["resize"] = "letterbox".into(),
+            "needs `preprocess.resize` `stretch`",
+        );
+        check_err_in(
+            pointer_sample(),
+            |v| v["pointer"]["text"]["max_candidates"] = 0.into(),
+            "text.max_candidates 0 is outside",
+        );
     }
 
     #[test]
@@ -555,6 +837,11 @@ mod tests {
         assert!(err.contains("missing file tokenizer.json"), "{err}");
         std::fs::write(dir.path().join("tokenizer.json"), b"{}").map_err(|e| Error::io("t", e))?;
         assert_eq!(Manifest::load(dir.path())?, sample());
+
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        pointer_sample().save(dir.path())?;
+        let err = Manifest::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("missing file pointer.onnx"), "{err}");
         Ok(())
     }
 }

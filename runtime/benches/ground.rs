@@ -213,7 +213,7 @@ fn run() -> Result<()> {
         .with_context(|| format!("cannot load {}", cfg.package.display()))?;
     let load_time = t.elapsed();
     let m = grounder.manifest();
-    let d = &m.decoder;
+    let d = m.vlm()?.decoder;
     println!(
         "reticle-runtime ground bench: {} ({}; {} layers × {}, {} image tokens, {}×{} input)",
         cfg.package.display(),
@@ -343,8 +343,9 @@ fn run() -> Result<()> {
     // Agreement: the peer's ids, read the way the runtime reads its own (up to <eos>,
     // padding dropped), must give the same completion text.
     let tok = grounder.tokenizer();
-    let eos = tok.token_id(&m.special_tokens.eos)?;
-    let pad = tok.token_id(&m.special_tokens.pad)?;
+    let special = m.vlm()?.special_tokens;
+    let eos = tok.token_id(&special.eos)?;
+    let pad = tok.token_id(&special.pad)?;
     let kept: Vec<u32> = peer
         .token_ids
         .iter()

@@ -135,7 +135,7 @@ fn view_f32<'o>(
 
 impl Worker {
     pub fn new(graphs: Graphs, manifest: &Manifest) -> Result<Self> {
-        let (past, present) = (0..manifest.decoder.num_layers)
+        let (past, present) = (0..manifest.vlm()?.decoder.num_layers)
             .flat_map(|i| {
                 ["key", "value"].map(|k| {
                     (
@@ -186,7 +186,7 @@ impl Worker {
             .graphs
             .vision
             .run(ort::inputs!["pixel_values" => input])?;
-        let d = &manifest.decoder;
+        let d = manifest.vlm()?.decoder;
         take_f32(
             &outputs,
             "vision_encoder",
@@ -219,7 +219,7 @@ impl Worker {
         opts: &DecodeOptions,
         budget: usize,
     ) -> Result<Generated> {
-        let d = &manifest.decoder;
+        let d = manifest.vlm()?.decoder;
         let hidden = d.hidden_size;
         let mut embeds = Vec::with_capacity(features.len() + prompt.len() * hidden);
         embeds.extend_from_slice(features);

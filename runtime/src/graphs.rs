@@ -48,9 +48,12 @@ fn expect(name: impl Into<String>, ty: TensorElementType, dims: &[Option<usize>]
 }
 
 /// The expected I/O of the three graphs for a manifest.
-fn expectations(m: &Manifest) -> [(&'static str, &GraphSpec, Vec<Expect>, Vec<Expect>); 3] {
+fn expectations(
+    m: &Manifest,
+) -> Result<[(&'static str, &GraphSpec, Vec<Expect>, Vec<Expect>); 3]> {
     use TensorElementType::{Float32 as F32, Int64 as I64};
-    let d = &m.decoder;
+    let vlm = m.vlm()?;
+    let d = vlm.decoder;
     let p = &m.preprocess;
     let hidden = Some(d.hidden_size);
     let kv = [None, Some(d.num_kv_heads), None, Some(d.head_dim)];
@@ -66,10 +69,10 @@ fn expectations(m: &Manifest) -> [(&'static str, &GraphSpec, Vec<Expect>, Vec<Ex
             dec_out.push(expect(format!("present.{i}.{kind}"), F32, &kv));
         }
     }
-    [
+    Ok([
         (
             "vision_encoder",
-            &m.graphs.vision_encoder,
+            &vlm.graphs.vision_encoder,
             vec![expect(
                 "pixel_values",
                 F32,
@@ -88,12 +91,12 @@ fn expectations(m: &Manifest) -> [(&'static str, &GraphSpec, Vec<Expect>, Vec<Ex
         ),
         (
             "embed_tokens",
-            &m.graphs.embed_tokens,
+            &vlm.graphs.embed_tokens,
             vec![expect("input_ids", I64, &[None, None])],
             vec![expect("inputs_embeds", F32, &[None, None, hidden])],
         ),
-        ("decoder", &m.graphs.decoder, dec_in, dec_out),
-    ]
+        ("decoder", &vlm.graphs.decoder, dec_in, dec_out),
+    ])
 }
 
 /// Compares one side (inputs or outputs) of a session with what is expected.
@@ -197,7 +200,7 @@ impl Graphs {
     /// Opens the three graphs of the package in `dir` with a concrete provider and checks
     /// their I/O against the manifest.
     pub(crate) fn open(dir: &Path, manifest: &Manifest, cfg: SessionConfig) -> Result<Self> {
-        let [vision, embed, decoder] = expectations(manifest).map(|(role, spec, ins, outs)| {
+        let [vision, embed, decoder] = expectations(manifest)?.map(|(role, spec, ins, outs)| {
             let session = open(dir, spec, cfg)?;
             check_side(&spec.file, "input", session.inputs(), &ins)
                 .and_then(|()| check_side(&spec.file, "output", session.outputs(), &outs))

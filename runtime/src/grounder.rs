@@ -142,29 +142,30 @@ impl Grounder {
     /// Validates the manifest, opens and checks the three graphs, loads the tokenizer.
     pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self> {
         let manifest = Manifest::load(dir)?;
+        let vlm = manifest.vlm()?;
         crate::ort_lib::environment()?;
-        let tokenizer = TextTokenizer::load(&dir.join(&manifest.tokenizer))
-            .map_err(|e| package_err(dir, format!("{}: {e}", manifest.tokenizer)))?;
+        let tokenizer = TextTokenizer::load(&dir.join(vlm.tokenizer))
+            .map_err(|e| package_err(dir, format!("{}: {e}", vlm.tokenizer)))?;
         let id = |token: &str| {
             tokenizer
                 .token_id(token)
-                .map_err(|e| package_err(dir, format!("{}: {e}", manifest.tokenizer)))
+                .map_err(|e| package_err(dir, format!("{}: {e}", vlm.tokenizer)))
         };
-        let st = &manifest.special_tokens;
+        let st = vlm.special_tokens;
         let ids = SpecialIds {
             bos: id(&st.bos)?,
             eos: id(&st.eos)?,
             pad: id(&st.pad)?,
             answer_end: id("</answer>")?,
         };
-        if tokenizer.vocab_size() > manifest.decoder.vocab_size {
+        if tokenizer.vocab_size() > vlm.decoder.vocab_size {
             return Err(package_err(
                 dir,
                 format!(
                     "{} has {} tokens but the decoder's vocabulary is {}",
-                    manifest.tokenizer,
+                    vlm.tokenizer,
                     tokenizer.vocab_size(),
-                    manifest.decoder.vocab_size
+                    vlm.decoder.vocab_size
                 ),
             ));
         }
@@ -240,7 +241,8 @@ impl Grounder {
     ) -> Result<Grounding> {
         options.validate()?;
         let prompt = self.prompt_ids(instruction)?;
-        let d = &self.manifest.decoder;
+        let vlm = self.manifest.vlm()?;
+        let d = vlm.decoder;
         let prefix = d.num_image_tokens + prompt.len();
         if prefix >= d.max_positions {
             return Err(Error::invalid(
@@ -255,7 +257,7 @@ impl Grounder {
         }
         let budget = options
             .max_new_tokens
-            .unwrap_or(self.manifest.max_new_tokens)
+            .unwrap_or(vlm.max_new_tokens)
             .min(d.max_positions - prefix);
         let p = &self.manifest.preprocess;
         let frame = FrameMap::new(
@@ -336,7 +338,7 @@ impl Grounder {
             return Err(Error::invalid("instruction", "the instruction is empty"));
         }
         let mut ids = vec![self.ids.bos];
-        let mut pieces = self.manifest.prompt.template.split("{instruction}");
+        let mut pieces = self.manifest.vlm()?.prompt.template.split("{instruction}");
         if let Some(first) = pieces.next() {
             ids.extend(self.tokenizer.encode(first)?);
         }

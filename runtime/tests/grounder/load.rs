@@ -69,7 +69,9 @@ fn a_wrong_element_type_or_size_is_named() -> Result<()> {
     // The manifest promises 5 image tokens; the graph makes 4.
     let pkg = util::package(&Fixture::default())?;
     let mut m = util::manifest(reticle_models::grammar::Mode::Direct);
-    m.decoder.num_image_tokens = 5;
+    if let Some(d) = m.decoder.as_mut() {
+        d.num_image_tokens = 5;
+    }
     m.save(pkg.path())?;
     check(
         &load_err(pkg.path()),
@@ -117,7 +119,9 @@ fn an_unknown_manifest_version_is_refused() -> Result<()> {
 fn a_tokenizer_without_the_special_tokens_is_refused() -> Result<()> {
     let pkg = util::package(&Fixture::default())?;
     let mut m = util::manifest(reticle_models::grammar::Mode::Direct);
-    m.special_tokens.bos = "<s>".into();
+    if let Some(st) = m.special_tokens.as_mut() {
+        st.bos = "<s>".into();
+    }
     m.save(pkg.path())?;
     check(
         &load_err(pkg.path()),

@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use reticle_models::geometry::{CoordFrame, ResizeMode};
 use reticle_models::grammar::Mode;
 use reticle_models::manifest::{
+    Architecture,
     standard_graphs, Channels, DecoderSpec, Manifest, Preprocess, Prompt, SpecialTokens, FORMAT,
     VERSION,
 };
@@ -72,8 +73,10 @@ pub fn manifest(mode: Mode) -> Manifest {
         version: VERSION,
         name: "tiny".into(),
         description: "runtime test fixture".into(),
-        graphs: standard_graphs(LAYERS),
-        decoder: DecoderSpec {
+        architecture: Architecture::ReticleVlm,
+        graphs: Some(standard_graphs(LAYERS)),
+        pointer: None,
+        decoder: Some(DecoderSpec {
             num_layers: LAYERS,
             num_kv_heads: 2,
             head_dim: 4,
@@ -81,7 +84,7 @@ pub fn manifest(mode: Mode) -> Manifest {
             vocab_size: VOCAB,
             num_image_tokens: IMAGE_TOKENS,
             max_positions: 128,
-        },
+        }),
         preprocess: Preprocess {
             width: 8,
             height: 8,
@@ -92,18 +95,18 @@ pub fn manifest(mode: Mode) -> Manifest {
             depth_max_m: None,
         },
         coord_frame: CoordFrame::Norm1000,
-        prompt: Prompt {
+        prompt: Some(Prompt {
             template: "{instruction}".into(),
             mode,
-        },
-        special_tokens: SpecialTokens {
+        }),
+        special_tokens: Some(SpecialTokens {
             bos: "<bos>".into(),
             eos: "<eos>".into(),
             pad: "<pad>".into(),
             image: "<image>".into(),
-        },
-        max_new_tokens: 64,
-        tokenizer: "tokenizer.json".into(),
+        }),
+        max_new_tokens: Some(64),
+        tokenizer: Some("tokenizer.json".into()),
         weights: None,
         card: None,
         opset: 17,

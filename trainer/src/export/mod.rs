@@ -185,7 +185,8 @@ pub fn write_package(trained: &Trained, out: &Path, opts: &ExportOptions) -> Res
 fn fill_package(trained: &Trained, dir: &Path, name: &str) -> Result<()> {
     let m = &trained.model;
     let manifest = build_manifest(trained, name)?;
-    let graphs = &manifest.graphs;
+    let vlm = manifest.vlm()?;
+    let graphs = vlm.graphs;
     for (file, graph) in [
         (&graphs.vision_encoder.file, reticle_vlm::vision_encoder(m)?),
         (&graphs.embed_tokens.file, reticle_vlm::embed_tokens(m)?),
@@ -197,7 +198,7 @@ fn fill_package(trained: &Trained, dir: &Path, name: &str) -> Result<()> {
     }
     let tok_src = trained.run_root.join(TOKENIZER_FILE);
     let tok = fs::read(&tok_src).map_err(|e| Error::io(&tok_src, e))?;
-    reticle_models::fsutil::write_atomic(&dir.join(&manifest.tokenizer), &tok)?;
+    reticle_models::fsutil::write_atomic(&dir.join(vlm.tokenizer), &tok)?;
     if let Some(weights) = &manifest.weights {
         let named = checkpoint::varstore_named(m.var_store());
         tch::Tensor::write_safetensors(&named, dir.join(weights))?;

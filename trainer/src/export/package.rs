@@ -6,6 +6,7 @@ use std::path::Path;
 use reticle_models::dataset::{self, Task};
 use reticle_models::geometry::CoordFrame;
 use reticle_models::manifest::{
+    Architecture,
     standard_graphs, DecoderSpec, Manifest, Prompt, SpecialTokens, FORMAT, VERSION,
 };
 use serde_json::Value;
@@ -40,8 +41,10 @@ pub fn build_manifest(trained: &Trained, name: &str) -> Result<Manifest> {
             "ReticleVLM ({}) trained with reticle-trainer to step {}",
             trained.cfg.model.size, trained.step
         ),
-        graphs: standard_graphs(m.num_layers),
-        decoder: DecoderSpec {
+        architecture: Architecture::ReticleVlm,
+        graphs: Some(standard_graphs(m.num_layers)),
+        pointer: None,
+        decoder: Some(DecoderSpec {
             num_layers: m.num_layers,
             num_kv_heads: m.num_kv_heads,
             head_dim: m.head_dim(),
@@ -49,21 +52,21 @@ pub fn build_manifest(trained: &Trained, name: &str) -> Result<Manifest> {
             vocab_size: m.vocab_size,
             num_image_tokens: m.num_image_tokens(),
             max_positions: m.max_positions,
-        },
+        }),
         preprocess: crate::data::preprocess_spec(prep, (m.image_width, m.image_height, m.channels)),
         coord_frame: CoordFrame::Norm1000,
-        prompt: Prompt {
+        prompt: Some(Prompt {
             template: "{instruction}".into(),
             mode: prep.mode,
-        },
-        special_tokens: SpecialTokens {
+        }),
+        special_tokens: Some(SpecialTokens {
             bos: "<bos>".into(),
             eos: "<eos>".into(),
             pad: "<pad>".into(),
             image: "<image>".into(),
-        },
-        max_new_tokens: trained.cfg.grpo.sample.max_new_tokens,
-        tokenizer: TOKENIZER_FILE.into(),
+        }),
+        max_new_tokens: Some(trained.cfg.grpo.sample.max_new_tokens),
+        tokenizer: Some(TOKENIZER_FILE.into()),
         weights: Some(WEIGHTS_FILE.into()),
         card: Some(CARD_FILE.into()),
         opset: OPSET,
@@ -122,7 +125,9 @@ pub fn model_card(trained: &Trained, manifest: &Manifest) -> Result<String> {
         trained.cfg.prep.mean,
         trained.cfg.prep.std
     );
-    let _ = writeln!(s, "| answer mode | {:?} |", manifest.prompt.mode);
+    if let Some(prompt) = &manifest.prompt {
+        let _ = writeln!(s, "| answer mode | {:?} |", prompt.mode);
+    }
     let _ = writeln!(s, "| coordinates | norm1000 |");
     let _ = writeln!(s, "| image tokens | {} |", m.num_image_tokens());
     let _ = writeln!(

@@ -14,11 +14,12 @@ fn package_holds_graphs_tokenizer_manifest_weights_and_card() {
     let m = Manifest::load(&pkg).unwrap();
     assert_eq!(m.name, "pkg");
     assert_eq!(m.opset, 17);
-    assert_eq!(m.decoder.num_layers, 2);
-    assert_eq!(m.decoder.num_image_tokens, 40);
+    let vlm = m.vlm().unwrap();
+    assert_eq!(vlm.decoder.num_layers, 2);
+    assert_eq!(vlm.decoder.num_image_tokens, 40);
     assert_eq!(m.preprocess.channels, Channels::Rgb);
     assert_eq!(m.preprocess.mean, vec![0.5; 3]);
-    assert_eq!(m.max_new_tokens, 40);
+    assert_eq!(vlm.max_new_tokens, 40);
     assert!(!m.tasks.is_empty());
     for f in m.files() {
         assert!(pkg.join(&f).is_file(), "{f}");
