@@ -161,10 +161,13 @@ impl std::str::FromStr for Architecture {
     type Err = String;
 
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        Self::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
-            let known: Vec<&str> = Self::ALL.iter().map(|a| a.name()).collect();
-            format!("unknown architecture `{s}` (known: {})", known.join(", "))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|a| a.name()).collect();
+                format!("unknown architecture `{s}` (known: {})", known.join(", "))
+            })
     }
 }
 
@@ -417,8 +420,13 @@ impl Manifest {
                 .special_tokens
                 .as_ref()
                 .ok_or_else(|| missing("special_tokens"))?,
-            max_new_tokens: self.max_new_tokens.ok_or_else(|| missing("max_new_tokens"))?,
-            tokenizer: self.tokenizer.as_deref().ok_or_else(|| missing("tokenizer"))?,
+            max_new_tokens: self
+                .max_new_tokens
+                .ok_or_else(|| missing("max_new_tokens"))?,
+            tokenizer: self
+                .tokenizer
+                .as_deref()
+                .ok_or_else(|| missing("tokenizer"))?,
         })
     }
 
@@ -432,7 +440,10 @@ impl Manifest {
             )),
             (a, _) => Err(Error::invalid(
                 "manifest",
-                format!("model {} is a `{a}` package, not a `pointer` one", self.name),
+                format!(
+                    "model {} is a `{a}` package, not a `pointer` one",
+                    self.name
+                ),
             )),
         }
     }

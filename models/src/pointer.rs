@@ -78,7 +78,10 @@ impl TextConfig {
     /// Checks the ranges; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         if !(16..=1 << 20).contains(&self.buckets) {
-            return Err(format!("text.buckets {} is outside 16..=1048576", self.buckets));
+            return Err(format!(
+                "text.buckets {} is outside 16..=1048576",
+                self.buckets
+            ));
         }
         for (name, v, max) in [
             ("text.max_words", self.max_words, 256),
@@ -150,10 +153,7 @@ pub struct TextCandidate {
 pub fn words(text: &str) -> Vec<String> {
     normalize(text)
         .split(' ')
-        .map(|w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric())
-                .to_string()
-        })
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
         .filter(|w| !w.is_empty())
         .collect()
 }
@@ -195,7 +195,12 @@ pub fn word_pieces(word: &str, buckets: u32, max: usize) -> Vec<i64> {
 /// 1 for a word of a longer line]`.
 pub fn lexical_features(cand: &[String], instr: &[String], kind: CandidateKind) -> [f32; 4] {
     if cand.is_empty() {
-        return [0.0, 0.0, 0.0, f32::from(u8::from(kind == CandidateKind::Word))];
+        return [
+            0.0,
+            0.0,
+            0.0,
+            f32::from(u8::from(kind == CandidateKind::Word)),
+        ];
     }
     let found = cand.iter().filter(|w| instr.contains(w)).count();
     let run = instr.len() >= cand.len()
@@ -334,8 +339,16 @@ pub fn click_point(
         return Some(c.bbox.center());
     }
     let (r, c) = (index / cols, index % cols);
-    let dx = offsets.get(index * 2).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
-    let dy = offsets.get(index * 2 + 1).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
+    let dx = offsets
+        .get(index * 2)
+        .copied()
+        .unwrap_or(0.0)
+        .clamp(-1.0, 1.0);
+    let dy = offsets
+        .get(index * 2 + 1)
+        .copied()
+        .unwrap_or(0.0)
+        .clamp(-1.0, 1.0);
     let cell = f64::from(cell);
     let x = (c as f64 + 0.5 + f64::from(dx)) * cell;
     let y = (r as f64 + 0.5 + f64::from(dy)) * cell;
@@ -360,10 +373,7 @@ pub fn patch_center(
     let cell = f64::from(cell);
     let sx = f64::from(original.0) / f64::from(input.0.max(1));
     let sy = f64::from(original.1) / f64::from(input.1.max(1));
-    Point::new(
-        (c as f64 + 0.5) * cell * sx,
-        (r as f64 + 0.5) * cell * sy,
-    )
+    Point::new((c as f64 + 0.5) * cell * sx, (r as f64 + 0.5) * cell * sy)
 }
 
 #[cfg(test)]
@@ -390,14 +400,21 @@ mod tests {
 
     #[test]
     fn words_fold_case_and_trim_punctuation() {
-        assert_eq!(words("Click  the “OK” button!"), ["click", "the", "ok", "button"]);
+        assert_eq!(
+            words("Click  the “OK” button!"),
+            ["click", "the", "ok", "button"]
+        );
         assert_eq!(words("report.pdf 8:16"), ["report.pdf", "8:16"]);
         assert!(words("… —").is_empty());
     }
 
     #[test]
     fn matching_candidates_come_first_and_features_say_why() {
-        let spans = [span("Save", 0.0), span("Cancel", 200.0), span("Keep me signed", 400.0)];
+        let spans = [
+            span("Save", 0.0),
+            span("Cancel", 200.0),
+            span("Keep me signed", 400.0),
+        ];
         let cfg = TextConfig::default();
         let c = candidates(&spans, "click the Cancel button", &cfg);
         assert_eq!(c[0].text, "Cancel");
@@ -433,7 +450,12 @@ mod tests {
             bbox: BBox::new(10.0, 10.0, 20.0, 20.0),
             kind: CandidateKind::Line,
         }];
-        assert_eq!(click_point(8, &off, grid, 8, (32, 16), (64, 32), &t).unwrap().x, 15.0);
+        assert_eq!(
+            click_point(8, &off, grid, 8, (32, 16), (64, 32), &t)
+                .unwrap()
+                .x,
+            15.0
+        );
         assert!(click_point(9, &off, grid, 8, (32, 16), (64, 32), &t).is_none());
     }
 }

@@ -40,6 +40,8 @@ pub enum StopReason {
     Eos,
     /// The token budget ran out first.
     MaxTokens,
+    /// The pointer policy chose a candidate (one step, no text generated).
+    Selected,
 }
 
 /// Generated ids (stop token included, like the trainer) and why generation stopped.

@@ -33,13 +33,17 @@ pub(crate) struct Graphs {
 
 /// What a graph input or output must look like. `dims` holds the expected size of each axis,
 /// `None` where any size is fine; a graph axis that is dynamic (`-1`) matches anything.
-struct Expect {
+pub(crate) struct Expect {
     name: String,
     ty: TensorElementType,
     dims: Vec<Option<i64>>,
 }
 
-fn expect(name: impl Into<String>, ty: TensorElementType, dims: &[Option<usize>]) -> Expect {
+pub(crate) fn expect(
+    name: impl Into<String>,
+    ty: TensorElementType,
+    dims: &[Option<usize>],
+) -> Expect {
     Expect {
         name: name.into(),
         ty,
@@ -47,10 +51,11 @@ fn expect(name: impl Into<String>, ty: TensorElementType, dims: &[Option<usize>]
     }
 }
 
+/// A graph's role, its spec and its expected inputs and outputs.
+type GraphExpect<'m> = (&'static str, &'m GraphSpec, Vec<Expect>, Vec<Expect>);
+
 /// The expected I/O of the three graphs for a manifest.
-fn expectations(
-    m: &Manifest,
-) -> Result<[(&'static str, &GraphSpec, Vec<Expect>, Vec<Expect>); 3]> {
+fn expectations(m: &Manifest) -> Result<[GraphExpect<'_>; 3]> {
     use TensorElementType::{Float32 as F32, Int64 as I64};
     let vlm = m.vlm()?;
     let d = vlm.decoder;
@@ -100,7 +105,7 @@ fn expectations(
 }
 
 /// Compares one side (inputs or outputs) of a session with what is expected.
-fn check_side(
+pub(crate) fn check_side(
     file: &str,
     side: &str,
     actual: &[ort::value::Outlet],
@@ -169,8 +174,9 @@ fn check_side(
     Ok(())
 }
 
-fn open(dir: &Path, spec: &GraphSpec, cfg: SessionConfig) -> Result<Session> {
-    let path = dir.join(&spec.file);
+/// Opens the graph `file` of the package in `dir` on `cfg`'s provider.
+pub(crate) fn open(dir: &Path, file: &str, cfg: SessionConfig) -> Result<Session> {
+    let path = dir.join(file);
     let package_err = |message: String| Error::Package {
         path: dir.to_path_buf(),
         message,
@@ -184,7 +190,7 @@ fn open(dir: &Path, spec: &GraphSpec, cfg: SessionConfig) -> Result<Session> {
     }
     let mut builder = provider::register(builder, cfg.provider)?;
     builder.commit_from_file(&path).map_err(|e| {
-        let message = format!("cannot load {}: {e}", spec.file);
+        let message = format!("cannot load {file}: {e}");
         if matches!(cfg.provider, Provider::Cuda(_)) && e.to_string().contains("CUDA") {
             Error::Provider {
                 provider: cfg.provider.to_string(),
@@ -201,7 +207,7 @@ impl Graphs {
     /// their I/O against the manifest.
     pub(crate) fn open(dir: &Path, manifest: &Manifest, cfg: SessionConfig) -> Result<Self> {
         let [vision, embed, decoder] = expectations(manifest)?.map(|(role, spec, ins, outs)| {
-            let session = open(dir, spec, cfg)?;
+            let session = open(dir, &spec.file, cfg)?;
             check_side(&spec.file, "input", session.inputs(), &ins)
                 .and_then(|()| check_side(&spec.file, "output", session.outputs(), &outs))
                 .map_err(|message| Error::Package {

@@ -59,7 +59,7 @@ impl<'a> From<PixelsRef<'a>> for ImageInput<'a> {
 }
 
 impl ImageInput<'_> {
-    fn size(&self) -> (u32, u32) {
+    pub(crate) fn size(&self) -> (u32, u32) {
         match self {
             ImageInput::Image(i) => (i.width(), i.height()),
             ImageInput::Pixels(p) => (p.width(), p.height()),
@@ -89,6 +89,46 @@ pub struct Grounding {
     /// ([`GroundOptions::spans`](crate::GroundOptions)).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spans: Option<Vec<reticle_models::text::TextSpan>>,
+    /// The policy's probability of the candidate it chose (pointer packages; a ReticleVLM
+    /// package writes text and has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// The most probable candidates, best first (pointer packages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<Vec<ScoredCandidate>>,
+}
+
+/// What a scored candidate of the pointer policy is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateKind {
+    /// A patch of the image.
+    Patch,
+    /// A line of text read on the frame.
+    Line,
+    /// One word of a line with several.
+    Word,
+}
+
+impl From<reticle_models::pointer::CandidateKind> for CandidateKind {
+    fn from(k: reticle_models::pointer::CandidateKind) -> Self {
+        match k {
+            reticle_models::pointer::CandidateKind::Line => CandidateKind::Line,
+            reticle_models::pointer::CandidateKind::Word => CandidateKind::Word,
+        }
+    }
+}
+
+/// One candidate of the pointer policy with its probability.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoredCandidate {
+    pub probability: f32,
+    /// Where choosing it clicks, in original image pixels.
+    pub point: reticle_models::geometry::Point,
+    pub kind: CandidateKind,
+    /// The text of a text candidate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 fn ser_answer<S: serde::Serializer>(
@@ -172,7 +212,7 @@ impl Grounder {
         if opts.workers == 0 {
             return Err(Error::invalid("load options", "workers must be at least 1"));
         }
-        let (provider, first) = open_first(dir, &manifest, opts)?;
+        let (provider, first) = open_first(opts, |cfg| Graphs::open(dir, &manifest, cfg))?;
         let cfg = SessionConfig {
             provider,
             intra_threads: opts.intra_threads,
@@ -312,6 +352,8 @@ impl Grounder {
             frame,
             timings,
             spans: None,
+            confidence: None,
+            candidates: None,
         })
     }
 
@@ -373,8 +415,11 @@ fn think_block(text: &str) -> Option<String> {
     Some(text[start..end].to_string())
 }
 
-/// Opens the first set of sessions, trying `auto`'s candidates in order.
-fn open_first(dir: &Path, manifest: &Manifest, opts: &LoadOptions) -> Result<(Provider, Graphs)> {
+/// Opens the first set of sessions with `open`, trying `auto`'s candidates in order.
+pub(crate) fn open_first<T>(
+    opts: &LoadOptions,
+    open: impl Fn(SessionConfig) -> Result<T>,
+) -> Result<(Provider, T)> {
     let candidates = provider::candidates(opts.provider)?;
     let mut last = None;
     for p in candidates {
@@ -382,7 +427,7 @@ fn open_first(dir: &Path, manifest: &Manifest, opts: &LoadOptions) -> Result<(Pr
             provider: p,
             intra_threads: opts.intra_threads,
         };
-        match Graphs::open(dir, manifest, cfg) {
+        match open(cfg) {
             Ok(g) => {
                 if opts.provider == Provider::Auto {
                     tracing::info!(provider = %p, "auto: using execution provider {p}");

@@ -11,7 +11,10 @@
 //!
 //! - [`provider`]: `cpu`, `cuda[:N]`, `auto` — an explicit CUDA request never falls back;
 //! - `graphs`: sessions and their I/O check; `decode`: the decoding loop;
-//! - `pool`: workers for concurrent callers; [`Grounder::ground_async`] for tokio.
+//! - `pool`: workers for concurrent callers; [`Grounder::ground_async`] for tokio;
+//! - `pointer`: the pointer policy (`architecture: "pointer"`, one graph scoring image patches
+//!   and text candidates); `policy`: the trait [`Pipeline`] holds either behind, chosen by the
+//!   manifest's `architecture`.
 
 mod decode;
 pub mod depth;
@@ -22,13 +25,17 @@ mod grounder;
 pub mod ort_lib;
 pub mod perception;
 mod pipeline;
+mod pointer;
+mod policy;
 mod pool;
 pub mod provider;
 mod sampling;
 
 pub use decode::{StopReason, Timings};
 pub use error::{Error, Result};
-pub use grounder::{millis, Grounder, Grounding, ImageInput, LoadOptions};
+pub use grounder::{
+    millis, CandidateKind, Grounder, Grounding, ImageInput, LoadOptions, ScoredCandidate,
+};
 pub use perception::{OcrFiles, Reading, TextReader, TextSpan};
 pub use pipeline::{Frame, GroundOptions, Pipeline, ScreenSession};
 pub use provider::Provider;

@@ -3,7 +3,9 @@
 //! [`Grounding`] (answer in original pixels, spans when asked, timings per stage).
 //!
 //! Every caller — `reticle ground`, `reticle eval`, the desktop agent, the robot pipeline, the
-//! service — goes through here, so a stage is added once. The checks that depend on the
+//! service — goes through here, so a stage is added once. The policy is the one the manifest's
+//! `architecture` names (`crate::policy`): ReticleVLM reads pixels only, the pointer policy
+//! also scores the spans of the package's OCR stage. The checks that depend on the
 //! package (depth for RGB-D models only, and always for them) live here too.
 
 use std::path::Path;
@@ -13,11 +15,12 @@ use std::time::{Duration, Instant};
 use image::DynamicImage;
 use reticle_models::manifest::{Channels, Manifest};
 use reticle_models::preprocess::DepthRef;
-use reticle_models::text::OcrConfig;
+use reticle_models::text::{OcrConfig, TextSpan};
 
 use crate::error::{Error, Result};
-use crate::grounder::{Grounder, Grounding, ImageInput, LoadOptions};
+use crate::grounder::{Grounding, ImageInput, LoadOptions};
 use crate::perception::{IncrementalReader, OcrFiles, ReaderOptions, TextReader};
+use crate::policy::{self, Policy};
 use crate::sampling::DecodeOptions;
 
 /// What one call asks for besides the instruction.
@@ -69,8 +72,12 @@ impl ScreenSession<'_> {
         instruction: &str,
         options: &GroundOptions,
     ) -> Result<Grounding> {
-        self.pipeline
-            .run(frame, instruction, options, Some(&mut self.reader))
+        self.pipeline.run(
+            frame,
+            instruction,
+            options,
+            Spans::Read(Some(&mut self.reader)),
+        )
     }
 
     pub fn pipeline(&self) -> &Pipeline {
@@ -78,10 +85,18 @@ impl ScreenSession<'_> {
     }
 }
 
+/// Where a call's text spans come from.
+enum Spans<'s, 'r> {
+    /// Read by the perception stage (incrementally when a session's reader is given).
+    Read(Option<&'r mut Option<IncrementalReader>>),
+    /// Given by the caller.
+    Given(&'s [TextSpan]),
+}
+
 /// A loaded package with its perception stages.
 #[derive(Debug)]
 pub struct Pipeline {
-    grounder: Grounder,
+    policy: Box<dyn Policy>,
     /// The package's own text reader (its manifest declares `perception.ocr`).
     reader: Option<Arc<TextReader>>,
     /// The default reader, loaded when spans are asked of a package without one.
@@ -104,9 +119,9 @@ impl Pipeline {
     /// Loads the policy graphs and the perception stages the manifest declares, on the same
     /// provider (an explicit CUDA request applies to every stage; nothing falls back).
     pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self> {
-        let grounder = Grounder::load_with(dir, opts)?;
+        let policy = policy::load(dir, opts)?;
         let reader =
-            match &grounder.manifest().perception.ocr {
+            match &policy.manifest().perception.ocr {
                 Some(stage) => {
                     let files = OcrFiles::find(&[dir], &stage.detector, &stage.recognizer)
                         .map_err(|e| Error::Package {
@@ -118,7 +133,7 @@ impl Pipeline {
                         &stage.config,
                         &ReaderOptions {
                             // `auto` already chose for the policy; OCR follows it.
-                            provider: grounder.provider(),
+                            provider: policy.provider(),
                             intra_threads: opts.intra_threads,
                         },
                     )?;
@@ -127,7 +142,7 @@ impl Pipeline {
                 None => None,
             };
         Ok(Self {
-            grounder,
+            policy,
             reader,
             on_demand: OnceLock::new(),
             load: opts.clone(),
@@ -135,24 +150,19 @@ impl Pipeline {
     }
 
     pub fn manifest(&self) -> &Manifest {
-        self.grounder.manifest()
+        self.policy.manifest()
     }
 
     pub fn dir(&self) -> &Path {
-        self.grounder.dir()
+        self.policy.dir()
     }
 
     pub fn provider(&self) -> crate::Provider {
-        self.grounder.provider()
+        self.policy.provider()
     }
 
     pub fn workers(&self) -> usize {
-        self.grounder.workers()
-    }
-
-    /// The policy (for tests and benchmarks that time it alone).
-    pub fn grounder(&self) -> &Grounder {
-        &self.grounder
+        self.policy.workers()
     }
 
     /// The package's text reader, if its manifest declares one.
@@ -172,7 +182,20 @@ impl Pipeline {
         instruction: &str,
         options: &GroundOptions,
     ) -> Result<Grounding> {
-        self.run(frame, instruction, options, None)
+        self.run(frame, instruction, options, Spans::Read(None))
+    }
+
+    /// Grounds `instruction` in `frame` with text spans read elsewhere (in the frame's
+    /// pixels, e.g. from `reticle data perceive`): the package's OCR stage does not run, and
+    /// a pointer package scores these spans instead.
+    pub fn ground_with_spans(
+        &self,
+        frame: Frame<'_>,
+        instruction: &str,
+        spans: &[TextSpan],
+        options: &GroundOptions,
+    ) -> Result<Grounding> {
+        self.run(frame, instruction, options, Spans::Given(spans))
     }
 
     /// A session for successive frames of one screen (the desktop agent's captures): the
@@ -200,26 +223,37 @@ impl Pipeline {
         frame: Frame<'_>,
         instruction: &str,
         options: &GroundOptions,
-        incremental: Option<&mut Option<IncrementalReader>>,
+        source: Spans<'_, '_>,
     ) -> Result<Grounding> {
         self.manifest().check_depth_input(frame.depth.is_some())?;
         let t0 = Instant::now();
-        let spans = match (self.reader_for(options)?, incremental) {
-            (None, _) => None,
-            (Some(reader), None) => Some(reader.read(frame.image)?.spans),
-            (Some(reader), Some(slot)) => {
-                let inc = slot.get_or_insert_with(|| IncrementalReader::new(Arc::clone(reader)));
-                Some(inc.read(frame.image)?.0.spans)
-            }
+        let for_policy = matches!(source, Spans::Given(_)) || self.reader.is_some();
+        let spans = match source {
+            Spans::Given(given) => Some(given.to_vec()),
+            Spans::Read(incremental) => match (self.reader_for(options)?, incremental) {
+                (None, _) => None,
+                (Some(reader), None) => Some(reader.read(frame.image)?.spans),
+                (Some(reader), Some(slot)) => {
+                    let inc =
+                        slot.get_or_insert_with(|| IncrementalReader::new(Arc::clone(reader)));
+                    Some(inc.read(frame.image)?.0.spans)
+                }
+            },
         };
         let perceive = if spans.is_some() {
             t0.elapsed()
         } else {
             Duration::ZERO
         };
-        let mut out =
-            self.grounder
-                .ground_with(frame.image, frame.depth, instruction, &options.decode)?;
+        // The policy sees the package's own perception (or the caller's spans), never the
+        // on-demand reader's: a package without an OCR stage was trained without text.
+        let policy_spans = match &spans {
+            Some(s) if for_policy => s.as_slice(),
+            _ => &[],
+        };
+        let mut out = self
+            .policy
+            .ground(frame, instruction, policy_spans, &options.decode)?;
         out.timings.perceive = perceive;
         if options.spans {
             out.spans = spans;
@@ -259,7 +293,7 @@ impl Pipeline {
                         &files,
                         &OcrConfig::default(),
                         &ReaderOptions {
-                            provider: self.grounder.provider(),
+                            provider: self.policy.provider(),
                             intra_threads: self.load.intra_threads,
                         },
                     )

@@ -68,6 +68,8 @@ impl DecodeOptions {
 /// Picks tokens from logits rows; holds the RNG and a scratch buffer.
 #[derive(Debug)]
 pub(crate) struct Sampler {
+    /// The graph whose logits are picked from, for error messages.
+    graph: &'static str,
     temperature: f32,
     top_p: f32,
     rng: ChaCha8Rng,
@@ -78,6 +80,7 @@ pub(crate) struct Sampler {
 impl Sampler {
     pub fn new(opts: &DecodeOptions) -> Self {
         Self {
+            graph: "decoder",
             temperature: opts.temperature,
             top_p: opts.top_p,
             rng: ChaCha8Rng::seed_from_u64(opts.seed),
@@ -85,10 +88,18 @@ impl Sampler {
         }
     }
 
+    /// The same rule over the logits of another graph (`graph` names it in errors).
+    pub fn for_graph(opts: &DecodeOptions, graph: &'static str) -> Self {
+        Self {
+            graph,
+            ..Self::new(opts)
+        }
+    }
+
     /// The next token for one row of logits; errors on an empty or non-finite row.
     pub fn pick(&mut self, logits: &[f32]) -> Result<usize> {
         let bad = |m: &str| Error::Output {
-            graph: "decoder",
+            graph: self.graph,
             message: format!("logits {m}"),
         };
         let (argmax, max) =

@@ -3,4 +3,5 @@
 mod ground;
 mod load;
 mod pipeline;
+mod pointer;
 mod util;

@@ -8,9 +8,8 @@ use anyhow::{bail, Context, Result};
 use reticle_models::geometry::{CoordFrame, ResizeMode};
 use reticle_models::grammar::Mode;
 use reticle_models::manifest::{
-    Architecture,
-    standard_graphs, Channels, DecoderSpec, Manifest, Preprocess, Prompt, SpecialTokens, FORMAT,
-    VERSION,
+    standard_graphs, Architecture, Channels, DecoderSpec, Manifest, Preprocess, Prompt,
+    SpecialTokens, FORMAT, VERSION,
 };
 use reticle_models::tokenizer::TextTokenizer;
 

@@ -1,0 +1,363 @@
+//! [`PointerPolicy`]: a `pointer` package — one graph (`pointer.onnx`) that scores the
+//! `cols × rows` patches of the image and the text candidates read on the frame, and says
+//! where to click (the contract: [`reticle_models::pointer`]).
+//!
+//! One call: the frame is preprocessed exactly as for a ReticleVLM package
+//! ([`Preprocessor`], depth included for RGB-D packages); the instruction and the spans
+//! become the text inputs ([`pointer::text_inputs`]); the graph runs once; a softmax over
+//! the `P + S` logits (padding slots excluded) gives each candidate's probability; greedy
+//! picks the most probable, sampling ([`DecodeOptions::temperature`] > 0) draws one with the
+//! decoder's rule and seed. The answer is the candidate's click point
+//! ([`pointer::click_point`]) in original pixels, also written in the answer grammar so that
+//! every caller of [`Grounding::text`] keeps working.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ort::session::Session;
+use ort::value::{Tensor, TensorElementType, TensorRef};
+use reticle_models::geometry::{FrameMap, Point};
+use reticle_models::grammar::{self, Mode, Value};
+use reticle_models::manifest::Manifest;
+use reticle_models::pointer::{self, PointerSpec, TextInputs, INPUTS, LEX_FEATURES, OUTPUTS};
+use reticle_models::preprocess::{DepthRef, Preprocessor};
+use reticle_models::text::TextSpan;
+
+use crate::decode::{StopReason, Timings};
+use crate::error::{Error, Result};
+use crate::graphs::{self, check_side, expect, Expect, SessionConfig};
+use crate::grounder::{
+    open_first, CandidateKind, Grounding, ImageInput, LoadOptions, ScoredCandidate,
+};
+use crate::pool::Pool;
+use crate::provider::Provider;
+use crate::sampling::{DecodeOptions, Sampler};
+
+/// Candidates reported with a grounding ([`Grounding::candidates`]).
+const TOP_K: usize = 5;
+/// The graph's name in errors.
+const GRAPH: &str = "pointer";
+
+/// One session and the buffers of one request.
+#[derive(Debug)]
+struct Worker {
+    session: Session,
+    prep: Preprocessor,
+    planes: Vec<u8>,
+    pixels: Vec<f32>,
+}
+
+/// A loaded pointer package. `Send + Sync`, like [`crate::Grounder`].
+#[derive(Debug)]
+pub(crate) struct PointerPolicy {
+    dir: PathBuf,
+    manifest: Manifest,
+    spec: PointerSpec,
+    provider: Provider,
+    workers: Pool<Worker>,
+}
+
+/// The graph's I/O for a manifest: names, element types, ranks and every fixed size.
+fn expectations(m: &Manifest, spec: &PointerSpec) -> (Vec<Expect>, Vec<Expect>) {
+    use TensorElementType::{Float32 as F32, Int64 as I64};
+    let p = &m.preprocess;
+    let t = &spec.text;
+    let (cols, rows) = spec.grid(p.width, p.height);
+    let n_patches = Some(cols * rows);
+    let s = Some(t.max_candidates);
+    let words = [None, Some(t.max_words), Some(t.pieces_per_word)];
+    let pieces = [None, s, Some(t.pieces_per_span)];
+    let dims: [(TensorElementType, Vec<Option<usize>>); 8] = [
+        (
+            F32,
+            vec![
+                None,
+                Some(p.channels.count()),
+                Some(p.height as usize),
+                Some(p.width as usize),
+            ],
+        ),
+        (I64, words.to_vec()),
+        (F32, words.to_vec()),
+        (I64, pieces.to_vec()),
+        (F32, pieces.to_vec()),
+        (F32, vec![None, s, Some(4)]),
+        (F32, vec![None, s, Some(LEX_FEATURES)]),
+        (F32, vec![None, s]),
+    ];
+    let inputs = INPUTS
+        .iter()
+        .zip(dims)
+        .map(|(name, (ty, d))| expect(*name, ty, &d))
+        .collect();
+    let out_dims = [
+        vec![None, Some(cols * rows + t.max_candidates)],
+        vec![None, n_patches, Some(2)],
+        vec![None, n_patches],
+    ];
+    let outputs = OUTPUTS
+        .iter()
+        .zip(out_dims)
+        .map(|(name, d)| expect(*name, F32, &d))
+        .collect();
+    (inputs, outputs)
+}
+
+impl Worker {
+    /// Opens `pointer.onnx` and checks its I/O against the manifest and the contract.
+    fn open(dir: &Path, m: &Manifest, spec: &PointerSpec, cfg: SessionConfig) -> Result<Self> {
+        let session = graphs::open(dir, &spec.graph, cfg)?;
+        let (ins, outs) = expectations(m, spec);
+        check_side(&spec.graph, "input", session.inputs(), &ins)
+            .and_then(|()| check_side(&spec.graph, "output", session.outputs(), &outs))
+            .map_err(|message| Error::Package {
+                path: dir.to_path_buf(),
+                message,
+            })?;
+        tracing::debug!(graph = GRAPH, file = %spec.graph, "graph checked");
+        Ok(Self {
+            session,
+            prep: Preprocessor::new(&m.preprocess)?,
+            planes: Vec::new(),
+            pixels: Vec::new(),
+        })
+    }
+
+    fn preprocess(&mut self, image: ImageInput<'_>, depth: Option<DepthRef<'_>>) -> Result<()> {
+        match image {
+            ImageInput::Image(img) => self.prep.planes_from_image(img, depth, &mut self.planes)?,
+            ImageInput::Pixels(px) => self.prep.planes(px, depth, &mut self.planes)?,
+        }
+        self.pixels.clear();
+        self.prep.normalize(&self.planes, &mut self.pixels)?;
+        Ok(())
+    }
+
+    /// Runs the graph on the preprocessed image and `text`: `(logits, offsets)`.
+    fn run(&mut self, m: &Manifest, spec: &PointerSpec, text: TextInputs) -> Result<Outputs> {
+        let p = &m.preprocess;
+        let t = &spec.text;
+        let (cols, rows) = spec.grid(p.width, p.height);
+        let n_patches = cols * rows;
+        let s = t.max_candidates;
+        let pixels_shape = [
+            1usize,
+            p.channels.count(),
+            p.height as usize,
+            p.width as usize,
+        ];
+        let words = [1usize, t.max_words, t.pieces_per_word];
+        let pieces = [1usize, s, t.pieces_per_span];
+        let outputs = self.session.run(ort::inputs![
+            "pixel_values" => TensorRef::from_array_view((pixels_shape, &self.pixels[..]))?,
+            "instr_ids" => Tensor::from_array((words, text.instr_ids))?,
+            "instr_mask" => Tensor::from_array((words, text.instr_mask))?,
+            "span_ids" => Tensor::from_array((pieces, text.span_ids))?,
+            "span_mask" => Tensor::from_array((pieces, text.span_mask))?,
+            "span_boxes" => Tensor::from_array(([1usize, s, 4], text.span_boxes))?,
+            "span_feats" => Tensor::from_array(([1usize, s, LEX_FEATURES], text.span_feats))?,
+            "span_valid" => Tensor::from_array(([1usize, s], text.span_valid))?,
+        ])?;
+        let take = |name: &str, want: &[usize]| -> Result<Vec<f32>> {
+            let value = outputs
+                .get(name)
+                .ok_or_else(|| output_err(format!("no output `{name}`")))?;
+            let (shape, data) = value.try_extract_tensor::<f32>()?;
+            let dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+            if dims != want {
+                return Err(output_err(format!(
+                    "output `{name}` has shape {dims:?}, expected {want:?}"
+                )));
+            }
+            Ok(data.to_vec())
+        };
+        Ok(Outputs {
+            logits: take("logits", &[1, n_patches + s])?,
+            offsets: take("offsets", &[1, n_patches, 2])?,
+        })
+    }
+}
+
+struct Outputs {
+    logits: Vec<f32>,
+    offsets: Vec<f32>,
+}
+
+fn output_err(message: String) -> Error {
+    Error::Output {
+        graph: GRAPH,
+        message,
+    }
+}
+
+/// Softmax of `logits` (temperature 1), computed stably.
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|&v| (v - max).exp()).collect();
+    let total: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / total).collect()
+}
+
+impl PointerPolicy {
+    /// Validates the manifest, opens `pointer.onnx` on each worker and checks its I/O.
+    pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let manifest = Manifest::load(dir)?;
+        let spec = manifest.pointer_spec()?.clone();
+        crate::ort_lib::environment()?;
+        if opts.workers == 0 {
+            return Err(Error::invalid("load options", "workers must be at least 1"));
+        }
+        let (provider, first) = open_first(opts, |cfg| Worker::open(dir, &manifest, &spec, cfg))?;
+        let cfg = SessionConfig {
+            provider,
+            intra_threads: opts.intra_threads,
+        };
+        let mut workers = vec![first];
+        for _ in 1..opts.workers {
+            workers.push(Worker::open(dir, &manifest, &spec, cfg)?);
+        }
+        tracing::info!(
+            package = %dir.display(),
+            name = %manifest.name,
+            architecture = %manifest.architecture,
+            requested = %opts.provider,
+            provider = %provider,
+            workers = opts.workers,
+            "model package loaded"
+        );
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            spec,
+            provider,
+            workers: Pool::new(workers),
+        })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers.size()
+    }
+
+    /// Grounds `instruction` in `image` (plus `depth` for RGB-D packages) over the text
+    /// candidates of `spans` (read on `image`, in its pixels). Blocks while every worker is
+    /// busy.
+    pub fn ground(
+        &self,
+        image: ImageInput<'_>,
+        depth: Option<DepthRef<'_>>,
+        instruction: &str,
+        spans: &[TextSpan],
+        options: &DecodeOptions,
+    ) -> Result<Grounding> {
+        options.validate()?;
+        if instruction.trim().is_empty() {
+            return Err(Error::invalid("instruction", "the instruction is empty"));
+        }
+        let m = &self.manifest;
+        let p = &m.preprocess;
+        let original = image.size();
+        let input = (p.width, p.height);
+        let frame = FrameMap::new(original, input, p.resize, m.coord_frame)?;
+        let text =
+            pointer::text_inputs(instruction, spans, original.0, original.1, &self.spec.text);
+        let candidates = text.candidates.clone();
+
+        let mut worker = self.workers.lease();
+        let t0 = Instant::now();
+        worker.preprocess(image, depth)?;
+        let t1 = Instant::now();
+        let out = worker.run(m, &self.spec, text)?;
+        drop(worker);
+        let t2 = Instant::now();
+
+        let grid = self.spec.grid(p.width, p.height);
+        let n_patches = grid.0 * grid.1;
+        // Padding slots (past the candidates actually built) are not candidates at all.
+        let live = &out.logits[..n_patches + candidates.len()];
+        let mut sampler = Sampler::for_graph(options, GRAPH);
+        let chosen = sampler.pick(live)?;
+        let probs = softmax(live);
+        let point_of = |index: usize| {
+            pointer::click_point(
+                index,
+                &out.offsets,
+                grid,
+                self.spec.cell,
+                input,
+                original,
+                &candidates,
+            )
+            .ok_or_else(|| output_err(format!("candidate {index} has no click point")))
+        };
+        let scored = |index: usize| -> Result<ScoredCandidate> {
+            let (kind, text) = match index.checked_sub(n_patches).map(|i| &candidates[i]) {
+                Some(c) => (CandidateKind::from(c.kind), Some(c.text.clone())),
+                None => (CandidateKind::Patch, None),
+            };
+            Ok(ScoredCandidate {
+                probability: probs[index],
+                point: point_of(index)?,
+                kind,
+                text,
+            })
+        };
+        let mut order: Vec<usize> = (0..live.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+        let top = order
+            .into_iter()
+            .take(TOP_K)
+            .map(scored)
+            .collect::<Result<Vec<_>>>()?;
+        let point: Point = point_of(chosen)?;
+        let text = grammar::format_answer(
+            Mode::Direct,
+            None,
+            &Value::Points(vec![frame.original_to_answer(point)]),
+        );
+        let t3 = Instant::now();
+        let timings = Timings {
+            perceive: Duration::ZERO,
+            preprocess: t1 - t0,
+            encode: t2 - t1,
+            decode: t3 - t2,
+        };
+        tracing::debug!(chosen, confidence = probs[chosen], ?timings, "pointed");
+        Ok(Grounding {
+            answer: Ok(Value::Points(vec![point])),
+            text,
+            reasoning: None,
+            completion_tokens: 1,
+            stop: StopReason::Selected,
+            frame,
+            timings,
+            spans: None,
+            confidence: Some(probs[chosen]),
+            candidates: Some(top),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_sums_to_one_and_ignores_the_scale_of_padding() {
+        let p = softmax(&[0.0, 1.0, pointer::PAD_LOGIT]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(p[2] < 1e-30);
+        assert!((p[1] / p[0] - std::f32::consts::E).abs() < 1e-4);
+    }
+}
