@@ -29,13 +29,18 @@ use crate::data::PrepConfig;
 use crate::error::{Error, Result};
 use crate::generate::SampleConfig;
 use crate::grpo::loss::{LossConfig, ScaleRewards};
-use crate::model::VlmConfig;
+use crate::model::{PointerConfig, VlmConfig};
 use crate::optim::AdamWConfig;
+pub use reticle_models::manifest::Architecture;
 
 /// Model size: a preset plus optional overrides of its fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
+    /// `reticle-vlm` (the default: writes answers as text) or `pointer` (an action head over
+    /// patches and read text); the same names as a package manifest's `architecture`.
+    #[serde(default)]
+    pub architecture: Architecture,
     pub size: String,
     /// Fields of [`VlmConfig`] to change from the preset.
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
@@ -45,6 +50,7 @@ pub struct ModelSection {
 impl Default for ModelSection {
     fn default() -> Self {
         Self {
+            architecture: Architecture::ReticleVlm,
             size: "micro".into(),
             overrides: toml::Table::new(),
         }
@@ -52,9 +58,31 @@ impl Default for ModelSection {
 }
 
 impl ModelSection {
-    /// The resolved model config (vocabulary size still to be set from the tokenizer).
+    /// The resolved ReticleVLM config (vocabulary size still to be set from the tokenizer).
     pub fn resolve(&self) -> Result<VlmConfig> {
-        let base = VlmConfig::preset(&self.size)?;
+        if self.architecture != Architecture::ReticleVlm {
+            return Err(Error::Config(format!(
+                "[model] architecture is `{}`, not reticle-vlm",
+                self.architecture.name()
+            )));
+        }
+        self.with_overrides(VlmConfig::preset(&self.size)?)
+    }
+
+    /// The resolved pointer policy config.
+    pub fn resolve_pointer(&self) -> Result<PointerConfig> {
+        if self.architecture != Architecture::Pointer {
+            return Err(Error::Config(format!(
+                "[model] architecture is `{}`, not pointer",
+                self.architecture.name()
+            )));
+        }
+        let cfg = self.with_overrides(PointerConfig::preset(&self.size)?)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn with_overrides<T: Serialize + serde::de::DeserializeOwned>(&self, base: T) -> Result<T> {
         if self.overrides.is_empty() {
             return Ok(base);
         }
@@ -211,7 +239,12 @@ impl TrainConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        self.model.resolve()?.validate()?;
+        match self.model.architecture {
+            Architecture::ReticleVlm => self.model.resolve()?.validate()?,
+            Architecture::Pointer => {
+                self.model.resolve_pointer()?;
+            }
+        }
         if self.data.train.is_empty() {
             return Err(Error::Config("[data] train lists no dataset".into()));
         }

@@ -15,6 +15,7 @@ pub mod metrics_log;
 pub mod model;
 pub mod optim;
 pub mod plot;
+pub mod pointer;
 pub mod run;
 pub mod session;
 pub mod sft;

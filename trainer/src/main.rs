@@ -5,9 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use reticle_trainer::config::Architecture;
 use reticle_trainer::device::DeviceRequest;
 use reticle_trainer::eval::{evaluate, EvalReport};
 use reticle_trainer::plot::{plot_metrics, DEFAULT_PLOT_KEYS};
+use reticle_trainer::pointer::{self, PointerSession};
 use reticle_trainer::session::{encode_all, load_trained, read_records, Session, StartOptions};
 use reticle_trainer::{grpo, sft};
 
@@ -118,7 +120,25 @@ fn device(s: &str) -> anyhow::Result<tch::Device> {
     Ok(dev)
 }
 
-fn start(a: &TrainArgs) -> anyhow::Result<Session> {
+/// The architecture a command runs: from `--config`, or the saved config of a resumed run.
+fn architecture(a: &TrainArgs) -> anyhow::Result<Architecture> {
+    let path = match (&a.config, a.resume) {
+        (Some(p), false) => p.clone(),
+        _ => a.out.join("config.toml"),
+    };
+    run_architecture(&path)
+}
+
+fn run_architecture(config: &std::path::Path) -> anyhow::Result<Architecture> {
+    let text =
+        std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
+    Ok(reticle_trainer::config::TrainConfig::from_toml(&text)
+        .with_context(|| format!("in {}", config.display()))?
+        .model
+        .architecture)
+}
+
+fn start_options(a: &TrainArgs) -> anyhow::Result<StartOptions> {
     if a.resume && a.config.is_some() {
         bail!("--resume uses the config saved in the run; drop --config");
     }
@@ -134,28 +154,49 @@ fn start(a: &TrainArgs) -> anyhow::Result<Session> {
         }
         None => None,
     };
-    let opts = StartOptions {
+    Ok(StartOptions {
         out: a.out.clone(),
         config_toml,
         resume: a.resume,
         init: a.init.clone(),
         device: device(&a.device)?,
-    };
-    Session::start(&opts).with_context(|| format!("starting run {}", a.out.display()))
+    })
 }
 
-fn finish(s: &Session) -> anyhow::Result<()> {
+fn start(a: &TrainArgs) -> anyhow::Result<Session> {
+    Session::start(&start_options(a)?).with_context(|| format!("starting run {}", a.out.display()))
+}
+
+fn start_pointer(a: &TrainArgs) -> anyhow::Result<PointerSession> {
+    PointerSession::start(&start_options(a)?)
+        .with_context(|| format!("starting run {}", a.out.display()))
+}
+
+fn finish_run(run: &reticle_trainer::run::RunDir, extra: &[&'static str]) -> anyhow::Result<()> {
     let mut keys = DEFAULT_PLOT_KEYS.to_vec();
-    keys.push("reward/accuracy");
-    let plots = plot_metrics(&s.run.metrics_path(), &s.run.plots_dir(), &keys)?;
-    println!("run: {}", s.run.root().display());
+    keys.extend_from_slice(extra);
+    let plots = plot_metrics(&run.metrics_path(), &run.plots_dir(), &keys)?;
+    println!("run: {}", run.root().display());
     println!(
         "plots: {} written to {}",
         plots.len(),
-        s.run.plots_dir().display()
+        run.plots_dir().display()
     );
     Ok(())
 }
+
+fn finish(s: &Session) -> anyhow::Result<()> {
+    finish_run(&s.run, &["reward/accuracy"])
+}
+
+const POINTER_PLOT_KEYS: [&str; 6] = [
+    "reward/accuracy",
+    "entropy",
+    "zero_variance_share",
+    "accuracy",
+    "loss/ce",
+    "loss/anchor",
+];
 
 fn print_report(report: &EvalReport, json: bool) -> anyhow::Result<()> {
     if json {
@@ -168,6 +209,56 @@ fn print_report(report: &EvalReport, json: bool) -> anyhow::Result<()> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Sft(a) if architecture(&a)? == Architecture::Pointer => {
+            let mut s = start_pointer(&a)?;
+            let loss = pointer::run_sft(&mut s)?;
+            println!(
+                "sft finished at step {} with loss {loss:.4}",
+                s.cfg.sft.steps
+            );
+            finish_run(&s.run, &POINTER_PLOT_KEYS)
+        }
+        Command::Grpo(a) if architecture(&a)? == Architecture::Pointer => {
+            let mut s = start_pointer(&a)?;
+            let reward = pointer::run_grpo(&mut s)?;
+            println!(
+                "grpo finished at step {} with mean reward {reward:.3}",
+                s.cfg.grpo.steps
+            );
+            finish_run(&s.run, &POINTER_PLOT_KEYS)
+        }
+        Command::Eval(a)
+            if run_architecture(&a.run.join("config.toml"))? == Architecture::Pointer =>
+        {
+            let dev = device(&a.device)?;
+            let (cfg, model, step) = pointer::load_trained(&a.run, dev)
+                .with_context(|| format!("loading run {}", a.run.display()))?;
+            let data = if a.data.is_empty() {
+                cfg.data.eval.clone()
+            } else {
+                a.data.clone()
+            };
+            if data.is_empty() {
+                bail!("the run has no [data] eval sets; pass --data DIR");
+            }
+            let records = read_records(&data, a.max)?;
+            let enc = pointer::PointerEncoder::new(model.config().clone(), cfg.prep.clone());
+            let spans = pointer::SpanIndex::load(&data)?;
+            let examples = pointer::train::encode_all(&enc, &records, &spans, 0)?;
+            let report = pointer::evaluate(&model, &enc, &records, &examples)?;
+            tracing::info!(
+                step,
+                n = records.len(),
+                perceived = spans.len(),
+                "evaluated checkpoint"
+            );
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
         Command::Sft(a) => {
             let mut s = start(&a)?;
             let loss = sft::run_sft(&mut s)?;

@@ -276,6 +276,16 @@ pub fn attr_int(name: &str, value: i64) -> AttributeProto {
     }
 }
 
+/// A float attribute.
+pub fn attr_float(name: &str, value: f32) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.to_string()),
+        r#type: Some(AttributeType::Float as i32),
+        f: Some(value),
+        ..Default::default()
+    }
+}
+
 /// An integer-list attribute.
 pub fn attr_ints(name: &str, values: &[i64]) -> AttributeProto {
     AttributeProto {

@@ -4,10 +4,12 @@
 //! tch. The trait keeps the training loops and the exporter independent of it, so that a
 //! second family (Qwen2-VL loaded from Hugging Face safetensors) can be added beside it.
 
+pub mod pointer;
 pub mod reticle_vlm;
 
 use tch::{nn, Tensor};
 
+pub use pointer::{PointerConfig, PointerNet};
 pub use reticle_vlm::{ReticleVlm, VlmConfig};
 
 /// Per-layer key/value tensors `[batch, kv_heads, seq, head_dim]` of the decoder.
