@@ -251,6 +251,32 @@ pub struct OcrStage {
     pub config: crate::text::OcrConfig,
 }
 
+/// The detection graph shipped by `rapidocr==3.10.0` (PP-OCRv6 small): file, SHA-256.
+pub const PP_OCR_V6_DETECTOR: (&str, &str) = (
+    "PP-OCRv6_det_small.onnx",
+    "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+);
+/// The recognition graph shipped by `rapidocr==3.10.0` (PP-OCRv6 small): file, SHA-256.
+pub const PP_OCR_V6_RECOGNIZER: (&str, &str) = (
+    "PP-OCRv6_rec_small.onnx",
+    "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+);
+
+impl OcrStage {
+    /// The set-up's reader (rapidocr 3.10's PP-OCRv6 small) with the default knobs.
+    pub fn pp_ocr_v6() -> Self {
+        let file = |(file, sha256): (&str, &str)| ModelFile {
+            file: file.into(),
+            sha256: sha256.into(),
+        };
+        Self {
+            detector: file(PP_OCR_V6_DETECTOR),
+            recognizer: file(PP_OCR_V6_RECOGNIZER),
+            config: Default::default(),
+        }
+    }
+}
+
 /// The perception stages of a package.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -18,6 +18,8 @@
 pub mod onnx_builder;
 mod package;
 pub mod parity;
+pub mod pointer;
+pub mod pointer_package;
 pub mod proto;
 pub mod reticle_vlm;
 
@@ -103,6 +105,12 @@ pub fn load_source(source: &Path) -> Result<Trained> {
 /// `out`. Refuses a non-empty `out` unless `opts.force`, and never replaces a run directory.
 pub fn export_package(source: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportReport> {
     check_destination(source, out, opts)?;
+    if pointer_package::is_pointer_source(source)? {
+        let trained = pointer_package::load_source(source)?;
+        return write_dir(&trained.run_root, trained.step, out, opts, |dir, name| {
+            pointer_package::fill(&trained, dir, name)
+        });
+    }
     let trained = load_source(source)?;
     write_package(&trained, out, opts)
 }
@@ -138,7 +146,21 @@ fn check_destination(source: &Path, out: &Path, opts: &ExportOptions) -> Result<
 
 /// Writes the package of `trained` into `out` (see the module docs).
 pub fn write_package(trained: &Trained, out: &Path, opts: &ExportOptions) -> Result<ExportReport> {
-    check_destination(&trained.run_root, out, opts)?;
+    write_dir(&trained.run_root, trained.step, out, opts, |dir, name| {
+        fill_package(trained, dir, name)
+    })
+}
+
+/// Fills a fresh folder beside `out` with `fill(dir, name)` and swaps it into place, so a
+/// failed export never leaves a half-written package (or loses the old one).
+fn write_dir(
+    run_root: &Path,
+    step: u64,
+    out: &Path,
+    opts: &ExportOptions,
+    fill: impl FnOnce(&Path, &str) -> Result<()>,
+) -> Result<ExportReport> {
+    check_destination(run_root, out, opts)?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -158,7 +180,7 @@ pub fn write_package(trained: &Trained, out: &Path, opts: &ExportOptions) -> Res
     }
     fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let name = opts.name.clone().unwrap_or(leaf);
-    let written = fill_package(trained, &tmp, &name).and_then(|()| replace_dir(&tmp, out));
+    let written = fill(&tmp, &name).and_then(|()| replace_dir(&tmp, out));
     if let Err(e) = written {
         let _ = fs::remove_dir_all(&tmp);
         return Err(e);
@@ -173,10 +195,10 @@ pub fn write_package(trained: &Trained, out: &Path, opts: &ExportOptions) -> Res
         files.push((entry.file_name().to_string_lossy().into_owned(), size));
     }
     files.sort();
-    tracing::info!(out = %out.display(), step = trained.step, "exported model package");
+    tracing::info!(out = %out.display(), step, "exported model package");
     Ok(ExportReport {
         dir: out.to_path_buf(),
-        step: trained.step,
+        step,
         files,
     })
 }

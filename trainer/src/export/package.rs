@@ -6,8 +6,7 @@ use std::path::Path;
 use reticle_models::dataset::{self, Task};
 use reticle_models::geometry::CoordFrame;
 use reticle_models::manifest::{
-    Architecture,
-    standard_graphs, DecoderSpec, Manifest, Prompt, SpecialTokens, FORMAT, VERSION,
+    standard_graphs, Architecture, DecoderSpec, Manifest, Prompt, SpecialTokens, FORMAT, VERSION,
 };
 use serde_json::Value;
 
@@ -81,7 +80,7 @@ pub fn build_manifest(trained: &Trained, name: &str) -> Result<Manifest> {
 }
 
 /// The tasks of the run's training data; empty (with a warning) when the data is gone.
-fn trained_tasks(train: &[std::path::PathBuf]) -> Vec<Task> {
+pub(crate) fn trained_tasks(train: &[std::path::PathBuf]) -> Vec<Task> {
     let mut tasks: Vec<Task> = Vec::new();
     for path in train {
         match dataset::read_dataset(path) {

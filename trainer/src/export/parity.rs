@@ -202,9 +202,27 @@ pub fn run_checker(
     fixture: &Path,
     tolerance: f64,
 ) -> Result<ParityReport> {
+    run_checker_script(
+        python,
+        ("check_onnx.py", CHECK_SCRIPT),
+        package,
+        fixture,
+        tolerance,
+    )
+}
+
+/// Runs the checker `script` (file name, text) on `package` with `fixture`.
+pub fn run_checker_script(
+    python: &Path,
+    script: (&str, &str),
+    package: &Path,
+    fixture: &Path,
+    tolerance: f64,
+) -> Result<ParityReport> {
     let dir = fixture.parent().unwrap_or(Path::new("."));
-    let script = dir.join("check_onnx.py");
-    reticle_models::fsutil::write_atomic(&script, CHECK_SCRIPT.as_bytes())?;
+    let (name, text) = script;
+    let script = dir.join(name);
+    reticle_models::fsutil::write_atomic(&script, text.as_bytes())?;
     let output = Command::new(python)
         .arg(&script)
         .arg(package)
