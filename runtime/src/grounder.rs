@@ -110,6 +110,17 @@ pub enum CandidateKind {
     Word,
 }
 
+impl CandidateKind {
+    /// The name in JSON (`patch`, `line`, `word`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CandidateKind::Patch => "patch",
+            CandidateKind::Line => "line",
+            CandidateKind::Word => "word",
+        }
+    }
+}
+
 impl From<reticle_models::pointer::CandidateKind> for CandidateKind {
     fn from(k: reticle_models::pointer::CandidateKind) -> Self {
         match k {

@@ -4,7 +4,7 @@
 //! reticle desktop monitors [--json]
 //! reticle desktop do --instruction "click Save" [--action click|double|right|move]
 //!                    [--type TEXT] [--dry-run] [--confirm] [--monitor N] [--max-actions N]
-//!                    [--record DIR] [--model DIR]
+//!                    [--record DIR] [--min-confidence P] [--model DIR]
 //! reticle desktop run PLAN [same options] [--timeout S] [--no-wait]
 //! ```
 //!
@@ -20,7 +20,7 @@ use reticle_agents::desktop::act::{Action, EnigoInput};
 use reticle_agents::desktop::mapping::Rect;
 use reticle_agents::desktop::monitor;
 use reticle_agents::desktop::plan::{Plan, Step};
-use reticle_agents::desktop::safety::SafetyConfig;
+use reticle_agents::desktop::safety::{SafetyConfig, DEFAULT_MIN_CONFIDENCE};
 use reticle_agents::desktop::{Agent, AgentConfig, StepReport};
 use reticle_runtime::{DecodeOptions, Pipeline, Provider};
 
@@ -106,6 +106,19 @@ struct CommonArgs {
     /// Override the package's max_new_tokens.
     #[arg(long)]
     max_new_tokens: Option<usize>,
+    /// Do not act on a grounding whose confidence is below P (0..1): the step is refused
+    /// with the confidence, the threshold and the instruction. Only pointer packages report a
+    /// confidence; ReticleVLM answers are never refused by it.
+    #[arg(long, default_value_t = DEFAULT_MIN_CONFIDENCE, value_name = "P", value_parser = parse_probability)]
+    min_confidence: f32,
+}
+
+fn parse_probability(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        Ok(p) => Err(format!("{p} is not a probability in 0..=1")),
+        Err(e) => Err(format!("{s:?}: {e}")),
+    }
 }
 
 fn parse_bounds(s: &str) -> Result<Rect, String> {
@@ -201,6 +214,7 @@ fn run_plan(args: &CommonArgs, plan: &Plan) -> anyhow::Result<()> {
             max_actions: args.max_actions,
             corner_px: args.corner_px,
             bounds: args.bounds,
+            min_confidence: args.min_confidence,
         },
         dry_run: args.dry_run,
         dry_run_image: args.dry_run_image.clone(),

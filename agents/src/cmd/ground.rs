@@ -158,6 +158,22 @@ fn print_text(out: &Grounding, provider: Provider) -> anyhow::Result<()> {
         outln!("reasoning: {r}");
     }
     outln!("raw: {}", out.text);
+    if let Some(c) = out.confidence {
+        outln!("confidence {c:.3}");
+    }
+    for c in out.candidates.iter().flatten() {
+        outln!(
+            "candidate {:.3} {} {:.1} {:.1}{}",
+            c.probability,
+            c.kind.name(),
+            c.point.x,
+            c.point.y,
+            c.text
+                .as_deref()
+                .map(|t| format!(" {t}"))
+                .unwrap_or_default()
+        );
+    }
     let t = &out.timings;
     if let Some(spans) = &out.spans {
         for s in spans {

@@ -105,6 +105,9 @@ pub struct StepReport {
     pub image_size: (u32, u32),
     /// The model's raw output.
     pub raw: String,
+    /// The policy's confidence in its answer (pointer packages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
     /// The answer's point in screenshot pixels.
     pub point: Option<Point>,
     /// Where it maps to (logical and input coordinates), when the checks passed.
@@ -230,6 +233,7 @@ impl<'a> Agent<'a> {
             monitor: mon.clone(),
             image_size: size,
             raw: grounding.text.clone(),
+            confidence: grounding.confidence,
             point,
             target: None,
             outcome: Outcome::Refused,
@@ -250,7 +254,10 @@ impl<'a> Agent<'a> {
             (Ok(_), None) => Err(Refusal::NoPoint {
                 text: grounding.text.clone(),
             }),
-            (Ok(_), Some(p)) => self.safety.check_target(&map, &mon.name, p),
+            (Ok(_), Some(p)) => self
+                .safety
+                .check_confidence(grounding.confidence, &step.instruction)
+                .and_then(|()| self.safety.check_target(&map, &mon.name, p)),
         };
         match checked {
             Err(r) => report.refusal = Some(r),

@@ -2,6 +2,8 @@
 //!
 //! - a target off the captured image or outside the chosen monitor (or outside `--bounds`);
 //! - an answer that does not parse, or gives no point;
+//! - a grounding whose confidence (pointer packages report one) is below `min_confidence`:
+//!   a policy that is unsure where to click should not click;
 //! - more than `max_actions` actions in one run;
 //! - anything at all while the pointer rests in a screen corner: moving the mouse into a
 //!   corner is the abort gesture desktop-automation users expect (pyautogui's failsafe).
@@ -22,7 +24,12 @@ pub struct SafetyConfig {
     pub corner_px: i32,
     /// An optional region, in logical global coordinates, that targets must fall in.
     pub bounds: Option<Rect>,
+    /// The lowest confidence acted on; groundings without one (ReticleVLM) are not checked.
+    pub min_confidence: f32,
 }
+
+/// The default `--min-confidence`.
+pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.2;
 
 impl Default for SafetyConfig {
     fn default() -> Self {
@@ -30,6 +37,7 @@ impl Default for SafetyConfig {
             max_actions: 20,
             corner_px: 2,
             bounds: None,
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
         }
     }
 }
@@ -71,6 +79,12 @@ pub enum Refusal {
     Failsafe { pointer: (i32, i32) },
     #[error("not confirmed on the terminal")]
     NotConfirmed,
+    #[error("confidence {confidence:.3} is below --min-confidence {min} for {instruction:?}")]
+    LowConfidence {
+        confidence: f32,
+        min: f32,
+        instruction: String,
+    },
 }
 
 impl Refusal {
@@ -85,6 +99,7 @@ impl Refusal {
             Refusal::MaxActions { .. } => "max_actions",
             Refusal::Failsafe { .. } => "failsafe",
             Refusal::NotConfirmed => "not_confirmed",
+            Refusal::LowConfidence { .. } => "low_confidence",
         }
     }
 }
@@ -117,6 +132,25 @@ impl Safety {
 
     pub fn actions_done(&self) -> usize {
         self.actions_done
+    }
+
+    /// Refuses a grounding whose confidence is below the minimum (`None`: the policy reports
+    /// none, nothing to check).
+    pub fn check_confidence(
+        &self,
+        confidence: Option<f32>,
+        instruction: &str,
+    ) -> Result<(), Refusal> {
+        match confidence {
+            Some(c) if c.is_nan() || c < self.config.min_confidence => {
+                Err(Refusal::LowConfidence {
+                    confidence: c,
+                    min: self.config.min_confidence,
+                    instruction: instruction.to_string(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Refuses when `pointer` (input coordinates) is in a corner.
@@ -198,6 +232,7 @@ mod tests {
                 max_actions: max,
                 corner_px: 2,
                 bounds,
+                min_confidence: DEFAULT_MIN_CONFIDENCE,
             },
             &monitors,
         )
@@ -281,5 +316,19 @@ mod tests {
             }
         );
         assert_eq!(s.actions_done(), 3);
+    }
+
+    #[test]
+    fn low_confidence_is_refused_and_no_confidence_is_not_checked() {
+        let s = safety(None, 5);
+        assert_eq!(s.check_confidence(None, "click Save"), Ok(()));
+        assert_eq!(s.check_confidence(Some(0.2), "click Save"), Ok(()));
+        let r = s.check_confidence(Some(0.05), "click Save").unwrap_err();
+        assert_eq!(r.kind(), "low_confidence");
+        assert_eq!(
+            r.to_string(),
+            "confidence 0.050 is below --min-confidence 0.2 for \"click Save\""
+        );
+        assert!(s.check_confidence(Some(f32::NAN), "x").is_err());
     }
 }

@@ -7,7 +7,7 @@ use image::GenericImageView;
 use reticle_models::dataset::Target;
 use reticle_models::geometry::{BBox, Point};
 
-use crate::util::{arg, fixture, json, reticle, stderr, training_data};
+use crate::util::{arg, fixture, json, pointer_fixture, reticle, stderr, training_data};
 
 /// The record's target box (the `ui` suite's click targets are boxes).
 fn target_box(target: &Target) -> BBox {
@@ -205,4 +205,56 @@ fn exif_orientation_is_applied_before_grounding() {
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
     assert_eq!(v["size"], serde_json::json!([100, 160]), "{v}");
+}
+
+#[test]
+fn ground_json_of_a_pointer_package_has_confidence_and_candidates() {
+    let data = training_data();
+    let r = &data.records[0];
+    let model = pointer_fixture();
+    let out = reticle()
+        .args(["ground", "--model", arg(&model), "--image", arg(&r.image)])
+        .args([
+            "--instruction",
+            &r.instruction,
+            "--provider",
+            "cpu",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    let res = &v["result"];
+    assert_eq!(res["stop"], "selected", "{v}");
+    let confidence = res["confidence"].as_f64().unwrap();
+    let candidates = res["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 5);
+    assert_eq!(candidates[0]["probability"].as_f64().unwrap(), confidence);
+    // No OCR stage: every candidate is an image patch, and the answer is the best one.
+    assert!(candidates
+        .iter()
+        .all(|c| c["kind"] == "patch" && c.get("text").is_none()));
+    assert_eq!(v["point"], candidates[0]["point"]);
+    // A ReticleVLM package reports neither.
+    let out = reticle()
+        .args([
+            "ground",
+            "--model",
+            arg(&fixture()),
+            "--image",
+            arg(&r.image),
+        ])
+        .args([
+            "--instruction",
+            &r.instruction,
+            "--provider",
+            "cpu",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert!(v["result"].get("confidence").is_none(), "{v}");
+    assert!(v["result"].get("candidates").is_none(), "{v}");
 }

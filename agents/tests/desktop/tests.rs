@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use reticle_models::dataset::{read_dataset, Record, Target};
 use reticle_models::geometry::Point;
 
+use crate::support::pointer_fixture;
 use crate::util::{
     assert_refused, element_name, reports, stderr, step_lines, target_box, training_data, Xvfb,
 };
@@ -31,6 +32,10 @@ pub const ALL: &[(&str, fn())] = &[
     (
         "safety_refusals_click_nothing",
         safety_refusals_click_nothing,
+    ),
+    (
+        "a_pointer_package_below_min_confidence_clicks_nothing",
+        a_pointer_package_below_min_confidence_clicks_nothing,
     ),
 ];
 
@@ -409,4 +414,58 @@ fn safety_refusals_click_nothing() {
     assert_eq!(unparsed.lines().count(), 1);
     assert!(unparsed.contains("unparseable"), "{unparsed}");
     drop(app);
+}
+
+/// The pointer fixture has no OCR stage: it scores patches only, with a confidence near
+/// 1/48, so the default `--min-confidence` (0.2) refuses; `--min-confidence 0` lets it act.
+fn a_pointer_package_below_min_confidence_clicks_nothing() {
+    let data = training_data();
+    let x = Xvfb::start(1280, 800);
+    let work = tempfile::tempdir().unwrap();
+    let r = &data.records[0];
+    let mut app = x.app(work.path(), 0, 0, &[r], false);
+    x.warp_pointer(640, 400);
+    let model = pointer_fixture();
+    let run = |extra: &[&str]| {
+        x.reticle()
+            .args([
+                "desktop",
+                "do",
+                "--instruction",
+                &r.instruction,
+                "--monitor",
+                "0",
+            ])
+            .args(["--model", arg(&model), "--provider", "cpu"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_refused(&out, "is below --min-confidence 0.2 for");
+    assert!(stderr(&out).contains(&r.instruction), "{}", stderr(&out));
+    let step = &step_lines(&out)[0];
+    assert_eq!(step["refusal"]["reason"], "low_confidence", "{step}");
+    assert!(step["confidence"].as_f64().unwrap() < 0.2, "{step}");
+    assert!(app.clicks(QUIET).is_empty());
+
+    let png = work.path().join("dry.png");
+    let out = run(&[
+        "--min-confidence",
+        "0",
+        "--dry-run",
+        "--dry-run-image",
+        arg(&png),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(step_lines(&out)[0]["outcome"], "dry_run");
+    assert!(app.clicks(QUIET).is_empty());
+    // A probability outside 0..=1 is refused before anything loads.
+    let out = run(&["--min-confidence", "1.5"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not a probability"),
+        "{}",
+        stderr(&out)
+    );
 }

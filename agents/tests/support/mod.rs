@@ -19,6 +19,13 @@ pub fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/micro-ui")
 }
 
+/// The committed pointer package (`architecture: "pointer"`, made by
+/// `scripts/make_pointer_fixture.py`): no OCR stage, so it only scores image patches, and
+/// its confidence stays far below the desktop agent's default `--min-confidence`.
+pub fn pointer_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pointer")
+}
+
 /// Records of a suite, generated in a temporary folder that lives as long as this.
 pub struct SuiteData {
     /// Holds the files while the records are in use.
