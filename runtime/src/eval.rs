@@ -8,15 +8,35 @@ use reticle_models::metrics::Metrics;
 pub use reticle_models::metrics::{EvalReport, EvalSample};
 use reticle_models::preprocess::{open_image, DepthRef};
 use reticle_models::rewards::RewardConfig;
+use reticle_models::text::TextSpan;
 
 use crate::error::Result;
 use crate::{Frame, GroundOptions, ImageInput, Pipeline};
+
+/// The spans last read, by image path: records that share a screenshot (a real-screen set
+/// asks many questions of one screen) are read once. Reading is deterministic, so this
+/// changes nothing but the time.
+#[derive(Debug, Default)]
+pub struct SpanCache {
+    last: Option<(std::path::PathBuf, Vec<TextSpan>)>,
+}
 
 /// Grounds one record greedily and adds its outcome to `metrics`; returns the completion.
 pub fn evaluate_record(
     pipeline: &Pipeline,
     record: &Record,
     metrics: &mut Metrics,
+) -> Result<String> {
+    evaluate_record_cached(pipeline, record, metrics, &mut SpanCache::default())
+}
+
+/// [`evaluate_record`] with the spans of the previous record's image reused when the image
+/// is the same file.
+pub fn evaluate_record_cached(
+    pipeline: &Pipeline,
+    record: &Record,
+    metrics: &mut Metrics,
+    cache: &mut SpanCache,
 ) -> Result<String> {
     let image = open_image(&record.image)?;
     // A record's depth is read only by RGB-D packages (an RGB package grounds the colour
@@ -34,7 +54,23 @@ pub fn evaluate_record(
         image: ImageInput::Image(&image),
         depth: depth_ref,
     };
-    let out = pipeline.ground(frame, &record.instruction, &GroundOptions::greedy())?;
+    let out = match pipeline.reader() {
+        Some(reader) => {
+            let hit = matches!(&cache.last, Some((p, _)) if *p == record.image);
+            if !hit {
+                let spans = reader.read(ImageInput::Image(&image))?.spans;
+                cache.last = Some((record.image.clone(), spans));
+            }
+            let spans = cache.last.as_ref().map_or(&[][..], |(_, s)| s.as_slice());
+            pipeline.ground_with_spans(
+                frame,
+                &record.instruction,
+                spans,
+                &GroundOptions::greedy(),
+            )?
+        }
+        None => pipeline.ground(frame, &record.instruction, &GroundOptions::greedy())?,
+    };
     let mask = match &record.target {
         Target::Mask(p) => Some(Mask::load(p)?),
         _ => None,
@@ -58,8 +94,9 @@ pub fn evaluate(
 ) -> Result<EvalReport> {
     let mut metrics = Metrics::new(rewards);
     let mut samples = Vec::with_capacity(records.len());
+    let mut cache = SpanCache::default();
     for (i, record) in records.iter().enumerate() {
-        let completion = evaluate_record(pipeline, record, &mut metrics)?;
+        let completion = evaluate_record_cached(pipeline, record, &mut metrics, &mut cache)?;
         samples.push(EvalSample {
             id: record.id.clone(),
             instruction: record.instruction.clone(),

@@ -1,45 +1,57 @@
 #!/usr/bin/env bash
-# Trains, evaluates and exports the shipped default package (models/default): one multi-task
-# policy for `ui` clicks and `spatial` referring expressions, SFT then GRPO, on the CPU.
+# Trains, evaluates and exports the shipped default package (models/default): the pointer
+# policy (an action head over image patches and the text PP-OCRv6 reads) for `ui` clicks and
+# `spatial` referring expressions, SFT then GRPO, on the CPU.
 #
-#   scripts/recipes/default_model.sh                 # the shipped recipe (~1.5–2 h on 2 cores)
-#   SFT_STEPS=200 GRPO_STEPS=10 OUT=/tmp/d scripts/recipes/default_model.sh   # a quick try
+#   scripts/recipes/default_model.sh                  # the shipped recipe (~75 min on 2 cores)
+#   SFT_STEPS=100 GRPO_STEPS=5 TRAIN_N=200 OUT=/tmp/d scripts/recipes/default_model.sh  # a quick try
 #
-# Every stage resumes: a killed run continues from its last checkpoint, finished stages are
-# skipped. Training data and held-out data come from disjoint suite seeds; the held-out
-# evaluation runs the exported package through ONNX Runtime (`reticle eval`), exactly what
-# users get. The result lands in $OUT/package and, with SHIP=1 (default when OUT is the
-# default), is copied to models/default without weights.safetensors (size budget).
+# Stages, each resumable (a killed run continues from its last checkpoint; finished stages
+# are skipped): data → perception (the runtime's reader on ui-ocr and ui-eval) → SFT → GRPO →
+# export (with the tch vs ONNX Runtime parity check) → held-out evaluation of the exported
+# package through the runtime's one pipeline (`reticle eval`: real OCR, ONNX Runtime) on the
+# held-out suite seeds and on the real-screen set → summary. Training and held-out data come
+# from disjoint suite seeds. With SHIP=1 (default when OUT is the default) the package is
+# copied to models/default without weights.safetensors (size budget).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 scripts/setup.sh all >&2
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
-TRAIN_N=${TRAIN_N:-5000}      # records per suite
+TRAIN_N=${TRAIN_N:-4000}      # records per suite whose text comes from the drawn labels
+OCR_N=${OCR_N:-300}           # ui records whose text the runtime's reader reads
 EVAL_N=${EVAL_N:-200}         # held-out records per suite
-SFT_STEPS=${SFT_STEPS:-900}
-GRPO_STEPS=${GRPO_STEPS:-40}
+SFT_STEPS=${SFT_STEPS:-2000}
+GRPO_STEPS=${GRPO_STEPS:-60}
 DEVICE=${DEVICE:-auto}
-OUT=${OUT:-runs/default}
-SHIP=${SHIP:-$([ "$OUT" = runs/default ] && echo 1 || echo 0)}
+OUT=${OUT:-runs/pointer}
+SHIP=${SHIP:-$([ "$OUT" = runs/pointer ] && echo 1 || echo 0)}
+START=$(date +%s)
 
 cargo build --release --locked -p reticle-agents -p reticle-trainer >&2
-R=target/release/reticle
-T=target/release/reticle-train
+TARGET=${CARGO_TARGET_DIR:-target}
+R=$TARGET/release/reticle
+T=$TARGET/release/reticle-train
 mkdir -p "$OUT/data"
 OUT_ABS=$(cd "$OUT" && pwd)
 DATA=$OUT_ABS/data
-log() { printf '\n==> %s\n' "$*" >&2; }
+log() { printf '\n==> [%4ds] %s\n' "$(( $(date +%s) - START ))" "$*" >&2; }
 
 gen() {  # suite, n, seed, folder
   [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" >&2
 }
-log "data (train seeds 1000/2000, held-out seeds 999999/999998)"
+log "data (train seeds 1000/1001/2000, held-out seeds 999999/999998)"
 gen ui "$TRAIN_N" 1000 ui
+gen ui "$OCR_N" 1001 ui-ocr
 gen spatial "$TRAIN_N" 2000 spatial
 gen ui "$EVAL_N" 999999 ui-eval
 gen spatial "$EVAL_N" 999998 spatial-eval
+
+log "perception: the runtime's text reader on ui-ocr and ui-eval (spans.jsonl, resumable)"
+for d in ui-ocr ui-eval; do
+  [ -f "$DATA/$d/spans.jsonl" ] || $R data perceive "$DATA/$d" >&2
+done
 
 fill() {  # template → config with data paths and steps
   sed -e "s#@DATA@#$DATA#g" -e "s/@SFT_STEPS@/$SFT_STEPS/g" -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
@@ -55,7 +67,7 @@ stage() {  # name, command, extra args…: runs or resumes one training stage
     log "$name: training"
     rm -rf "$dir"
     mkdir -p "$OUT_ABS/configs"
-    fill "scripts/recipes/default/$name.toml" > "$OUT_ABS/configs/$name.toml"
+    fill "scripts/recipes/pointer/$name.toml" > "$OUT_ABS/configs/$name.toml"
     $T "$cmd" --config "$OUT_ABS/configs/$name.toml" --out "$dir" --device "$DEVICE" "$@" >&2
   fi
   touch "$dir/done"
@@ -63,18 +75,20 @@ stage() {  # name, command, extra args…: runs or resumes one training stage
 stage sft sft
 stage grpo grpo --init "$OUT_ABS/sft"
 
-log "export"
-[ -f "$OUT_ABS/package/model.json" ] || $T export --run "$OUT_ABS/grpo" --out "$OUT_ABS/package" >&2
+log "export (with the parity check)"
+[ -f "$OUT_ABS/package/model.json" ] || $T export --run "$OUT_ABS/grpo" --out "$OUT_ABS/package" --check >&2
 
-log "held-out evaluation of the exported package (ONNX Runtime, greedy)"
+log "held-out evaluation of the exported package (runtime pipeline: PP-OCRv6 + ONNX Runtime, greedy)"
 for s in ui spatial; do
-  $R eval --model "$OUT_ABS/package" --data "$DATA/$s-eval" --json > "$OUT_ABS/eval-$s.json"
+  [ -f "$OUT_ABS/eval-$s.json" ] || $R eval --model "$OUT_ABS/package" --data "$DATA/$s-eval" --json > "$OUT_ABS/eval-$s.json"
 done
-# The SFT checkpoint alone, for the results table (trainer-side greedy eval, same data).
+[ -f "$OUT_ABS/eval-real.json" ] || $R eval --model "$OUT_ABS/package" --data evalsets/real-screens --json > "$OUT_ABS/eval-real.json"
+# The SFT checkpoint alone, for the table (trainer-side greedy eval on the same spans).
 for s in ui spatial; do
   [ -f "$OUT_ABS/sft-eval-$s.json" ] || $T eval --run "$OUT_ABS/sft" --data "$DATA/$s-eval" --json --device "$DEVICE" > "$OUT_ABS/sft-eval-$s.json"
 done
-python3 scripts/recipes/default/summary.py "$OUT_ABS" | tee "$OUT_ABS/summary.md"
+python3 scripts/recipes/pointer/summary.py "$OUT_ABS" | tee "$OUT_ABS/summary.md"
+log "recipe done"
 
 if [ "$SHIP" = 1 ]; then
   log "shipping to models/default"
@@ -91,7 +105,7 @@ manifest = json.load(open(path))
 manifest.pop("weights", None)
 open(path, "w").write(json.dumps(manifest, indent=2) + "\n")
 PY
-  python3 scripts/recipes/default/model_card.py "$OUT_ABS" > "$tmp/README.md"
+  python3 scripts/recipes/pointer/model_card.py "$OUT_ABS" > "$tmp/README.md"
   rm -rf models/default.old; [ -d models/default ] && mv models/default models/default.old
   mv "$tmp" models/default && rm -rf models/default.old
   du -sh models/default >&2

@@ -37,6 +37,10 @@ pub const ALL: &[(&str, fn())] = &[
         "a_pointer_package_below_min_confidence_clicks_nothing",
         a_pointer_package_below_min_confidence_clicks_nothing,
     ),
+    (
+        "the_shipped_default_presses_ok_on_a_real_xmessage_dialog",
+        the_shipped_default_presses_ok_on_a_real_xmessage_dialog,
+    ),
 ];
 
 /// How long the app must stay silent after `reticle` exits before "no (more) clicks" holds.
@@ -466,6 +470,84 @@ fn a_pointer_package_below_min_confidence_clicks_nothing() {
     assert!(
         stderr(&out).contains("not a probability"),
         "{}",
+        stderr(&out)
+    );
+}
+
+/// A real X11 dialog the model never saw: `xmessage` with Cancel and OK buttons, whose exit
+/// status says which button was pressed (2 = Cancel, 3 = OK). The shipped default package
+/// (found as `reticle` finds it: no `--model`) reads the buttons with its OCR stage and must
+/// press OK; an instruction that names nothing on the screen must not click at all.
+fn the_shipped_default_presses_ok_on_a_real_xmessage_dialog() {
+    let x = Xvfb::start(1280, 800);
+    let dialog = || {
+        std::process::Command::new("xmessage")
+            .args([
+                "-center",
+                "-buttons",
+                "Cancel:2,OK:3",
+                "Save the changes to report.txt?",
+            ])
+            .env("DISPLAY", &x.display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("xmessage (the x11-utils package) is installed by scripts/setup.sh")
+    };
+    let wait_mapped = || {
+        // xmessage maps its window within a moment; give it time to draw.
+        std::thread::sleep(Duration::from_millis(1500));
+    };
+    let ground = |instruction: &str| {
+        x.reticle()
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .args([
+                "desktop",
+                "do",
+                "--instruction",
+                instruction,
+                "--monitor",
+                "0",
+                "--provider",
+                "cpu",
+            ])
+            .output()
+            .unwrap()
+    };
+
+    // Nothing on the screen is a teleporter: no click, and the agent says why.
+    let mut child = dialog();
+    wait_mapped();
+    let out = ground("click the Teleport to Mars button");
+    assert_refused(&out, "--min-confidence");
+    std::thread::sleep(QUIET);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the dialog was dismissed: a click happened"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut child = dialog();
+    wait_mapped();
+    let out = ground("click the OK button");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "xmessage is still open: nothing was pressed\n{}",
+            stderr(&out)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "exit 3 = OK, 2 = Cancel\n{}",
         stderr(&out)
     );
 }

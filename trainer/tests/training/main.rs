@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod grpo;
+mod pointer;
 mod resume;
 mod sft;
 mod util;

@@ -9,7 +9,7 @@ use reticle_models::suites::SuiteKind;
 
 use crate::util::{config, dataset, metric};
 
-fn train(args: &[&str]) -> std::process::Child {
+pub(crate) fn train(args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_reticle-train"))
         .args(args)
         .env("RUST_LOG", "warn")
@@ -19,7 +19,7 @@ fn train(args: &[&str]) -> std::process::Child {
         .expect("start reticle-train")
 }
 
-fn final_weights(run: &Path, step: u64) -> Vec<(String, tch::Tensor)> {
+pub(crate) fn final_weights(run: &Path, step: u64) -> Vec<(String, tch::Tensor)> {
     let mut named = tch::Tensor::read_safetensors(
         run.join(format!("checkpoints/step-{step:06}/model.safetensors")),
     )

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The seed-paper-style table for the shipped recipe: training-free / SFT / SFT→GRPO, answering
 # directly or thinking first, with the normalized length reward off and on. Reuses the data
-# and the direct-mode SFT and GRPO runs of scripts/recipes/default_model.sh (run it first);
+# and the direct-mode SFT and GRPO runs of scripts/recipes/vlm_model.sh (run it first);
 # adds the other cells beside them in $OUT/table/. Every cell resumes / is skipped when done.
 #
-#   scripts/recipes/default_table.sh
-#   THINK_SFT_STEPS=1500 GRPO_STEPS=40 scripts/recipes/default_table.sh   # the full budget
+#   scripts/recipes/vlm_table.sh
+#   THINK_SFT_STEPS=1500 GRPO_STEPS=40 scripts/recipes/vlm_table.sh   # the full budget
 #
 # Held-out accuracy comes from `reticle-train eval` (greedy, libtorch) on the same held-out
 # sets for every cell; results.md in $OUT/table is the table.
@@ -15,12 +15,12 @@ scripts/setup.sh all >&2
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
-OUT=${OUT:-runs/default}
+OUT=${OUT:-runs/vlm}
 GRPO_STEPS=${GRPO_STEPS:-40}
 THINK_SFT_STEPS=${THINK_SFT_STEPS:-500}
 EVAL_MAX=${EVAL_MAX:-100}       # held-out records per suite and cell
 DEVICE=${DEVICE:-auto}
-[ -f "$OUT/sft/done" ] || { echo "run scripts/recipes/default_model.sh first (no $OUT/sft/done)" >&2; exit 1; }
+[ -f "$OUT/sft/done" ] || { echo "run scripts/recipes/vlm_model.sh first (no $OUT/sft/done)" >&2; exit 1; }
 
 cargo build --release --locked -p reticle-trainer >&2
 T=target/release/reticle-train
@@ -36,7 +36,7 @@ config() {  # template mode steps length_weight → TOML on stdout
   sed -e "s#@DATA@#$DATA#g" -e "s/@SFT_STEPS@/$3/g" -e "s/@GRPO_STEPS@/$3/g" \
       -e "s/^mode = \"direct\"/mode = \"$2\"/" -e "s/^total_steps = 0$/total_steps = 1/" \
       -e "s/^max_new_tokens = 16/max_new_tokens = $tokens/" -e "s/^max_completion_len = 16/max_completion_len = $tokens/" \
-      "scripts/recipes/default/$1.toml"
+      "scripts/recipes/vlm/$1.toml"
   if [ "$4" != 0 ]; then
     # σ(α(L−L0)/L0) with L0 = the reference completions' typical length in this mode.
     printf '\n[grpo.rewards.weights]\nformat = 1.0\naccuracy = 1.0\nlength = %s\n[grpo.rewards.length]\ntarget_tokens = %s\nalpha = 1.0\n' "$4" "$((tokens / 2))"

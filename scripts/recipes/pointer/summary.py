@@ -1,0 +1,123 @@
+"""Prints the held-out tables of a default_model.sh run folder as Markdown.
+
+Usage: python3 scripts/recipes/pointer/summary.py RUN_FOLDER
+
+Rows: the SFT checkpoint (trainer, libtorch, on the spans the runtime's reader wrote to
+spans.jsonl) and the exported SFT→GRPO package (the runtime's pipeline: PP-OCRv6 + ONNX
+Runtime), on the held-out suite seeds; the exported package on the real-screen set. Then
+accuracy by element / expression kind, recomputed from the runtime's answers.
+"""
+import json
+import os
+import re
+import struct
+import sys
+
+ANSWER = re.compile(r"<answer>\s*\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)\s*</answer>")
+
+
+def load(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def png_size(path):
+    with open(path, "rb") as f:
+        head = f.read(24)
+    return struct.unpack(">II", head[16:24])
+
+
+def mask_hit(path, x, y):
+    """Whether pixel (x, y) of a mask PNG is inside (needs Pillow; None without it)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    m = Image.open(path).convert("L")
+    xi, yi = int(x), int(y)
+    if not (0 <= xi < m.width and 0 <= yi < m.height):
+        return False
+    return m.getpixel((xi, yi)) > 127
+
+
+def by_kind(report, data_file):
+    """Accuracy per meta.element / meta.expression from the runtime's answers (norm1000)."""
+    base = os.path.dirname(data_file)
+    records = {}
+    with open(data_file) as f:
+        for line in f:
+            r = json.loads(line)
+            records[r["id"]] = r
+    out = {}
+    for s in report["samples"]:
+        r = records.get(s["id"])
+        if r is None:
+            continue
+        meta = r.get("meta") or {}
+        kind = next(
+            (v for v in (meta.get("kind"), meta.get("element"), meta.get("expression")) if isinstance(v, str)),
+            r["task"],
+        )
+        m = ANSWER.search(s["completion"])
+        hit = False
+        if m:
+            w, h = png_size(os.path.join(base, r["image"]))
+            x, y = float(m.group(1)) * w / 1000.0, float(m.group(2)) * h / 1000.0
+            t = r["target"]
+            if "box" in t:
+                x1, y1, x2, y2 = t["box"]
+                hit = x1 <= x <= x2 and y1 <= y <= y2
+            elif "mask" in t:
+                hit = bool(mask_hit(os.path.join(base, t["mask"]), x, y))
+            elif "point" in t:
+                hit = ((x - t["point"][0]) ** 2 + (y - t["point"][1]) ** 2) ** 0.5 <= 14
+        h, n = out.get(kind, (0, 0))
+        out[kind] = (h + int(hit), n + 1)
+    return out
+
+
+def runtime_acc(report):
+    if report is None:
+        return "–", 0
+    s = report["summary"]
+    acc = [t.get("accuracy") for t in s["tasks"] if t.get("accuracy") is not None]
+    return (f"{100 * acc[0]:.1f} %" if acc else "–"), s["n"]
+
+
+def main():
+    run = sys.argv[1]
+    data = os.path.join(run, "data")
+    print("| set | stage | point accuracy | n |")
+    print("|---|---|---|---|")
+    names = {
+        "ui": "ui held-out (seed 999999; click: point in box)",
+        "spatial": "spatial held-out (seed 999998; refer: point in mask)",
+    }
+    for suite in ("ui", "spatial"):
+        sft = load(f"{run}/sft-eval-{suite}.json")
+        if sft:
+            print(f"| {names[suite]} | SFT (trainer, libtorch) | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
+        a, n = runtime_acc(load(f"{run}/eval-{suite}.json"))
+        print(f"| {names[suite]} | SFT→GRPO, exported package (runtime: PP-OCRv6 + ONNX Runtime) | {a} | {n} |")
+    a, n = runtime_acc(load(f"{run}/eval-real.json"))
+    print(f"| real screens (evalsets/real-screens, never trained on) | SFT→GRPO, exported package | {a} | {n} |")
+    for suite, data_file in (
+        ("ui", f"{data}/ui-eval/data.jsonl"),
+        ("spatial", f"{data}/spatial-eval/data.jsonl"),
+        ("real", "evalsets/real-screens/data.jsonl"),
+    ):
+        rep = load(f"{run}/eval-{suite}.json")
+        if rep is None or not os.path.exists(data_file):
+            continue
+        kinds = by_kind(rep, data_file)
+        print(f"\n{suite}: accuracy by kind (exported package)\n")
+        print("| kind | accuracy | n |")
+        print("|---|---|---|")
+        for k, (h, n) in sorted(kinds.items()):
+            print(f"| {k} | {100 * h / max(n, 1):.1f} % | {n} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+//! The pointer policy end to end on micro models: SFT memorises a few records, GRPO raises
+//! the reward, a killed run resumes to the same weights, and the exported graph matches tch.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use reticle_models::suites::SuiteKind;
+use reticle_trainer::pointer::{self, PointerSession};
+use reticle_trainer::session::StartOptions;
+
+use crate::resume::{final_weights, train};
+use crate::util::{dataset, metric};
+
+fn pointer_config(train: &[&Path], extra: &str) -> String {
+    let list: Vec<String> = train
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect();
+    format!(
+        "[model]\narchitecture = \"pointer\"\nsize = \"micro\"\n[data]\ntrain = [{}]\n{extra}\n",
+        list.join(", ")
+    )
+}
+
+fn start(dir: &Path, name: &str, cfg: &str, init: Option<&Path>) -> PointerSession {
+    PointerSession::start(&StartOptions {
+        out: dir.join(name),
+        config_toml: Some(cfg.to_string()),
+        resume: false,
+        init: init.map(Path::to_path_buf),
+        device: tch::Device::Cpu,
+    })
+    .unwrap()
+}
+
+#[test]
+fn pointer_sft_memorises_a_few_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let ui = dataset(dir.path(), SuiteKind::Ui, 6, 3);
+    let cfg = pointer_config(
+        &[&ui],
+        "[sft]\nsteps = 150\nbatch_size = 6\n[optim]\nlr = 3e-3\nwarmup_steps = 10\ntotal_steps = 150\n\
+         [run]\ncheckpoint_every = 1000\n",
+    );
+    let mut s = start(dir.path(), "sft", &cfg, None);
+    let before = pointer::evaluate(&s.model, &s.encoder, &s.records, &s.examples).unwrap();
+    pointer::run_sft(&mut s).unwrap();
+    let after = pointer::evaluate(&s.model, &s.encoder, &s.records, &s.examples).unwrap();
+    let ce = metric(&dir.path().join("sft"), "sft", "loss/ce");
+    assert!(
+        ce[ce.len() - 1] < 0.5 * ce[0],
+        "cross-entropy {} → {}",
+        ce[0],
+        ce[ce.len() - 1]
+    );
+    assert!(
+        after.accuracy >= 5.0 / 6.0,
+        "memorised {after}, before {before}"
+    );
+}
+
+#[test]
+fn pointer_grpo_raises_the_reward() {
+    let dir = tempfile::tempdir().unwrap();
+    let ui = dataset(dir.path(), SuiteKind::Ui, 8, 5);
+    // A short SFT warm start so that groups have reward variance, then GRPO alone.
+    let sft = pointer_config(
+        &[&ui],
+        "[sft]\nsteps = 30\nbatch_size = 8\n[optim]\nlr = 3e-3\nwarmup_steps = 0\ntotal_steps = 30\n\
+         [run]\ncheckpoint_every = 1000\n",
+    );
+    let mut s = start(dir.path(), "sft", &sft, None);
+    pointer::run_sft(&mut s).unwrap();
+    drop(s);
+    let grpo = pointer_config(
+        &[&ui],
+        "[grpo]\nsteps = 40\nbatch_prompts = 8\ngroup_size = 8\ndynamic_sampling = false\n\
+         [grpo.loss]\nbeta = 0.0\n[optim]\nlr = 2e-3\nwarmup_steps = 0\ntotal_steps = 40\n\
+         [run]\nseed = 3\ncheckpoint_every = 1000\n",
+    );
+    let sft_dir = dir.path().join("sft");
+    let mut g = start(dir.path(), "grpo", &grpo, Some(&sft_dir));
+    pointer::run_grpo(&mut g).unwrap();
+    let r = metric(&dir.path().join("grpo"), "grpo", "reward");
+    let first: f64 = r[..10].iter().sum::<f64>() / 10.0;
+    let last: f64 = r[r.len() - 10..].iter().sum::<f64>() / 10.0;
+    assert!(last > first + 0.05, "mean reward {first:.3} → {last:.3}");
+    // The pointer's entropy and the share of flat groups are logged.
+    assert_eq!(
+        metric(&dir.path().join("grpo"), "grpo", "entropy").len(),
+        40
+    );
+    assert_eq!(
+        metric(&dir.path().join("grpo"), "grpo", "zero_variance_share").len(),
+        40
+    );
+}
+
+#[test]
+fn a_killed_pointer_run_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let ui = dataset(dir.path(), SuiteKind::Ui, 6, 7);
+    let sp = dataset(dir.path(), SuiteKind::Spatial, 6, 7);
+    let steps = 120u64;
+    let cfg_path = dir.path().join("cfg.toml");
+    std::fs::write(
+        &cfg_path,
+        pointer_config(
+            &[&ui, &sp],
+            &format!(
+                "[sft]\nsteps = {steps}\nbatch_size = 4\n[optim]\nlr = 1e-3\ntotal_steps = {steps}\n\
+                 [run]\nseed = 5\ncheckpoint_every = 10\n"
+            ),
+        ),
+    )
+    .unwrap();
+    let cfg = cfg_path.to_str().unwrap();
+    let straight = dir.path().join("straight");
+    let killed = dir.path().join("killed");
+    let run = |out: &Path| {
+        [
+            "sft",
+            "--config",
+            cfg,
+            "--out",
+            out.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ]
+        .map(String::from)
+    };
+    let args = run(&straight);
+    assert!(train(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .wait()
+        .unwrap()
+        .success());
+    let args = run(&killed);
+    let mut child = train(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !killed.join("checkpoints/step-000020").exists() {
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!killed.join(format!("checkpoints/step-{steps:06}")).exists());
+    let resumed = train(&[
+        "sft",
+        "--resume",
+        "--out",
+        killed.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(resumed.wait_with_output().unwrap().status.success());
+    assert_eq!(metric(&killed, "sft", "loss").len(), steps as usize);
+    let (a, b) = (
+        final_weights(&straight, steps),
+        final_weights(&killed, steps),
+    );
+    assert_eq!(a.len(), b.len());
+    for ((na, ta), (nb, tb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        let diff = f64::try_from((ta - tb).abs().max()).unwrap();
+        assert!(diff <= 1e-5, "{na} differs by {diff} after resume");
+    }
+}
+
+#[test]
+fn pointer_export_matches_tch_in_onnx_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let ui = dataset(dir.path(), SuiteKind::Ui, 4, 1);
+    let cfg = pointer_config(
+        &[&ui],
+        "[sft]\nsteps = 5\nbatch_size = 4\n[optim]\ntotal_steps = 5\n[run]\ncheckpoint_every = 5\n",
+    );
+    let mut s = start(dir.path(), "run", &cfg, None);
+    pointer::run_sft(&mut s).unwrap();
+    let pkg = dir.path().join("pkg");
+    let report =
+        reticle_trainer::export::export_package(&dir.path().join("run"), &pkg, &Default::default())
+            .unwrap();
+    assert_eq!(report.step, 5);
+    let m = reticle_models::manifest::Manifest::load(&pkg).unwrap();
+    assert_eq!(
+        m.architecture,
+        reticle_models::manifest::Architecture::Pointer
+    );
+    assert!(m.perception.ocr.is_some(), "a pointer package reads text");
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let r = reticle_trainer::export::pointer_package::check_package(&s.model, &pkg, &work, 1e-4)
+        .unwrap();
+    assert!(r.max_abs_diff <= 1e-4, "{:?}", r.diffs);
+    assert!(r.diffs.contains_key("pointer_distribution"));
+}
