@@ -101,7 +101,12 @@ pub(crate) fn candidates(requested: Provider) -> Result<Vec<Provider>> {
 /// errors are returned, never swallowed.
 pub(crate) fn register(builder: SessionBuilder, provider: Provider) -> Result<SessionBuilder> {
     let dispatch = match provider {
-        Provider::Cpu | Provider::Auto => ep::CPU::default().build().error_on_failure(),
+        // ort's CPU default turns ONNX Runtime's memory arena off; Python's onnxruntime leaves
+        // it on, and on the pointer graph that alone is 134 vs 103 ms p50 (bench_pointer.sh).
+        Provider::Cpu | Provider::Auto => ep::CPU::default()
+            .with_arena_allocator(true)
+            .build()
+            .error_on_failure(),
         Provider::Cuda(id) => ep::CUDA::default()
             .with_device_id(id)
             .build()
