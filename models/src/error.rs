@@ -35,6 +35,9 @@ pub enum Error {
     /// A value passed by the caller is out of its valid range.
     #[error("invalid {what}: {message}")]
     Invalid { what: &'static str, message: String },
+    /// A Hugging Face checkpoint folder (config, shards, tokenizer, processor) is unusable.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
     /// JSON that is not a record line (manifests, configs).
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
@@ -49,6 +52,14 @@ impl Error {
         Error::Io {
             path: path.into(),
             cause,
+        }
+    }
+
+    /// Shorthand for [`Error::Checkpoint`].
+    pub fn checkpoint(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Checkpoint {
+            path: path.into(),
+            message: message.into(),
         }
     }
 

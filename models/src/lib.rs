@@ -8,6 +8,8 @@
 //! - [`manifest`]: the model package manifest and its validation;
 //! - [`imageio`]: bounded, EXIF-oriented image decoding and extension-checked encoding;
 //! - [`preprocess`]: image → model input planes (SIMD resize), identical in training and running;
+//! - [`qwen`]: Qwen2-VL / Qwen2.5-VL checkpoints (config, safetensors headers, image processor,
+//!   chat template), checked against `transformers`;
 //! - [`rewards`] and [`metrics`]: verifiable rewards and evaluation metrics (pure functions);
 //! - [`text`]: text spans read by the perception stage (lines, words, boxes);
 //! - [`tokenizer`]: building and loading Hugging Face `tokenizer.json` files;
@@ -28,6 +30,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod pointer;
 pub mod preprocess;
+pub mod qwen;
 pub mod rewards;
 pub mod suites;
 pub mod text;
