@@ -85,13 +85,16 @@ if [ ! -e "$RETICLE_TORCH_VENV/.reticle-ok" ]; then
 fi
 
 # --- Test tools: Python onnx/onnxruntime for checker and peer benchmarks, cargo-fuzz. ---
-if [ ! -e "$RETICLE_TOOLS_VENV/.reticle-ok" ] || ! [ -d "$(ls -d "$RETICLE_TOOLS_VENV"/lib/python3*/site-packages/rapidocr 2>/dev/null | head -n1)" ]; then
+# transformers (no torch: the image processor's PIL backend, tokenizers, chat templates) is the
+# peer of the Qwen checkpoint parity tests in models/tests/qwen.
+if [ ! -e "$RETICLE_TOOLS_VENV/.reticle-ok" ] || ! [ -d "$(ls -d "$RETICLE_TOOLS_VENV"/lib/python3*/site-packages/rapidocr 2>/dev/null | head -n1)" ] \
+  || ! [ -d "$(ls -d "$RETICLE_TOOLS_VENV"/lib/python3*/site-packages/transformers 2>/dev/null | head -n1)" ]; then
   log "installing Python test tools into $RETICLE_TOOLS_VENV"
   rm -rf "$RETICLE_TOOLS_VENV"
   python3 -m venv "$RETICLE_TOOLS_VENV"
   "$RETICLE_TOOLS_VENV/bin/pip" install -q --disable-pip-version-check \
     "onnx==1.20.0" "onnxruntime==$RETICLE_ORT_VERSION" "numpy<3" "pillow>=10" \
-    "rapidocr==$RETICLE_RAPIDOCR_VERSION"
+    "rapidocr==$RETICLE_RAPIDOCR_VERSION" "transformers==5.24.0" "jinja2>=3.1"
   touch "$RETICLE_TOOLS_VENV/.reticle-ok"
 fi
 if ! [ -x "$RETICLE_CACHE/cargo-tools/bin/cargo-fuzz" ]; then

@@ -6,9 +6,9 @@
 //! Steps, as `transformers` does them:
 //! 1. [`smart_resize`]: the sides become multiples of `patch_size · merge_size` (28) with
 //!    Python's round-half-to-even, then are scaled into `[min_pixels, max_pixels]`;
-//! 2. a bicubic resize exactly as Pillow's `Image.resize(..., BICUBIC)` on 8-bit RGB
-//!    ([`resize_bicubic`]: separable, horizontal pass first, support widened by the scale when
-//!    shrinking, 22-bit fixed-point coefficients, an 8-bit intermediate image);
+//! 2. a bicubic resize as Pillow's `Image.resize(..., BICUBIC)` on 8-bit RGB
+//!    ([`resize_bicubic`]: separable, support widened by the scale when shrinking, 22-bit
+//!    fixed-point coefficients, an 8-bit intermediate image; see there for the pass order);
 //! 3. `x · rescale_factor` in f64, cast to f32, then `(x − mean) / std` in f32;
 //! 4. patches ordered by merge window (`gh/m, gw/m, m, m`), each flattened as `(C, T, P, P)`
 //!    with the single image repeated `temporal_patch_size` times along `T`.
@@ -144,7 +144,7 @@ impl ProcessorConfig {
         };
         let image_mean = three("image_mean", &raw.image_mean)?;
         let image_std = three("image_std", &raw.image_std)?;
-        if image_std.iter().any(|&s| s == 0.0) {
+        if image_std.contains(&0.0) {
             return bad("image_std has a zero".into());
         }
         // As `Qwen2VLImageProcessor.__init__`: `min_pixels` / `max_pixels` override `size`.
@@ -433,58 +433,78 @@ fn clip8(acc: i64) -> u8 {
     (acc >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
-/// Pillow's `Image.resize((width, height), Image.BICUBIC)` on an 8-bit RGB image, bit for bit:
-/// a horizontal pass into an 8-bit image, then a vertical pass; a pass whose size does not
-/// change is skipped, as in Pillow.
+/// Pillow's `Image.resize((width, height), Image.BICUBIC)` on an 8-bit RGB image: two
+/// separable passes through an 8-bit intermediate image; a pass whose size does not change
+/// is skipped, as in Pillow.
+///
+/// Pass order: Pillow's `Resample.c` runs the horizontal pass first, but Pillow 13.0 (the
+/// tools venv's) runs the vertical one first for some sizes — every time the width grows
+/// while the height shrinks, and rarely otherwise (about 7 % of the size pairs whose two
+/// orders differ, measured on random sizes). This follows the first rule only: where Pillow
+/// picks the other order the output differs by a few levels at some pixels. The parity
+/// test's images, typical screenshot and photo sizes included, are bit-exact.
 ///
 /// Hand-written rather than `fast_image_resize` (already a dependency): that crate's 8-bit
 /// convolution uses 16-bit coefficients with a per-kernel precision, so its output differs
-/// from Pillow's by one level in places, and the processor must match `transformers` exactly.
+/// from Pillow's by one level in places, and the processor must match `transformers`.
 pub fn resize_bicubic(image: &RgbImage, width: u32, height: u32) -> RgbImage {
     let (iw, ih) = image.dimensions();
-    let horizontal = if width != iw {
-        let coeffs = coefficients(iw, width);
-        let src = image.as_raw();
-        let mut out = vec![0u8; (width * ih * 3) as usize];
-        for y in 0..ih as usize {
-            let row = &src[y * iw as usize * 3..(y + 1) * iw as usize * 3];
-            for (x, (xmin, k)) in coeffs.iter().enumerate() {
-                let mut acc = [1i64 << (PRECISION_BITS - 1); 3];
-                for (i, &w) in k.iter().enumerate() {
-                    let px = &row[(xmin + i) * 3..(xmin + i) * 3 + 3];
-                    for ch in 0..3 {
-                        acc[ch] += px[ch] as i64 * w as i64;
-                    }
-                }
-                let o = (y * width as usize + x) * 3;
-                for ch in 0..3 {
-                    out[o + ch] = clip8(acc[ch]);
-                }
-            }
-        }
-        out
+    let src = image.as_raw().clone();
+    let out = if width > iw && height < ih {
+        let v = resize_vertical(src, iw, ih, height);
+        resize_horizontal(v, iw, height, width)
     } else {
-        image.as_raw().clone()
-    };
-    let vertical = if height != ih {
-        let coeffs = coefficients(ih, height);
-        let stride = width as usize * 3;
-        let mut out = vec![0u8; height as usize * stride];
-        for (y, (ymin, k)) in coeffs.iter().enumerate() {
-            for xc in 0..stride {
-                let mut acc = 1i64 << (PRECISION_BITS - 1);
-                for (i, &w) in k.iter().enumerate() {
-                    acc += horizontal[(ymin + i) * stride + xc] as i64 * w as i64;
-                }
-                out[y * stride + xc] = clip8(acc);
-            }
-        }
-        out
-    } else {
-        horizontal
+        let h = resize_horizontal(src, iw, ih, width);
+        resize_vertical(h, width, ih, height)
     };
     // The buffer has exactly width · height · 3 bytes by construction.
-    RgbImage::from_raw(width, height, vertical).unwrap_or_else(|| RgbImage::new(width, height))
+    RgbImage::from_raw(width, height, out).unwrap_or_else(|| RgbImage::new(width, height))
+}
+
+/// `w × h` RGB bytes → `width × h`.
+fn resize_horizontal(src: Vec<u8>, w: u32, h: u32, width: u32) -> Vec<u8> {
+    if width == w {
+        return src;
+    }
+    let coeffs = coefficients(w, width);
+    let mut out = vec![0u8; (width * h * 3) as usize];
+    for y in 0..h as usize {
+        let row = &src[y * w as usize * 3..(y + 1) * w as usize * 3];
+        for (x, (xmin, k)) in coeffs.iter().enumerate() {
+            let mut acc = [1i64 << (PRECISION_BITS - 1); 3];
+            for (i, &wt) in k.iter().enumerate() {
+                let px = &row[(xmin + i) * 3..(xmin + i) * 3 + 3];
+                for ch in 0..3 {
+                    acc[ch] += px[ch] as i64 * wt as i64;
+                }
+            }
+            let o = (y * width as usize + x) * 3;
+            for ch in 0..3 {
+                out[o + ch] = clip8(acc[ch]);
+            }
+        }
+    }
+    out
+}
+
+/// `w × h` RGB bytes → `w × height`.
+fn resize_vertical(src: Vec<u8>, w: u32, h: u32, height: u32) -> Vec<u8> {
+    if height == h {
+        return src;
+    }
+    let coeffs = coefficients(h, height);
+    let stride = w as usize * 3;
+    let mut out = vec![0u8; height as usize * stride];
+    for (y, (ymin, k)) in coeffs.iter().enumerate() {
+        for xc in 0..stride {
+            let mut acc = 1i64 << (PRECISION_BITS - 1);
+            for (i, &wt) in k.iter().enumerate() {
+                acc += src[(ymin + i) * stride + xc] as i64 * wt as i64;
+            }
+            out[y * stride + xc] = clip8(acc);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
