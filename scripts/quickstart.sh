@@ -47,9 +47,12 @@ import json, sys
 g = json.loads(sys.argv[1]); x0, y0, x1, y1 = map(float, sys.argv[2].split(","))
 if not g.get("point"): print("no point:", g["result"]["answer"]); sys.exit()
 x, y = g["point"]; t = g["result"]["timings"]
-ms = t["preprocess_ms"] + t["encode_ms"] + t["decode_ms"]
+ms = t["perceive_ms"] + t["preprocess_ms"] + t["encode_ms"] + t["decode_ms"]
 hit = "HIT " if x0 <= x <= x1 and y0 <= y <= y1 else "miss"
-print(f"{hit} click ({x:.0f},{y:.0f}), target ({x0:.0f},{y0:.0f})-({x1:.0f},{y1:.0f}), {ms:.0f} ms")
+conf = g["result"].get("confidence")
+conf = f", confidence {conf:.2f}" if conf is not None else ""
+pm = t["perceive_ms"]
+print(f"{hit} click ({x:.0f},{y:.0f}), target ({x0:.0f},{y0:.0f})-({x1:.0f},{y1:.0f}){conf}, {ms:.0f} ms (reading the text {pm:.0f})")
 ' "$json" "$box")
   printf '%-14s %-45s %s\n' "$image" "\"$instruction\"" "$verdict"
   n=$((n + 1)); case $verdict in HIT*) hits=$((hits + 1)) ;; esac

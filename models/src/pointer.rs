@@ -459,3 +459,179 @@ mod tests {
         assert!(click_point(9, &off, grid, 8, (32, 16), (64, 32), &t).is_none());
     }
 }
+
+/// Where a greedy pointer clicks: GUI-Actor's rule. Text candidates spread their probability
+/// over the patches they cover, the patches at or above `REGION_THRESHOLD` × the highest
+/// form 4-connected regions, and the region with the most probability wins. The click is the
+/// centre of a text candidate over the region when it is the most probable single candidate
+/// there, else the region's probability-weighted centre (a one-patch region: the patch's
+/// refined point); the confidence is the region's probability: a large target
+/// whose mass is spread over many patches is as sure as a small one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub point: Point,
+    /// Probability mass of the chosen region (0..1).
+    pub confidence: f32,
+    /// The most probable candidate inside the region (a patch or a text candidate).
+    pub best: usize,
+    /// Patches of the region.
+    pub region: Vec<usize>,
+}
+
+/// Fraction of the highest patch mass a patch needs to join a region.
+pub const REGION_THRESHOLD: f32 = 0.3;
+
+/// The patches (row-major) a box in original pixels overlaps.
+fn covered_patches(b: &BBox, grid: (usize, usize), original: (u32, u32)) -> Vec<usize> {
+    let (cols, rows) = grid;
+    let fx = cols as f64 / f64::from(original.0.max(1));
+    let fy = rows as f64 / f64::from(original.1.max(1));
+    let c0 = (b.x1 * fx).floor().clamp(0.0, cols as f64 - 1.0) as usize;
+    let c1 = ((b.x2 * fx).ceil() as usize).clamp(c0 + 1, cols);
+    let r0 = (b.y1 * fy).floor().clamp(0.0, rows as f64 - 1.0) as usize;
+    let r1 = ((b.y2 * fy).ceil() as usize).clamp(r0 + 1, rows);
+    (r0..r1)
+        .flat_map(|r| (c0..c1).map(move |c| r * cols + c))
+        .collect()
+}
+
+/// Applies the greedy rule to `probs` (`P` patch probabilities then one per text candidate,
+/// summing to 1 over the live slots).
+pub fn select(
+    probs: &[f32],
+    offsets: &[f32],
+    grid: (usize, usize),
+    cell: u32,
+    input: (u32, u32),
+    original: (u32, u32),
+    text: &[TextCandidate],
+) -> Option<Selection> {
+    let (cols, rows) = grid;
+    let p = cols * rows;
+    if p == 0 || probs.len() < p {
+        return None;
+    }
+    let mut mass: Vec<f32> = probs[..p].to_vec();
+    let mut cover: Vec<Vec<usize>> = Vec::with_capacity(text.len());
+    for (k, c) in text.iter().enumerate() {
+        let cells = covered_patches(&c.bbox, grid, original);
+        let share = probs.get(p + k).copied().unwrap_or(0.0) / cells.len().max(1) as f32;
+        for &i in &cells {
+            mass[i] += share;
+        }
+        cover.push(cells);
+    }
+    let top = mass.iter().copied().fold(0.0f32, f32::max);
+    if !(top > 0.0) {
+        return None;
+    }
+    let thr = top * REGION_THRESHOLD;
+    let mut label = vec![usize::MAX; p];
+    let mut best_region: Option<(f32, Vec<usize>)> = None;
+    for start in 0..p {
+        if label[start] != usize::MAX || mass[start] < thr {
+            continue;
+        }
+        let mut region = vec![start];
+        label[start] = start;
+        let mut i = 0;
+        while i < region.len() {
+            let cur = region[i];
+            i += 1;
+            let (r, c) = (cur / cols, cur % cols);
+            let mut visit = |n: usize| {
+                if label[n] == usize::MAX && mass[n] >= thr {
+                    label[n] = start;
+                    region.push(n);
+                }
+            };
+            if c > 0 {
+                visit(cur - 1);
+            }
+            if c + 1 < cols {
+                visit(cur + 1);
+            }
+            if r > 0 {
+                visit(cur - cols);
+            }
+            if r + 1 < rows {
+                visit(cur + cols);
+            }
+        }
+        let total: f32 = region.iter().map(|&i| mass[i]).sum();
+        if best_region.as_ref().map_or(true, |(t, _)| total > *t) {
+            best_region = Some((total, region));
+        }
+    }
+    let (confidence, mut region) = best_region?;
+    region.sort_unstable();
+    // The region says where; the most probable single candidate in it says the exact point:
+    // a patch of it (its refined point) or a text candidate over it (its box centre).
+    let mut best = region
+        .iter()
+        .copied()
+        .fold(region[0], |b, i| if probs[i] > probs[b] { i } else { b });
+    for (k, cells) in cover.iter().enumerate() {
+        let pk = probs.get(p + k).copied().unwrap_or(0.0);
+        if pk > probs[best] && cells.iter().any(|i| region.binary_search(i).is_ok()) {
+            best = p + k;
+        }
+    }
+    let point = if region.len() == 1 || best >= p {
+        click_point(best, offsets, grid, cell, input, original, text)?
+    } else {
+        // Spread over several patches (a checkbox straddling cells, a field): their
+        // probability-weighted centre.
+        let (mut sx, mut sy, mut sw) = (0.0f64, 0.0f64, 0.0f64);
+        for &i in &region {
+            let c = patch_center(i, grid, cell, input, original);
+            let w = f64::from(mass[i]);
+            sx += c.x * w;
+            sy += c.y * w;
+            sw += w;
+        }
+        Point::new(sx / sw, sy / sw)
+    };
+    Some(Selection {
+        point,
+        confidence: confidence.min(1.0),
+        best,
+        region,
+    })
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use super::*;
+
+    #[test]
+    fn the_region_with_the_most_mass_wins_over_a_lone_peak() {
+        // 4×2 grid; one lone patch at 0.2, a 3-patch region of 0.15 each (0.45 in all).
+        let mut probs = vec![0.0f32; 8];
+        probs[0] = 0.2;
+        probs[5] = 0.15;
+        probs[6] = 0.15;
+        probs[7] = 0.15;
+        let s = select(&probs, &[0.0; 16], (4, 2), 8, (32, 16), (32, 16), &[]).unwrap();
+        assert_eq!(s.region, vec![5, 6, 7]);
+        assert!((s.confidence - 0.45).abs() < 1e-6);
+        assert_eq!((s.point.x, s.point.y), (20.0, 12.0));
+    }
+
+    #[test]
+    fn a_text_candidate_spreads_over_its_patches_and_is_clicked_at_its_centre() {
+        let t = [TextCandidate {
+            text: "OK".into(),
+            bbox: BBox::new(8.0, 0.0, 24.0, 8.0),
+            kind: CandidateKind::Word,
+        }];
+        let mut probs = vec![0.05f32; 9];
+        probs[8] = 0.6; // the text candidate
+        probs[4] = 0.0;
+        let s = select(&probs, &[0.0; 16], (4, 2), 8, (32, 16), (32, 16), &t).unwrap();
+        assert_eq!(s.best, 8);
+        assert_eq!((s.point.x, s.point.y), (16.0, 4.0));
+        assert_eq!(s.region, vec![1, 2]);
+        assert!((s.confidence - 0.7).abs() < 1e-6);
+    }
+}

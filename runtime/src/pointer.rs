@@ -320,7 +320,23 @@ impl PointerPolicy {
             .take(TOP_K)
             .map(scored)
             .collect::<Result<Vec<_>>>()?;
-        let point: Point = point_of(chosen)?;
+        // Greedy: GUI-Actor's region rule (the trainer evaluates with the same function);
+        // sampling: the sampled candidate itself.
+        let (point, confidence): (Point, f32) = if options.temperature > 0.0 {
+            (point_of(chosen)?, probs[chosen])
+        } else {
+            let sel = pointer::select(
+                &probs,
+                &out.offsets,
+                grid,
+                self.spec.cell,
+                input,
+                original,
+                &candidates,
+            )
+            .ok_or_else(|| output_err("the pointer distribution is empty".into()))?;
+            (sel.point, sel.confidence)
+        };
         let text = grammar::format_answer(
             Mode::Direct,
             None,
@@ -333,7 +349,7 @@ impl PointerPolicy {
             encode: t2 - t1,
             decode: t3 - t2,
         };
-        tracing::debug!(chosen, confidence = probs[chosen], ?timings, "pointed");
+        tracing::debug!(chosen, confidence, ?timings, "pointed");
         Ok(Grounding {
             answer: Ok(Value::Points(vec![point])),
             text,
@@ -343,7 +359,7 @@ impl PointerPolicy {
             frame,
             timings,
             spans: None,
-            confidence: Some(probs[chosen]),
+            confidence: Some(confidence),
             candidates: Some(top),
         })
     }

@@ -313,6 +313,34 @@ mod tests {
     }
 
     #[test]
+    fn the_architecture_is_named_and_checked() {
+        let err = TrainConfig::from_toml(
+            "[data]\ntrain=[\"d\"]\n[model]\narchitecture = \"mamba\"\nsize = \"micro\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown architecture `mamba`"), "{err}");
+        assert!(err.contains("reticle-vlm, pointer"), "{err}");
+        let cfg = TrainConfig::from_toml(
+            "[data]\ntrain=[\"d\"]\n[model]\narchitecture = \"pointer\"\nsize = \"small\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.model.resolve_pointer().unwrap().image_width, 640);
+        assert!(cfg
+            .model
+            .resolve()
+            .unwrap_err()
+            .to_string()
+            .contains("not reticle-vlm"));
+        let err = TrainConfig::from_toml(
+            "[data]\ntrain=[\"d\"]\n[model]\narchitecture = \"pointer\"\nsize = \"base\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown pointer size `base`"), "{err}");
+    }
+
+    #[test]
     fn overrides_change_the_preset() {
         let cfg = TrainConfig::from_toml(
             "[data]\ntrain=[\"d\"]\n[model]\nsize = \"micro\"\n[model.overrides]\nnum_layers = 3\n",

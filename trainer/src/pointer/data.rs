@@ -405,6 +405,26 @@ impl PointerEncoder {
         }
     }
 
+    /// The greedy click for example `e` given the pointer distribution `probs` (the
+    /// runtime's rule, `reticle_models::pointer::select`).
+    pub fn select(
+        &self,
+        e: &PointerExample,
+        probs: &[f32],
+        offsets: &[f32],
+    ) -> Option<contract::Selection> {
+        let live = self.cfg.patches() + e.text.candidates.len();
+        contract::select(
+            &probs[..live.min(probs.len())],
+            offsets,
+            self.cfg.grid(),
+            self.cfg.cell,
+            self.input(),
+            e.original,
+            &e.text.candidates,
+        )
+    }
+
     /// The click of candidate `index` for example `e`, in original pixels.
     pub fn click(&self, e: &PointerExample, index: usize, offsets: &[f32]) -> Option<Point> {
         contract::click_point(

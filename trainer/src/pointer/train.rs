@@ -196,7 +196,10 @@ impl PointerSession {
 #[derive(Debug, Clone, Serialize)]
 pub struct PointerEval {
     pub n: usize,
+    /// Greedy clicks by the runtime's rule (`reticle_models::pointer::select`).
     pub accuracy: f64,
+    /// Clicks on the single most probable candidate, for comparison.
+    pub argmax_accuracy: f64,
     pub mean_confidence: f64,
     pub by_kind: BTreeMap<String, (usize, usize)>,
 }
@@ -238,25 +241,28 @@ pub fn evaluate(
     examples: &[PointerExample],
 ) -> Result<PointerEval> {
     let mut hits = 0usize;
+    let mut arg_hits = 0usize;
     let mut conf = 0.0;
     let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for chunk in examples.chunks(8) {
         let refs: Vec<&PointerExample> = chunk.iter().collect();
         let out = tch::no_grad(|| model.forward(&enc.batch(&refs, model.device())));
-        let probs = out.logits.softmax(-1, Kind::Float);
-        let (pmax, arg) = probs.max_dim(1, false);
-        let arg = Vec::<i64>::try_from(&arg)?;
-        let pmax = Vec::<f32>::try_from(&pmax)?;
+        let probs = out.logits.softmax(-1, Kind::Float).to_device(Device::Cpu);
+        let arg = Vec::<i64>::try_from(&probs.argmax(1, false))?;
         let offs = out.offsets.to_device(Device::Cpu);
         for (k, e) in chunk.iter().enumerate() {
             let r = &records[e.index];
+            let region = Region::of(r)?;
             let o = Vec::<f32>::try_from(offs.get(k as i64).flatten(0, 1))?;
-            let hit = match enc.click(e, arg[k] as usize, &o) {
-                Some(p) => Region::of(r)?.hit(p),
-                None => false,
-            };
+            let pr = Vec::<f32>::try_from(probs.get(k as i64))?;
+            let arg_hit = enc
+                .click(e, arg[k] as usize, &o)
+                .is_some_and(|p| region.hit(p));
+            arg_hits += usize::from(arg_hit);
+            let sel = enc.select(e, &pr, &o);
+            let hit = sel.as_ref().is_some_and(|s| region.hit(s.point));
             hits += usize::from(hit);
-            conf += f64::from(pmax[k]);
+            conf += sel.map_or(0.0, |s| f64::from(s.confidence));
             let ent = by_kind.entry(sub_kind(r)).or_default();
             ent.0 += usize::from(hit);
             ent.1 += 1;
@@ -266,6 +272,7 @@ pub fn evaluate(
     Ok(PointerEval {
         n: examples.len(),
         accuracy: hits as f64 / n as f64,
+        argmax_accuracy: arg_hits as f64 / n as f64,
         mean_confidence: conf / n as f64,
         by_kind,
     })
