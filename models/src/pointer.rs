@@ -522,7 +522,7 @@ pub fn select(
         cover.push(cells);
     }
     let top = mass.iter().copied().fold(0.0f32, f32::max);
-    if !(top > 0.0) {
+    if top.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
     let thr = top * REGION_THRESHOLD;
@@ -559,7 +559,7 @@ pub fn select(
             }
         }
         let total: f32 = region.iter().map(|&i| mass[i]).sum();
-        if best_region.as_ref().map_or(true, |(t, _)| total > *t) {
+        if best_region.as_ref().is_none_or(|(t, _)| total > *t) {
             best_region = Some((total, region));
         }
     }

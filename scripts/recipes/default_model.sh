@@ -23,7 +23,7 @@ TRAIN_N=${TRAIN_N:-4000}      # records per suite whose text comes from the draw
 OCR_N=${OCR_N:-300}           # ui records whose text the runtime's reader reads
 EVAL_N=${EVAL_N:-200}         # held-out records per suite
 SFT_STEPS=${SFT_STEPS:-2000}
-GRPO_STEPS=${GRPO_STEPS:-60}
+GRPO_STEPS=${GRPO_STEPS:-30}
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/pointer}
 SHIP=${SHIP:-$([ "$OUT" = runs/pointer ] && echo 1 || echo 0)}

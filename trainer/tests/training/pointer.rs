@@ -66,7 +66,7 @@ fn pointer_grpo_raises_the_reward() {
     // A short SFT warm start so that groups have reward variance, then GRPO alone.
     let sft = pointer_config(
         &[&ui],
-        "[sft]\nsteps = 30\nbatch_size = 8\n[optim]\nlr = 3e-3\nwarmup_steps = 0\ntotal_steps = 30\n\
+        "[sft]\nsteps = 10\nbatch_size = 8\n[optim]\nlr = 3e-3\nwarmup_steps = 0\ntotal_steps = 10\n\
          [run]\ncheckpoint_every = 1000\n",
     );
     let mut s = start(dir.path(), "sft", &sft, None);
@@ -74,8 +74,8 @@ fn pointer_grpo_raises_the_reward() {
     drop(s);
     let grpo = pointer_config(
         &[&ui],
-        "[grpo]\nsteps = 40\nbatch_prompts = 8\ngroup_size = 8\ndynamic_sampling = false\n\
-         [grpo.loss]\nbeta = 0.0\n[optim]\nlr = 2e-3\nwarmup_steps = 0\ntotal_steps = 40\n\
+        "[grpo]\nsteps = 60\nbatch_prompts = 8\ngroup_size = 8\ndynamic_sampling = false\n\
+         [grpo.loss]\nbeta = 0.0\n[optim]\nlr = 3e-3\nwarmup_steps = 0\ntotal_steps = 60\n\
          [run]\nseed = 3\ncheckpoint_every = 1000\n",
     );
     let sft_dir = dir.path().join("sft");
