@@ -433,7 +433,7 @@ impl PointerNet {
             let dd = d3
                 .forward(&d2.forward(&d1.forward(&dep).relu()).relu())
                 .relu();
-            v = v + dd;
+            v += dd;
         }
         let v = &v + self.res.forward(&v).relu();
 

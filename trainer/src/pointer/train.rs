@@ -403,6 +403,17 @@ fn action_logp(
     Tensor::cat(&[la, lt], 1)
 }
 
+/// One prompt's G sampled actions and their rewards.
+#[derive(Debug)]
+struct Rollout {
+    example: usize,
+    targets: Vec<i64>,
+    anchors: Vec<i64>,
+    total: Vec<f64>,
+    accuracy: Vec<f64>,
+    process: Vec<f64>,
+}
+
 /// One GRPO step; returns the values logged under `grpo`.
 pub fn grpo_step(
     s: &mut PointerSession,
@@ -416,7 +427,7 @@ pub fn grpo_step(
     let dev = s.device;
     let t0 = Instant::now();
     // Roll out, refilling groups whose rewards are all equal (dynamic sampling).
-    let mut kept: Vec<(usize, Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>, Vec<f64>)> = Vec::new();
+    let mut kept: Vec<Rollout> = Vec::new();
     let mut dropped = 0usize;
     let mut entropy = Vec::new();
     for round in 0..=gcfg.max_refill_rounds {
@@ -480,7 +491,14 @@ pub fn grpo_step(
             if gcfg.dynamic_sampling && zero {
                 dropped += 1;
             } else if kept.len() < gcfg.batch_prompts {
-                kept.push((e.index, tk, ak, tot, acc, proc_));
+                kept.push(Rollout {
+                    example: e.index,
+                    targets: tk,
+                    anchors: ak,
+                    total: tot,
+                    accuracy: acc,
+                    process: proc_,
+                });
             }
         }
         if !gcfg.dynamic_sampling || kept.len() >= gcfg.batch_prompts {
@@ -489,18 +507,17 @@ pub fn grpo_step(
     }
     let rollout_s = t0.elapsed().as_secs_f64();
     let mut values = BTreeMap::new();
-    let all =
-        |f: &dyn Fn(&(usize, Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>, Vec<f64>)) -> &Vec<f64>| {
-            let v: Vec<f64> = kept.iter().flat_map(|k| f(k).iter().copied()).collect();
-            if v.is_empty() {
-                f64::NAN
-            } else {
-                v.iter().sum::<f64>() / v.len() as f64
-            }
-        };
-    values.insert("reward".into(), all(&|k| &k.3));
-    values.insert("reward/accuracy".into(), all(&|k| &k.4));
-    values.insert("reward/process".into(), all(&|k| &k.5));
+    let all = |f: &dyn Fn(&Rollout) -> &Vec<f64>| {
+        let v: Vec<f64> = kept.iter().flat_map(|k| f(k).iter().copied()).collect();
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    values.insert("reward".into(), all(&|k| &k.total));
+    values.insert("reward/accuracy".into(), all(&|k| &k.accuracy));
+    values.insert("reward/process".into(), all(&|k| &k.process));
     values.insert(
         "entropy".into(),
         entropy.iter().sum::<f64>() / entropy.len().max(1) as f64,
@@ -516,16 +533,26 @@ pub fn grpo_step(
         return Ok(values);
     }
     // The update: μ passes over the kept groups.
-    let batch: Vec<&PointerExample> = kept.iter().map(|k| &s.examples[k.0]).collect();
+    let batch: Vec<&PointerExample> = kept.iter().map(|k| &s.examples[k.example]).collect();
     let inputs = s.encoder.batch(&batch, dev);
-    let target = Tensor::from_slice(&kept.iter().flat_map(|k| k.1.clone()).collect::<Vec<_>>())
-        .to_device(dev);
-    let anchor = Tensor::from_slice(&kept.iter().flat_map(|k| k.2.clone()).collect::<Vec<_>>())
-        .to_device(dev);
+    let target = Tensor::from_slice(
+        &kept
+            .iter()
+            .flat_map(|k| k.targets.clone())
+            .collect::<Vec<_>>(),
+    )
+    .to_device(dev);
+    let anchor = Tensor::from_slice(
+        &kept
+            .iter()
+            .flat_map(|k| k.anchors.clone())
+            .collect::<Vec<_>>(),
+    )
+    .to_device(dev);
     let rewards_t = Tensor::from_slice(
         &kept
             .iter()
-            .flat_map(|k| k.3.iter().map(|&v| v as f32))
+            .flat_map(|k| k.total.iter().map(|&v| v as f32))
             .collect::<Vec<_>>(),
     )
     .to_device(dev);
@@ -538,8 +565,10 @@ pub fn grpo_step(
     let has: Vec<f32> = kept
         .iter()
         .flat_map(|k| {
-            std::iter::repeat(f32::from(u8::from(s.examples[k.0].anchor.is_some())))
-                .take(g as usize)
+            std::iter::repeat_n(
+                f32::from(u8::from(s.examples[k.example].anchor.is_some())),
+                g as usize,
+            )
         })
         .collect();
     let has = Tensor::from_slice(&has).to_device(dev).unsqueeze(1);
