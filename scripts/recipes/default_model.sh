@@ -87,7 +87,7 @@ done
 for s in ui spatial; do
   [ -f "$OUT_ABS/sft-eval-$s.json" ] || $T eval --run "$OUT_ABS/sft" --data "$DATA/$s-eval" --json --device "$DEVICE" > "$OUT_ABS/sft-eval-$s.json"
 done
-python3 scripts/recipes/pointer/summary.py "$OUT_ABS" | tee "$OUT_ABS/summary.md"
+"$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/summary.py "$OUT_ABS" | tee "$OUT_ABS/summary.md"
 log "recipe done"
 
 if [ "$SHIP" = 1 ]; then
@@ -105,7 +105,7 @@ manifest = json.load(open(path))
 manifest.pop("weights", None)
 open(path, "w").write(json.dumps(manifest, indent=2) + "\n")
 PY
-  python3 scripts/recipes/pointer/model_card.py "$OUT_ABS" > "$tmp/README.md"
+  "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/model_card.py "$OUT_ABS" > "$tmp/README.md"
   rm -rf models/default.old; [ -d models/default ] && mv models/default models/default.old
   mv "$tmp" models/default && rm -rf models/default.old
   du -sh models/default >&2
