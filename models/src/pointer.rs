@@ -480,6 +480,8 @@ pub struct Selection {
 
 /// Fraction of the highest patch mass a patch needs to join a region.
 pub const REGION_THRESHOLD: f32 = 0.3;
+/// A patch in a region holds at least this many times the uniform probability.
+pub const UNIFORM_FACTOR: f32 = 4.0;
 
 /// The patches (row-major) a box in original pixels overlaps.
 fn covered_patches(b: &BBox, grid: (usize, usize), original: (u32, u32)) -> Vec<usize> {
@@ -525,7 +527,21 @@ pub fn select(
     if top.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
-    let thr = top * REGION_THRESHOLD;
+    // A patch joins a region only when it is clearly above the uniform level: a flat
+    // distribution has no region, and then the single most probable candidate is the click
+    // and its own probability the confidence (else a flat map would be one huge region
+    // holding all the mass, i.e. "sure").
+    let floor = UNIFORM_FACTOR / probs.len() as f32;
+    let thr = (top * REGION_THRESHOLD).max(floor);
+    if top < floor {
+        let best = (0..probs.len()).fold(0, |b, i| if probs[i] > probs[b] { i } else { b });
+        return Some(Selection {
+            point: click_point(best, offsets, grid, cell, input, original, text)?,
+            confidence: probs[best],
+            best,
+            region: if best < p { vec![best] } else { Vec::new() },
+        });
+    }
     let mut label = vec![usize::MAX; p];
     let mut best_region: Option<(f32, Vec<usize>)> = None;
     for start in 0..p {
@@ -605,33 +621,43 @@ mod selection_tests {
     use super::*;
 
     #[test]
-    fn the_region_with_the_most_mass_wins_over_a_lone_peak() {
-        // 4×2 grid; one lone patch at 0.2, a 3-patch region of 0.15 each (0.45 in all).
-        let mut probs = vec![0.0f32; 8];
-        probs[0] = 0.2;
-        probs[5] = 0.15;
-        probs[6] = 0.15;
-        probs[7] = 0.15;
+    fn a_flat_distribution_is_not_one_sure_region() {
+        let mut probs = vec![1.0f32 / 8.0; 8];
+        probs[3] = 0.13;
+        probs[0] = 0.12;
         let s = select(&probs, &[0.0; 16], (4, 2), 8, (32, 16), (32, 16), &[]).unwrap();
-        assert_eq!(s.region, vec![5, 6, 7]);
-        assert!((s.confidence - 0.45).abs() < 1e-6);
-        assert_eq!((s.point.x, s.point.y), (20.0, 12.0));
+        assert_eq!(s.best, 3);
+        assert!((s.confidence - 0.13).abs() < 1e-6, "{}", s.confidence);
+    }
+
+    #[test]
+    fn the_region_with_the_most_mass_wins_over_a_lone_peak() {
+        // 8×4 grid: one lone patch at 0.2, a 3-patch region of 0.15 each (0.45 in all),
+        // the rest spread thin.
+        let mut probs = vec![0.35f32 / 28.0; 32];
+        probs[0] = 0.2;
+        for i in [13, 14, 15] {
+            probs[i] = 0.15;
+        }
+        let s = select(&probs, &[0.0; 64], (8, 4), 8, (64, 32), (64, 32), &[]).unwrap();
+        assert_eq!(s.region, vec![13, 14, 15]);
+        assert!((s.confidence - 0.45).abs() < 1e-5, "{}", s.confidence);
+        assert!((s.point.x - 52.0).abs() < 1e-6 && (s.point.y - 12.0).abs() < 1e-6);
     }
 
     #[test]
     fn a_text_candidate_spreads_over_its_patches_and_is_clicked_at_its_centre() {
         let t = [TextCandidate {
             text: "OK".into(),
-            bbox: BBox::new(8.0, 0.0, 24.0, 8.0),
+            bbox: BBox::new(16.0, 0.0, 32.0, 8.0),
             kind: CandidateKind::Word,
         }];
-        let mut probs = vec![0.05f32; 9];
-        probs[8] = 0.6; // the text candidate
-        probs[4] = 0.0;
-        let s = select(&probs, &[0.0; 16], (4, 2), 8, (32, 16), (32, 16), &t).unwrap();
-        assert_eq!(s.best, 8);
-        assert_eq!((s.point.x, s.point.y), (16.0, 4.0));
-        assert_eq!(s.region, vec![1, 2]);
-        assert!((s.confidence - 0.7).abs() < 1e-6);
+        let mut probs = vec![0.01f32; 33];
+        probs[32] = 0.68; // the text candidate
+        let s = select(&probs, &[0.0; 64], (8, 4), 8, (64, 32), (64, 32), &t).unwrap();
+        assert_eq!(s.best, 32);
+        assert_eq!((s.point.x, s.point.y), (24.0, 4.0));
+        assert_eq!(s.region, vec![2, 3]);
+        assert!((s.confidence - 0.70).abs() < 1e-5, "{}", s.confidence);
     }
 }
