@@ -111,7 +111,11 @@ fn a_label_the_instruction_names_is_clicked_with_its_confidence() -> Result<()> 
     assert_eq!(top[0].text.as_deref(), Some("Cancel"));
     // The confidence is the chosen region's mass: the label's probability plus the patches
     // it covers (models::pointer::select).
-    assert!(confidence >= top[0].probability, "{confidence} < {}", top[0].probability);
+    assert!(
+        confidence >= top[0].probability,
+        "{confidence} < {}",
+        top[0].probability
+    );
     assert!(top.windows(2).all(|w| w[0].probability >= w[1].probability));
     Ok(())
 }
