@@ -53,10 +53,13 @@ fn pointer_sft_memorises_a_few_records() {
         ce[0],
         ce[ce.len() - 1]
     );
+    // Memorised: the most probable candidate is in the target for (nearly) every record. The
+    // region rule (what the runtime clicks) is coarser on the micro model's 8×6 patches.
     assert!(
-        after.accuracy >= 5.0 / 6.0,
+        after.argmax_accuracy >= 5.0 / 6.0,
         "memorised {after}, before {before}"
     );
+    assert!(after.accuracy >= 0.5, "region rule {after}");
 }
 
 #[test]
@@ -88,11 +91,11 @@ fn pointer_grpo_raises_the_reward() {
     // The pointer's entropy and the share of flat groups are logged.
     assert_eq!(
         metric(&dir.path().join("grpo"), "grpo", "entropy").len(),
-        40
+        60
     );
     assert_eq!(
         metric(&dir.path().join("grpo"), "grpo", "zero_variance_share").len(),
-        40
+        60
     );
 }
 
