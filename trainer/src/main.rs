@@ -338,33 +338,25 @@ fn export(a: &ExportArgs) -> anyhow::Result<()> {
     for (file, size) in &report.files {
         println!("  {file:<28} {size:>12} bytes");
     }
-    if a.check && export::pointer_package::is_pointer_source(&a.run)? {
-        let trained = export::pointer_package::load_source(&a.run)?;
+    if a.check {
         let work = tempfile_dir()?;
-        let r = export::pointer_package::check_package(
-            &trained.model,
-            &report.dir,
-            &work,
-            parity::DEFAULT_TOLERANCE,
-        );
-        let _ = std::fs::remove_dir_all(&work);
-        let r = r.context("parity check")?;
-        for (name, diff) in &r.diffs {
-            println!("  {name:<28} max abs diff {diff:.3e}");
-        }
-        println!(
-            "parity ok: max abs diff {:.3e} (tolerance {:.0e}, onnxruntime {})",
-            r.max_abs_diff, r.tolerance, r.onnxruntime
-        );
-    } else if a.check {
-        let trained = export::load_source(&a.run)?;
-        let work = tempfile_dir()?;
-        let r = parity::check_package(
-            &trained.model,
-            &report.dir,
-            &work,
-            parity::DEFAULT_TOLERANCE,
-        );
+        let r = if export::pointer_package::is_pointer_source(&a.run)? {
+            let trained = export::pointer_package::load_source(&a.run)?;
+            export::pointer_package::check_package(
+                &trained.model,
+                &report.dir,
+                &work,
+                parity::DEFAULT_TOLERANCE,
+            )
+        } else {
+            let trained = export::load_source(&a.run)?;
+            parity::check_package(
+                &trained.model,
+                &report.dir,
+                &work,
+                parity::DEFAULT_TOLERANCE,
+            )
+        };
         let _ = std::fs::remove_dir_all(&work);
         let r = r.context("parity check")?;
         for (name, diff) in &r.diffs {

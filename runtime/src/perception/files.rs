@@ -8,16 +8,10 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// The detection graph shipped by `rapidocr==3.10.0` (PP-OCRv6 small).
-pub const OCR_DETECTOR: (&str, &str) = (
-    "PP-OCRv6_det_small.onnx",
-    "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
-);
-/// The recognition graph shipped by `rapidocr==3.10.0` (PP-OCRv6 small).
-pub const OCR_RECOGNIZER: (&str, &str) = (
-    "PP-OCRv6_rec_small.onnx",
-    "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
-);
+/// The reader's graphs (rapidocr 3.10's PP-OCRv6 small): file and SHA-256, from the contract.
+pub use reticle_models::manifest::{
+    PP_OCR_V6_DETECTOR as OCR_DETECTOR, PP_OCR_V6_RECOGNIZER as OCR_RECOGNIZER,
+};
 
 const SETUP_HINT: &str = "`scripts/setup.sh runtime` fetches it";
 
