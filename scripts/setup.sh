@@ -83,6 +83,13 @@ if [ ! -e "$RETICLE_TORCH_VENV/.reticle-ok" ]; then
   "$RETICLE_TORCH_VENV/bin/pip" install -q --disable-pip-version-check "torch==$RETICLE_TORCH_VERSION"
   touch "$RETICLE_TORCH_VENV/.reticle-ok"
 fi
+# transformers beside torch: the peer of the tch Qwen model's parity tests (trainer/tests/qwen).
+if [ ! -e "$RETICLE_TORCH_VENV/.reticle-transformers-5.24.0" ]; then
+  log "installing transformers==5.24.0 into $RETICLE_TORCH_VENV"
+  "$RETICLE_TORCH_VENV/bin/pip" install -q --disable-pip-version-check \
+    "transformers==5.24.0" "numpy<3" "pillow>=10"
+  touch "$RETICLE_TORCH_VENV/.reticle-transformers-5.24.0"
+fi
 
 # --- Test tools: Python onnx/onnxruntime for checker and peer benchmarks, cargo-fuzz. ---
 # transformers (no torch: the image processor's PIL backend, tokenizers, chat templates) is the

@@ -5,11 +5,13 @@
 //! second family (Qwen2-VL loaded from Hugging Face safetensors) can be added beside it.
 
 pub mod pointer;
+pub mod qwen;
 pub mod reticle_vlm;
 
 use tch::{nn, Tensor};
 
 pub use pointer::{PointerConfig, PointerNet};
+pub use qwen::QwenVl;
 pub use reticle_vlm::{ReticleVlm, VlmConfig};
 
 /// Per-layer key/value tensors `[batch, kv_heads, seq, head_dim]` of the decoder.

@@ -1,0 +1,257 @@
+//! Qwen2-VL and Qwen2.5-VL from Hugging Face checkpoints, in tch: `QwenVl` computes what
+//! `Qwen2VLForConditionalGeneration` / `Qwen2_5_VLForConditionalGeneration` of `transformers`
+//! 5.24 compute (eager attention, f32), checked for logits and greedy-generation parity in
+//! `trainer/tests/qwen`.
+//!
+//! - [`weights`]: the tensor names and shapes each family needs, loading a
+//!   [`CheckpointDir`] into a `VarStore` named as the checkpoint (bf16 / f16 / f32 → f32);
+//! - `vision`: the two vision towers and the patch merger;
+//! - `text`: the M-RoPE decoder;
+//! - [`rope`]: `get_rope_index` (3-row positions) and both rotary embeddings.
+//!
+//! One sequence at a time: `input_ids` with runs of `<|image_pad|>` (as the processor expands
+//! them), `pixel_values` / `image_grid_thw` of the images in order.
+
+mod text;
+mod vision;
+
+pub mod rope;
+pub mod weights;
+
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::error::{Error, Result};
+use crate::model::KvCache;
+use reticle_models::qwen::{CheckpointDir, QwenConfig};
+use rope::{rope_index, MropePositions};
+
+/// The activation functions these checkpoints name (`hidden_act`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Activation {
+    Silu,
+    QuickGelu,
+    Gelu,
+    GeluTanh,
+}
+
+impl Activation {
+    fn parse(name: &str, field: &str) -> Result<Self> {
+        Ok(match name {
+            "silu" | "swish" => Activation::Silu,
+            "quick_gelu" => Activation::QuickGelu,
+            "gelu" => Activation::Gelu,
+            "gelu_pytorch_tanh" | "gelu_new" => Activation::GeluTanh,
+            other => {
+                return Err(Error::Config(format!(
+                    "{field} `{other}` is not supported (silu, quick_gelu, gelu, gelu_pytorch_tanh)"
+                )))
+            }
+        })
+    }
+
+    fn apply(&self, x: &Tensor) -> Tensor {
+        match self {
+            Activation::Silu => x.silu(),
+            // transformers' QuickGELUActivation.
+            Activation::QuickGelu => x * (x * 1.702).sigmoid(),
+            Activation::Gelu => x.gelu("none"),
+            Activation::GeluTanh => x.gelu("tanh"),
+        }
+    }
+}
+
+/// The images of one prompt: `pixel_values [n_patches, C·T·P·P]` as the processor writes
+/// them and one `[t, h, w]` grid (in patches) per image.
+#[derive(Debug, Clone, Copy)]
+pub struct QwenImages<'a> {
+    pub pixel_values: &'a Tensor,
+    pub grid_thw: &'a [[i64; 3]],
+}
+
+/// The prompt's logits and what continuing it needs.
+#[derive(Debug)]
+pub struct Prefill {
+    /// `[1, T, vocab]`.
+    pub logits: Tensor,
+    /// The 3-row positions of the prompt (`delta` places generated tokens).
+    pub positions: MropePositions,
+}
+
+/// A Qwen2-VL or Qwen2.5-VL model loaded from a checkpoint folder.
+#[derive(Debug)]
+pub struct QwenVl {
+    config: QwenConfig,
+    vs: nn::VarStore,
+    visual: vision::VisionTower,
+    text: text::TextModel,
+    /// `lm_head.weight`, or the embeddings when they are tied.
+    lm_head: Tensor,
+}
+
+impl QwenVl {
+    /// Loads `ckpt` onto `device` in f32. Every tensor is checked by name and shape first.
+    pub fn load(ckpt: &CheckpointDir, device: Device) -> Result<Self> {
+        let config = ckpt.config.clone();
+        let vs = nn::VarStore::new(device);
+        weights::load(&vs, ckpt)?;
+        let w = weights::Weights::new(&vs);
+        let text = text::TextModel::new(&w, weights::TEXT_PREFIX, &config.text)?;
+        let visual =
+            vision::VisionTower::new(&w, weights::VISION_PREFIX, &config.vision, config.family)?;
+        let lm_head = if config.tie_word_embeddings {
+            text.embed_tokens.shallow_clone()
+        } else {
+            w.get("lm_head.weight")?
+        };
+        tracing::info!(
+            family = config.family.model_type(),
+            layers = config.text.num_hidden_layers,
+            vision_depth = config.vision.depth,
+            tied = config.tie_word_embeddings,
+            "qwen model ready"
+        );
+        Ok(Self {
+            config,
+            vs,
+            visual,
+            text,
+            lm_head,
+        })
+    }
+
+    pub fn config(&self) -> &QwenConfig {
+        &self.config
+    }
+
+    /// The weights, named as in the checkpoint (`model.layers.0.self_attn.q_proj.weight`,
+    /// `visual.blocks.0.attn.qkv.weight`, `lm_head.weight`, …).
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    /// An empty KV cache for the decoder.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.text.n_layers())
+    }
+
+    /// The vision tower: `[n_patches / merge², hidden]`, one row per `<|image_pad|>`.
+    pub fn encode_images(&self, images: QwenImages<'_>) -> Result<Tensor> {
+        self.visual.forward(
+            &images.pixel_values.to_device(self.device()),
+            images.grid_thw,
+        )
+    }
+
+    /// Token embeddings with the image features scattered over the `<|image_pad|>` tokens.
+    fn embed(&self, input_ids: &[i64], images: Option<QwenImages<'_>>) -> Result<Tensor> {
+        let vocab = self.config.text.vocab_size as i64;
+        if let Some(bad) = input_ids.iter().find(|&&id| id < 0 || id >= vocab) {
+            return Err(Error::Config(format!(
+                "token id {bad} is outside the vocabulary of {vocab}"
+            )));
+        }
+        let ids = Tensor::from_slice(input_ids).to_device(self.device());
+        let embeds = self.text.embed_tokens.index_select(0, &ids);
+        let image_id = i64::from(self.config.tokens.image_token_id);
+        let n_pads = input_ids.iter().filter(|&&id| id == image_id).count() as i64;
+        let embeds = match images {
+            Some(images) => {
+                let features = self.encode_images(images)?;
+                if features.size()[0] != n_pads {
+                    return Err(Error::Config(format!(
+                        "{n_pads} image tokens in the prompt but the images give {} features",
+                        features.size()[0]
+                    )));
+                }
+                let mask = ids.eq(image_id).unsqueeze(-1).expand_as(&embeds);
+                embeds.masked_scatter(&mask, &features)
+            }
+            None if n_pads > 0 => {
+                return Err(Error::Config(format!(
+                    "{n_pads} image tokens in the prompt but no image given"
+                )))
+            }
+            None => embeds,
+        };
+        Ok(embeds.unsqueeze(0))
+    }
+
+    /// The prompt through the whole model: logits `[1, T, vocab]` and its positions.
+    /// With `cache`, the decoder's keys and values are kept for [`QwenVl::step`].
+    pub fn prefill(
+        &self,
+        input_ids: &[i64],
+        images: Option<QwenImages<'_>>,
+        cache: Option<&mut KvCache>,
+    ) -> Result<Prefill> {
+        if input_ids.is_empty() {
+            return Err(Error::Config("empty prompt".into()));
+        }
+        let grids = images.map_or(&[][..], |i| i.grid_thw);
+        let positions = rope_index(
+            input_ids,
+            i64::from(self.config.tokens.image_token_id),
+            grids,
+            self.config.vision.spatial_merge_size as i64,
+        )?;
+        let embeds = self.embed(input_ids, images)?;
+        let hidden = self
+            .text
+            .forward(&embeds, &positions.to_tensor(self.device()), cache);
+        Ok(Prefill {
+            logits: hidden.linear::<Tensor>(&self.lm_head, None),
+            positions,
+        })
+    }
+
+    /// Logits `[1, T, vocab]` of a prompt (no cache).
+    pub fn forward(&self, input_ids: &[i64], images: Option<QwenImages<'_>>) -> Result<Tensor> {
+        Ok(self.prefill(input_ids, images, None)?.logits)
+    }
+
+    /// One generated token after the cached ones: logits `[1, vocab]`. Its position is
+    /// `cache length + delta` in all three rows, as `transformers` continues them.
+    pub fn step(&self, token: i64, delta: i64, cache: &mut KvCache) -> Result<Tensor> {
+        let embeds = self.embed(&[token], None)?;
+        let position = cache.len() + delta;
+        let positions = Tensor::from_slice(&[position; 3])
+            .view([3, 1, 1])
+            .to_device(self.device());
+        let hidden = self.text.forward(&embeds, &positions, Some(cache));
+        Ok(hidden.linear::<Tensor>(&self.lm_head, None).select(1, 0))
+    }
+
+    /// Greedy decoding with the KV cache: up to `max_new_tokens` tokens, stopping after one
+    /// of `eos_ids`. Returns the new tokens only.
+    pub fn generate_greedy(
+        &self,
+        input_ids: &[i64],
+        images: Option<QwenImages<'_>>,
+        max_new_tokens: usize,
+        eos_ids: &[i64],
+    ) -> Result<Vec<i64>> {
+        tch::no_grad(|| {
+            let mut cache = self.new_cache();
+            let prefill = self.prefill(input_ids, images, Some(&mut cache))?;
+            let delta = prefill.positions.delta;
+            let mut logits = prefill.logits.select(1, -1);
+            let mut out = Vec::with_capacity(max_new_tokens);
+            for _ in 0..max_new_tokens {
+                let next = logits
+                    .argmax(-1, false)
+                    .to_kind(Kind::Int64)
+                    .int64_value(&[0]);
+                out.push(next);
+                if eos_ids.contains(&next) || out.len() == max_new_tokens {
+                    break;
+                }
+                logits = self.step(next, delta, &mut cache)?;
+            }
+            Ok(out)
+        })
+    }
+}

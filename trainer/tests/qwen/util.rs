@@ -1,0 +1,159 @@
+//! The torch venv's Python, the one `transformers` peer run per test binary, the test image.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context, Result};
+use image::RgbImage;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+/// Greedy tokens generated on each side.
+pub const MAX_NEW_TOKENS: usize = 8;
+pub const INSTRUCTION: &str = "click the blue button";
+
+/// The checkpoints the peer builds: `(model_type, tied embeddings, max_shard_size)`.
+pub const FAMILIES: [(&str, bool, Option<&str>); 2] = [
+    ("qwen2_vl", true, None),
+    ("qwen2_5_vl", false, Some("100KB")),
+];
+
+/// `$RETICLE_TORCH_VENV/bin/python` (else `~/.cache/reticle/torch-2.11.0`), which has torch
+/// and transformers. A missing venv fails the test: `scripts/setup.sh all`.
+pub fn torch_python() -> Result<PathBuf> {
+    let venv = match std::env::var_os("RETICLE_TORCH_VENV") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from(std::env::var_os("HOME").context("no HOME")?)
+            .join(".cache/reticle/torch-2.11.0"),
+    };
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        bail!(
+            "{} is missing: run `scripts/setup.sh all` (the torch venv with transformers)",
+            python.display()
+        );
+    }
+    Ok(python)
+}
+
+/// A test image (150×90, resized by the processor to 140×84): gradients, hard edges, noise.
+pub fn test_image() -> RgbImage {
+    let (width, height) = (150, 90);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    RgbImage::from_fn(width, height, |x, y| {
+        let edge = if (x / 9 + y / 6) % 2 == 0 { 230 } else { 20 };
+        let noise: u8 = rng.gen();
+        image::Rgb([
+            (x * 255 / width) as u8,
+            edge,
+            (y * 127 / height) as u8 + noise / 2,
+        ])
+    })
+}
+
+/// Reads a little-endian f32 file.
+pub fn read_f32(path: &Path) -> Result<Vec<f32>> {
+    let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// One checkpoint the peer made and what it computed.
+pub struct PeerCheckpoint {
+    pub dir: PathBuf,
+    pub image: PathBuf,
+    pub logits: PathBuf,
+    pub features: PathBuf,
+    pub pixel_values: PathBuf,
+    pub result: Value,
+}
+
+pub struct PeerRun {
+    _dir: tempfile::TempDir,
+    pub checkpoints: Vec<PeerCheckpoint>,
+    pub seconds: f64,
+}
+
+static PEER: OnceLock<std::result::Result<PeerRun, String>> = OnceLock::new();
+
+/// Runs the peer once per test binary (both families in one Python process).
+pub fn peer() -> Result<&'static PeerRun> {
+    PEER.get_or_init(|| run_peer().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn run_peer() -> Result<PeerRun> {
+    let started = std::time::Instant::now();
+    let dir = tempfile::tempdir()?;
+    let image = dir.path().join("image.png");
+    test_image().save(&image)?;
+    let mut jobs = Vec::new();
+    let mut checkpoints = Vec::new();
+    for (i, (model_type, tie, shard)) in FAMILIES.iter().enumerate() {
+        let ck = PeerCheckpoint {
+            dir: dir.path().join(model_type),
+            image: image.clone(),
+            logits: dir.path().join(format!("{model_type}.logits.f32")),
+            features: dir.path().join(format!("{model_type}.features.f32")),
+            pixel_values: dir.path().join(format!("{model_type}.pixel_values.f32")),
+            result: Value::Null,
+        };
+        jobs.push(json!({
+            "model_type": model_type, "dir": ck.dir, "image": image, "instruction": INSTRUCTION,
+            "tie_word_embeddings": tie, "max_shard_size": shard, "seed": i + 1,
+            "logits_out": ck.logits, "features_out": ck.features, "pixel_values_out": ck.pixel_values,
+        }));
+        checkpoints.push(ck);
+    }
+    let job = json!({"max_new_tokens": MAX_NEW_TOKENS, "checkpoints": jobs});
+    let job_path = dir.path().join("job.json");
+    let result_path = dir.path().join("result.json");
+    std::fs::write(&job_path, serde_json::to_vec_pretty(&job)?)?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qwen/transformers_peer.py");
+    let output = Command::new(torch_python()?)
+        .arg(&script)
+        .arg(&job_path)
+        .arg(&result_path)
+        // transformers must not look for a hub.
+        .env("HF_HUB_OFFLINE", "1")
+        .env("TRANSFORMERS_OFFLINE", "1")
+        .env("TRANSFORMERS_VERBOSITY", "error")
+        .env("CUDA_VISIBLE_DEVICES", "")
+        .output()
+        .context("running the transformers peer")?;
+    if !output.status.success() {
+        bail!(
+            "transformers peer failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let result: Value = serde_json::from_str(
+        &std::fs::read_to_string(&result_path).context("reading the peer's result")?,
+    )?;
+    for (ck, r) in checkpoints
+        .iter_mut()
+        .zip(result["checkpoints"].as_array().context("no checkpoints")?)
+    {
+        ck.result = r.clone();
+    }
+    Ok(PeerRun {
+        _dir: dir,
+        checkpoints,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Copies a checkpoint folder (to damage the copy).
+pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+    }
+    Ok(())
+}
