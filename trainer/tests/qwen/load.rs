@@ -6,7 +6,7 @@ use anyhow::Result;
 use reticle_models::qwen::CheckpointDir;
 use reticle_trainer::model::qwen::{weights::expected_tensors, QwenVl};
 use serde_json::Value;
-use tch::Device;
+use tch::{Device, Kind};
 
 use crate::util::{copy_dir, peer};
 
@@ -73,5 +73,45 @@ fn wrong_shape_or_missing_tensor_is_named() -> Result<()> {
     edit_config(&q25, |c| c["vision_config"]["depth"] = 4.into())?;
     let err = load_error(&q25);
     assert!(err.contains("missing tensor `visual.blocks.3."), "{err}");
+    Ok(())
+}
+
+/// bf16 and f16 files load as the f32 values of their 16-bit weights.
+#[test]
+fn bf16_and_f16_files_load_as_f32() -> Result<()> {
+    let run = peer()?;
+    let tmp = tempfile::tempdir()?;
+    let half = tmp.path().join("half");
+    copy_dir(&run.checkpoints[0].dir, &half)?;
+    let file = half.join("model.safetensors");
+    let tensors = tch::Tensor::read_safetensors(&file)?;
+    // Alternate bf16 and f16, so both conversions are exercised.
+    let converted: Vec<(String, tch::Tensor)> = tensors
+        .iter()
+        .enumerate()
+        .map(|(i, (name, t))| {
+            let kind = if i % 2 == 0 {
+                Kind::BFloat16
+            } else {
+                Kind::Half
+            };
+            (name.clone(), t.to_kind(kind))
+        })
+        .collect();
+    tch::Tensor::write_safetensors(&converted, &file)?;
+    let ckpt = CheckpointDir::open(&half)?;
+    let dtypes = ckpt.dtypes();
+    assert!(
+        dtypes.contains_key("BF16") && dtypes.contains_key("F16"),
+        "{dtypes:?}"
+    );
+    let model = QwenVl::load(&ckpt, Device::Cpu)?;
+    let vars = model.var_store().variables();
+    assert_eq!(vars.len(), converted.len());
+    for (name, t) in &converted {
+        let var = &vars[name];
+        assert_eq!(var.kind(), Kind::Float, "{name}");
+        assert!(var.equal(&t.to_kind(Kind::Float)), "{name}");
+    }
     Ok(())
 }
