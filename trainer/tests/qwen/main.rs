@@ -11,5 +11,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod load;
+mod lora;
 mod parity;
 mod util;

@@ -3,14 +3,11 @@
 
 use std::time::Instant;
 
-use anyhow::{ensure, Context, Result};
-use reticle_models::qwen::template::expand_image_pads;
-use reticle_models::qwen::{ChatTemplate, CheckpointDir, ImageProcessor};
-use reticle_models::tokenizer::TextTokenizer;
+use anyhow::{ensure, Result};
 use reticle_trainer::model::qwen::{QwenImages, QwenVl};
 use tch::{Device, Tensor};
 
-use crate::util::{peer, read_f32, INSTRUCTION, MAX_NEW_TOKENS};
+use crate::util::{peer, read_f32, reticle_inputs, Inputs, MAX_NEW_TOKENS};
 
 /// The bound on f32 logits.
 const LOGITS_TOLERANCE: f64 = 1e-4;
@@ -22,45 +19,16 @@ fn check_family(index: usize) -> Result<()> {
     let run = peer()?;
     let peer_ck = &run.checkpoints[index];
     let theirs = &peer_ck.result;
-    let ckpt = CheckpointDir::open(&peer_ck.dir)?;
-
-    // Inputs from reticle's side, equal to the peer's.
-    let image = reticle_models::imageio::open(&peer_ck.image)?.to_rgb8();
-    let processed = ImageProcessor::new(ckpt.processor.clone()).process(&image)?;
-    let their_pixels = read_f32(&peer_ck.pixel_values)?;
-    ensure!(
-        processed.pixel_values == their_pixels,
-        "pixel_values differ from transformers'"
-    );
-    let template = ChatTemplate::new(ckpt.chat_template.as_deref().context("no chat template")?)?;
-    let prompt = template.render_image_prompt(INSTRUCTION)?;
-    ensure!(
-        prompt == theirs["prompt"].as_str().unwrap_or(""),
-        "prompt differs: {prompt:?}"
-    );
-    let text = expand_image_pads(&prompt, &[processed.n_image_tokens])?;
-    let ids: Vec<i64> = TextTokenizer::load(&ckpt.tokenizer)?
-        .encode(&text)?
-        .into_iter()
-        .map(i64::from)
-        .collect();
-    let their_ids: Vec<i64> = serde_json::from_value(theirs["input_ids"].clone())?;
-    ensure!(
-        ids == their_ids,
-        "input_ids differ:\n ours   {ids:?}\n theirs {their_ids:?}"
-    );
-    let grid = processed.grid_thw.map(|d| d as i64);
-    let their_grid: Vec<[i64; 3]> = serde_json::from_value(theirs["image_grid_thw"].clone())?;
-    ensure!(
-        their_grid == [grid],
-        "image_grid_thw {grid:?} vs {their_grid:?}"
-    );
+    let Inputs {
+        ckpt,
+        ids,
+        pixel_values,
+        grid,
+    } = reticle_inputs(peer_ck)?;
 
     let started = Instant::now();
     let model = QwenVl::load(&ckpt, Device::Cpu)?;
     let load_s = started.elapsed().as_secs_f64();
-    let pixel_values = Tensor::from_slice(&processed.pixel_values)
-        .view([processed.n_patches as i64, processed.patch_dim as i64]);
     let images = QwenImages {
         pixel_values: &pixel_values,
         grid_thw: &[grid],

@@ -4,10 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use image::RgbImage;
 use rand::{Rng, SeedableRng};
+use reticle_models::qwen::template::expand_image_pads;
+use reticle_models::qwen::{ChatTemplate, CheckpointDir, ImageProcessor};
+use reticle_models::tokenizer::TextTokenizer;
 use serde_json::{json, Value};
+use tch::Tensor;
 
 /// Greedy tokens generated on each side.
 pub const MAX_NEW_TOKENS: usize = 8;
@@ -156,4 +160,56 @@ pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         std::fs::copy(entry.path(), to.join(entry.file_name()))?;
     }
     Ok(())
+}
+
+/// A checkpoint and the model inputs reticle prepares for the test prompt.
+pub struct Inputs {
+    pub ckpt: CheckpointDir,
+    pub ids: Vec<i64>,
+    pub pixel_values: Tensor,
+    pub grid: [i64; 3],
+}
+
+/// Opens the peer's checkpoint and prepares the inputs with reticle's own processor, chat
+/// template and tokenizer, each required equal to what the peer fed `transformers`.
+pub fn reticle_inputs(peer_ck: &PeerCheckpoint) -> Result<Inputs> {
+    let theirs = &peer_ck.result;
+    let ckpt = CheckpointDir::open(&peer_ck.dir)?;
+    let image = reticle_models::imageio::open(&peer_ck.image)?.to_rgb8();
+    let processed = ImageProcessor::new(ckpt.processor.clone()).process(&image)?;
+    ensure!(
+        processed.pixel_values == read_f32(&peer_ck.pixel_values)?,
+        "pixel_values differ from transformers'"
+    );
+    let template = ChatTemplate::new(ckpt.chat_template.as_deref().context("no chat template")?)?;
+    let prompt = template.render_image_prompt(INSTRUCTION)?;
+    ensure!(
+        prompt == theirs["prompt"].as_str().unwrap_or(""),
+        "prompt differs: {prompt:?}"
+    );
+    let text = expand_image_pads(&prompt, &[processed.n_image_tokens])?;
+    let ids: Vec<i64> = TextTokenizer::load(&ckpt.tokenizer)?
+        .encode(&text)?
+        .into_iter()
+        .map(i64::from)
+        .collect();
+    let their_ids: Vec<i64> = serde_json::from_value(theirs["input_ids"].clone())?;
+    ensure!(
+        ids == their_ids,
+        "input_ids differ:\n ours   {ids:?}\n theirs {their_ids:?}"
+    );
+    let grid = processed.grid_thw.map(|d| d as i64);
+    let their_grid: Vec<[i64; 3]> = serde_json::from_value(theirs["image_grid_thw"].clone())?;
+    ensure!(
+        their_grid == [grid],
+        "image_grid_thw {grid:?} vs {their_grid:?}"
+    );
+    let pixel_values = Tensor::from_slice(&processed.pixel_values)
+        .view([processed.n_patches as i64, processed.patch_dim as i64]);
+    Ok(Inputs {
+        ckpt,
+        ids,
+        pixel_values,
+        grid,
+    })
 }

@@ -7,7 +7,9 @@
 //!   [`CheckpointDir`] into a `VarStore` named as the checkpoint (bf16 / f16 / f32 → f32);
 //! - `vision`: the two vision towers and the patch merger;
 //! - `text`: the M-RoPE decoder;
-//! - [`rope`]: `get_rope_index` (3-row positions) and both rotary embeddings.
+//! - [`rope`]: `get_rope_index` (3-row positions) and both rotary embeddings;
+//! - [`lora`]: LoRA adapters on the decoder's (optionally the vision blocks') linear maps,
+//!   the base frozen.
 //!
 //! One sequence at a time: `input_ids` with runs of `<|image_pad|>` (as the processor expands
 //! them), `pixel_values` / `image_grid_thw` of the images in order.
@@ -15,13 +17,18 @@
 mod text;
 mod vision;
 
+pub mod lora;
 pub mod rope;
 pub mod weights;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
 use crate::model::KvCache;
+use lora::LoraConfig;
 use reticle_models::qwen::{CheckpointDir, QwenConfig};
 use rope::{rope_index, MropePositions};
 
@@ -86,6 +93,10 @@ pub struct QwenVl {
     text: text::TextModel,
     /// `lm_head.weight`, or the embeddings when they are tied.
     lm_head: Tensor,
+    /// The adapters' variables and config, once [`QwenVl::add_lora`] ran.
+    lora: Option<(nn::VarStore, LoraConfig)>,
+    /// Training mode (adapter dropout on), shared with the adapters.
+    training: Arc<AtomicBool>,
 }
 
 impl QwenVl {
@@ -116,7 +127,76 @@ impl QwenVl {
             visual,
             text,
             lm_head,
+            lora: None,
+            training: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Adds LoRA adapters (initialised from tch's global seed) to the linear maps `cfg`
+    /// targets and freezes every base weight. Returns the number of adapted layers.
+    pub fn add_lora(&mut self, cfg: &LoraConfig) -> Result<usize> {
+        cfg.validate()?;
+        if self.lora.is_some() {
+            return Err(Error::Config("this model already has LoRA adapters".into()));
+        }
+        let vs = nn::VarStore::new(self.device());
+        let mut n = 0;
+        for linear in self.text.linears_mut() {
+            n += usize::from(linear.attach_lora(&vs, cfg, false, &self.training)?);
+        }
+        for linear in self.visual.linears_mut() {
+            n += usize::from(linear.attach_lora(&vs, cfg, true, &self.training)?);
+        }
+        if n == 0 {
+            return Err(Error::Config(format!(
+                "lora: target_modules {:?} match no layer",
+                cfg.target_modules
+            )));
+        }
+        self.vs.freeze();
+        tracing::info!(
+            layers = n,
+            rank = cfg.rank,
+            parameters = vs
+                .trainable_variables()
+                .iter()
+                .map(Tensor::numel)
+                .sum::<usize>(),
+            "lora adapters added; base weights frozen"
+        );
+        self.lora = Some((vs, cfg.clone()));
+        Ok(n)
+    }
+
+    /// The adapters' variables (`….lora_A.weight`, `….lora_B.weight`), if any.
+    pub fn lora_var_store(&self) -> Option<&nn::VarStore> {
+        self.lora.as_ref().map(|(vs, _)| vs)
+    }
+
+    /// Training mode turns the adapters' dropout on.
+    pub fn set_training(&self, training: bool) {
+        self.training.store(training, Ordering::Relaxed);
+    }
+
+    /// The mean negative log-likelihood of `completion` after the prompt (teacher forcing):
+    /// the SFT loss of one example.
+    pub fn completion_nll(
+        &self,
+        prompt_ids: &[i64],
+        images: Option<QwenImages<'_>>,
+        completion: &[i64],
+    ) -> Result<Tensor> {
+        if prompt_ids.is_empty() || completion.is_empty() {
+            return Err(Error::Config("empty prompt or completion".into()));
+        }
+        let ids: Vec<i64> = prompt_ids.iter().chain(completion).copied().collect();
+        let logits = self.forward(&ids, images)?;
+        let (p, c) = (prompt_ids.len() as i64, completion.len() as i64);
+        let logp = logits.narrow(1, p - 1, c).log_softmax(-1, Kind::Float);
+        let targets = Tensor::from_slice(completion)
+            .to_device(self.device())
+            .view([1, c, 1]);
+        Ok(-logp.gather(2, &targets, false).mean(Kind::Float))
     }
 
     pub fn config(&self) -> &QwenConfig {

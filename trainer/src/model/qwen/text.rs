@@ -2,8 +2,12 @@
 //! attention with biased q/k/v and M-RoPE, SwiGLU MLP) as `Qwen2VLTextModel` /
 //! `Qwen2_5_VLTextModel` in eager attention. Both families share it unchanged.
 
-use tch::{Kind, Tensor};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
+use tch::{nn, Kind, Tensor};
+
+use super::lora::{LoraAdapter, LoraConfig};
 use super::rope::{rotate_half, TextRotary};
 use super::weights::Weights;
 use crate::error::Result;
@@ -34,27 +38,59 @@ impl RmsNorm {
     }
 }
 
-/// A linear layer by its Hugging Face name (`{name}.weight`, optional `{name}.bias`).
+/// A linear layer by its Hugging Face name (`{name}.weight`, optional `{name}.bias`), with an
+/// optional LoRA adapter.
 #[derive(Debug)]
 pub(super) struct Linear {
+    name: String,
     weight: Tensor,
     bias: Option<Tensor>,
+    lora: Option<LoraAdapter>,
 }
 
 impl Linear {
     pub(super) fn new(w: &Weights, name: &str, bias: bool) -> Result<Self> {
         Ok(Self {
+            name: name.to_string(),
             weight: w.get(&format!("{name}.weight"))?,
             bias: if bias {
                 Some(w.get(&format!("{name}.bias"))?)
             } else {
                 None
             },
+            lora: None,
         })
     }
 
     pub(super) fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.weight, self.bias.as_ref())
+        let y = x.linear(&self.weight, self.bias.as_ref());
+        match &self.lora {
+            Some(lora) => y + lora.forward(x),
+            None => y,
+        }
+    }
+
+    /// Gives this layer an adapter in `vs` if `cfg` targets it; returns whether it did.
+    pub(super) fn attach_lora(
+        &mut self,
+        vs: &nn::VarStore,
+        cfg: &LoraConfig,
+        vision: bool,
+        training: &Arc<AtomicBool>,
+    ) -> Result<bool> {
+        if !cfg.targets(&self.name, vision) {
+            return Ok(false);
+        }
+        let size = self.weight.size();
+        self.lora = Some(LoraAdapter::new(
+            vs,
+            &self.name,
+            size[1],
+            size[0],
+            cfg,
+            training.clone(),
+        )?);
+        Ok(true)
     }
 }
 
@@ -157,6 +193,10 @@ impl GatedMlp {
         })
     }
 
+    pub(super) fn linears_mut(&mut self) -> [&mut Linear; 3] {
+        [&mut self.gate_proj, &mut self.up_proj, &mut self.down_proj]
+    }
+
     pub(super) fn forward(&self, x: &Tensor) -> Tensor {
         self.down_proj
             .forward(&(self.act.apply(&self.gate_proj.forward(x)) * self.up_proj.forward(x)))
@@ -214,6 +254,17 @@ impl TextModel {
                 w.device(),
             ),
         })
+    }
+
+    /// Every linear map of the layers (attention and MLP), for adapters.
+    pub(super) fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        let mut out = Vec::new();
+        for layer in &mut self.layers {
+            let a = &mut layer.self_attn;
+            out.extend([&mut a.q_proj, &mut a.k_proj, &mut a.v_proj, &mut a.o_proj]);
+            out.extend(layer.mlp.linears_mut());
+        }
+        out
     }
 
     pub(super) fn n_layers(&self) -> usize {

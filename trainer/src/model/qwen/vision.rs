@@ -201,6 +201,19 @@ impl VisionTower {
         })
     }
 
+    /// Every linear map of the blocks (attention and MLP; not the merger), for adapters.
+    pub(super) fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        let mut out = Vec::new();
+        for block in &mut self.blocks {
+            out.extend([&mut block.attn.qkv, &mut block.attn.proj]);
+            match &mut block.mlp {
+                Mlp::Plain { fc1, fc2, .. } => out.extend([fc1, fc2]),
+                Mlp::Gated(m) => out.extend(m.linears_mut()),
+            }
+        }
+        out
+    }
+
     /// The number of patches of `grids` and checks that each grid merges evenly.
     pub(super) fn check_grids(&self, grids: &[[i64; 3]]) -> Result<i64> {
         let m = self.cfg.spatial_merge_size as i64;
