@@ -3,11 +3,14 @@
 # policy (an action head over image patches and the text PP-OCRv6 reads) for `ui` clicks and
 # `spatial` referring expressions, SFT then GRPO, on the CPU.
 #
-#   scripts/recipes/default_model.sh                  # the shipped recipe (~75 min on 2 cores)
-#   SFT_STEPS=100 GRPO_STEPS=5 TRAIN_N=200 OUT=/tmp/d scripts/recipes/default_model.sh  # a quick try
+#   scripts/recipes/default_model.sh                  # the shipped recipe (~2.5 h on 2 cores)
+#   SFT_STEPS=100 SFT2_STEPS=50 GRPO_STEPS=5 TRAIN_N=200 TRAIN2_N=100 OUT=/tmp/d \
+#     scripts/recipes/default_model.sh                # a quick try
 #
-# Stages, each resumable (a killed run continues from its last checkpoint; finished stages
-# are skipped): data → perception (the runtime's reader on ui-ocr and ui-eval) → SFT → GRPO →
+# Stages, each resumable and each ≤ 90 min on 2 cores (a killed run continues from its last
+# checkpoint; finished stages are skipped, so the recipe can span two sessions): data →
+# perception (the runtime's reader on ui-ocr and ui-eval) → SFT → SFT continued on more
+# screens and scenes (sft2) → GRPO →
 # export (with the tch vs ONNX Runtime parity check) → held-out evaluation of the exported
 # package through the runtime's one pipeline (`reticle eval`: real OCR, ONNX Runtime) on the
 # held-out suite seeds and on the real-screen set → summary. Training and held-out data come
@@ -20,9 +23,11 @@ scripts/setup.sh all >&2
 source scripts/env.sh
 
 TRAIN_N=${TRAIN_N:-4000}      # records per suite whose text comes from the drawn labels
+TRAIN2_N=${TRAIN2_N:-3000}    # fresh records per suite added for the sft2 stage
 OCR_N=${OCR_N:-300}           # ui records whose text the runtime's reader reads
 EVAL_N=${EVAL_N:-200}         # held-out records per suite
 SFT_STEPS=${SFT_STEPS:-2000}
+SFT2_STEPS=${SFT2_STEPS:-1800}
 GRPO_STEPS=${GRPO_STEPS:-30}
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/pointer}
@@ -41,10 +46,13 @@ log() { printf '\n==> [%4ds] %s\n' "$(( $(date +%s) - START ))" "$*" >&2; }
 gen() {  # suite, n, seed, folder
   [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" >&2
 }
-log "data (train seeds 1000/1001/2000, held-out seeds 999999/999998)"
+log "data (train seeds 1000/1001/1003/1004/2000/2001, held-out seeds 999999/999998)"
 gen ui "$TRAIN_N" 1000 ui
 gen ui "$OCR_N" 1001 ui-ocr
+gen ui "$TRAIN2_N" 1003 ui2
+gen ui "$TRAIN2_N" 1004 ui3
 gen spatial "$TRAIN_N" 2000 spatial
+gen spatial "$TRAIN2_N" 2001 spatial2
 gen ui "$EVAL_N" 999999 ui-eval
 gen spatial "$EVAL_N" 999998 spatial-eval
 
@@ -54,7 +62,8 @@ for d in ui-ocr ui-eval; do
 done
 
 fill() {  # template → config with data paths and steps
-  sed -e "s#@DATA@#$DATA#g" -e "s/@SFT_STEPS@/$SFT_STEPS/g" -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
+  sed -e "s#@DATA@#$DATA#g" -e "s/@SFT_STEPS@/$SFT_STEPS/g" -e "s/@SFT2_STEPS@/$SFT2_STEPS/g" \
+    -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
   local name=$1 cmd=$2 dir=$OUT_ABS/$1
@@ -73,7 +82,8 @@ stage() {  # name, command, extra args…: runs or resumes one training stage
   touch "$dir/done"
 }
 stage sft sft
-stage grpo grpo --init "$OUT_ABS/sft"
+stage sft2 sft --init "$OUT_ABS/sft"
+stage grpo grpo --init "$OUT_ABS/sft2"
 
 log "export (with the parity check)"
 [ -f "$OUT_ABS/package/model.json" ] || $T export --run "$OUT_ABS/grpo" --out "$OUT_ABS/package" --check >&2
@@ -83,9 +93,11 @@ for s in ui spatial; do
   [ -f "$OUT_ABS/eval-$s.json" ] || $R eval --model "$OUT_ABS/package" --data "$DATA/$s-eval" --json > "$OUT_ABS/eval-$s.json"
 done
 [ -f "$OUT_ABS/eval-real.json" ] || $R eval --model "$OUT_ABS/package" --data evalsets/real-screens --json > "$OUT_ABS/eval-real.json"
-# The SFT checkpoint alone, for the table (trainer-side greedy eval on the same spans).
-for s in ui spatial; do
-  [ -f "$OUT_ABS/sft-eval-$s.json" ] || $T eval --run "$OUT_ABS/sft" --data "$DATA/$s-eval" --json --device "$DEVICE" > "$OUT_ABS/sft-eval-$s.json"
+# The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
+for st in sft sft2; do
+  for s in ui spatial; do
+    [ -f "$OUT_ABS/$st-eval-$s.json" ] || $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE" > "$OUT_ABS/$st-eval-$s.json"
+  done
 done
 "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/summary.py "$OUT_ABS" | tee "$OUT_ABS/summary.md"
 log "recipe done"

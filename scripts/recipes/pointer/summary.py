@@ -2,7 +2,7 @@
 
 Usage: python3 scripts/recipes/pointer/summary.py RUN_FOLDER
 
-Rows: the SFT checkpoint (trainer, libtorch, on the spans the runtime's reader wrote to
+Rows: the SFT and continued-SFT checkpoints (trainer, libtorch, on the spans the runtime's reader wrote to
 spans.jsonl) and the exported SFT→GRPO package (the runtime's pipeline: PP-OCRv6 + ONNX
 Runtime), on the held-out suite seeds; the exported package on the real-screen set. Then
 accuracy by element / expression kind, recomputed from the runtime's answers.
@@ -96,9 +96,10 @@ def main():
         "spatial": "spatial held-out (seed 999998; refer: point in mask)",
     }
     for suite in ("ui", "spatial"):
-        sft = load(f"{run}/sft-eval-{suite}.json")
-        if sft:
-            print(f"| {names[suite]} | SFT (trainer, libtorch) | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
+        for stage, label in (("sft", "SFT (trainer, libtorch)"), ("sft2", "SFT continued (sft2; trainer)")):
+            sft = load(f"{run}/{stage}-eval-{suite}.json")
+            if sft:
+                print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
         a, n = runtime_acc(load(f"{run}/eval-{suite}.json"))
         print(f"| {names[suite]} | SFT→GRPO, exported package (runtime: PP-OCRv6 + ONNX Runtime) | {a} | {n} |")
     a, n = runtime_acc(load(f"{run}/eval-real.json"))

@@ -610,6 +610,46 @@ fn refer(screen: &Screen, el: &El, rng: &mut ChaCha8Rng) -> Option<(String, Stri
                 format!("The checkbox next to {l} is at the {reg} of the {title} {noun}, at {at}. It is currently {state}."),
             )
         }
+        ElKind::Radio => {
+            let state = if el.checked == Some(true) {
+                "selected"
+            } else {
+                "not selected"
+            };
+            (
+                qual(
+                    &forms(&[
+                        "click the {L} radio button",
+                        "select {L}",
+                        "choose the {L} option",
+                        "click the radio button next to {L}",
+                    ]),
+                    &forms(&["select {L} in the {T} {N}"]),
+                    rng,
+                )?,
+                format!("The radio button next to {l} is at the {reg} of the {title} {noun}, at {at}. It is {state}."),
+            )
+        }
+        ElKind::Toggle => {
+            let (state, flip) = if el.checked == Some(true) {
+                ("on", "turn off {L}")
+            } else {
+                ("off", "turn on {L}")
+            };
+            (
+                qual(
+                    &forms(&[
+                        "click the {L} toggle",
+                        "click the switch next to {L}",
+                        flip,
+                        "switch {L}",
+                    ]),
+                    &forms(&["click the {L} switch in the {T} {N}"]),
+                    rng,
+                )?,
+                format!("The switch next to {l} is at the {reg} of the {title} {noun}, at {at}. It is {state}."),
+            )
+        }
         ElKind::Icon => {
             let n_same = screen
                 .els
@@ -933,6 +973,8 @@ pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result
     let weight = |k: ElKind| match k {
         ElKind::Button => 3.0,
         ElKind::TextField | ElKind::Checkbox | ElKind::Icon => 2.0,
+        // Only some windows have them: picked first when there.
+        ElKind::Radio | ElKind::Toggle => 4.0,
         ElKind::Menu | ElKind::MenuItem => 1.5,
         ElKind::Close | ElKind::DesktopIcon => 0.7,
         ElKind::Minimize => 0.4,

@@ -35,6 +35,8 @@ pub enum ElKind {
     Button,
     TextField,
     Checkbox,
+    Radio,
+    Toggle,
     Icon,
     Menu,
     MenuItem,
@@ -53,6 +55,8 @@ impl ElKind {
             ElKind::Button => "button",
             ElKind::TextField => "text_field",
             ElKind::Checkbox => "checkbox",
+            ElKind::Radio => "radio",
+            ElKind::Toggle => "toggle",
             ElKind::Icon => "icon",
             ElKind::Menu => "menu",
             ElKind::MenuItem => "menu_item",
@@ -100,6 +104,7 @@ pub enum Row {
     Check {
         label: String,
         checked: bool,
+        style: CheckStyle,
     },
     Buttons(Vec<(String, bool)>),
     List {
@@ -108,6 +113,24 @@ pub enum Row {
     },
     Link(String),
     Progress(f32),
+}
+
+/// How a two-state control is drawn (and named in instructions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStyle {
+    Box,
+    Radio,
+    Toggle,
+}
+
+impl CheckStyle {
+    pub fn kind(self) -> ElKind {
+        match self {
+            CheckStyle::Box => ElKind::Checkbox,
+            CheckStyle::Radio => ElKind::Radio,
+            CheckStyle::Toggle => ElKind::Toggle,
+        }
+    }
 }
 
 /// What a window contains.
@@ -318,6 +341,11 @@ pub fn random_spec(rng: &mut ChaCha8Rng) -> WindowSpec {
             spec.rows.push(Row::Check {
                 label: pick(rng, &["Remember me", "Keep me signed in", "Stay logged in"]).into(),
                 checked: rng.gen_bool(0.4),
+                style: if rng.gen_bool(0.3) {
+                    CheckStyle::Toggle
+                } else {
+                    CheckStyle::Box
+                },
             });
             if rng.gen_bool(0.6) {
                 spec.rows.push(Row::Link(
@@ -375,6 +403,12 @@ pub fn random_spec(rng: &mut ChaCha8Rng) -> WindowSpec {
                 let active = rng.gen_range(0..tabs.len());
                 spec.tabs = Some((tabs.iter().map(|s| s.to_string()).collect(), active));
             }
+            // Settings pages draw their on/off options as switches as often as as boxes.
+            let switches = if rng.gen_bool(0.5) {
+                CheckStyle::Toggle
+            } else {
+                CheckStyle::Box
+            };
             for label in some(
                 rng,
                 &[
@@ -393,7 +427,25 @@ pub fn random_spec(rng: &mut ChaCha8Rng) -> WindowSpec {
                 spec.rows.push(Row::Check {
                     label: label.into(),
                     checked: rng.gen_bool(0.5),
+                    style: switches,
                 });
+            }
+            if rng.gen_bool(0.5) {
+                let group = [
+                    ["Light", "Dark", "System"],
+                    ["Small", "Medium", "Large"],
+                    ["Daily", "Weekly", "Monthly"],
+                    ["Never", "Always", "Ask first"],
+                ][rng.gen_range(0..4)];
+                let n = rng.gen_range(2..=3);
+                let on = rng.gen_range(0..n);
+                for (i, label) in group.iter().take(n).enumerate() {
+                    spec.rows.push(Row::Check {
+                        label: (*label).into(),
+                        checked: i == on,
+                        style: CheckStyle::Radio,
+                    });
+                }
             }
             for label in some(
                 rng,
@@ -489,7 +541,22 @@ pub fn random_spec(rng: &mut ChaCha8Rng) -> WindowSpec {
                         )
                         .into(),
                         checked: rng.gen_bool(0.5),
+                        style: if rng.gen_bool(0.3) {
+                            CheckStyle::Toggle
+                        } else {
+                            CheckStyle::Box
+                        },
                     });
+                    if rng.gen_bool(0.4) {
+                        let on = rng.gen_range(0..3);
+                        for (i, label) in ["Low", "Medium", "High"].iter().enumerate() {
+                            spec.rows.push(Row::Check {
+                                label: format!("{label} quality"),
+                                checked: i == on,
+                                style: CheckStyle::Radio,
+                            });
+                        }
+                    }
                     spec.rows.push(buttons(rng, &[&["Cancel", "Export"]]));
                 }
                 _ => {
@@ -664,6 +731,7 @@ pub fn random_spec(rng: &mut ChaCha8Rng) -> WindowSpec {
                 )
                 .into(),
                 checked: rng.gen_bool(0.3),
+                style: CheckStyle::Box,
             });
             spec.rows.push(buttons(
                 rng,
@@ -1286,11 +1354,46 @@ impl Pen<'_> {
                     );
                     cy = fy + fh + d(10.0);
                 }
-                Row::Check { label, checked } => {
+                Row::Check {
+                    label,
+                    checked,
+                    style,
+                } => {
                     let bs = d(16.0);
                     let hh = d(24.0);
-                    let r = Rect::new(x0, cy + (hh - bs) / 2, bs, bs);
-                    if let Some(im) = img.as_deref_mut() {
+                    let r = match style {
+                        CheckStyle::Toggle => {
+                            let th = d(18.0);
+                            Rect::new(x0, cy + (hh - th) / 2, d(34.0), th)
+                        }
+                        _ => Rect::new(x0, cy + (hh - bs) / 2, bs, bs),
+                    };
+                    let edge = mix(t.border, t.text, 0.2);
+                    if let (Some(im), CheckStyle::Radio) = (img.as_deref_mut(), style) {
+                        let (cx, ccy) = r.center();
+                        let rad = bs as f32 / 2.0;
+                        let ring = if *checked { t.accent } else { edge };
+                        fill_circle(im, cx, ccy, rad, ring);
+                        fill_circle(im, cx, ccy, rad - (m.scale * 1.3).max(1.0), t.field);
+                        if *checked {
+                            fill_circle(im, cx, ccy, rad * 0.5, t.accent);
+                        }
+                    } else if let (Some(im), CheckStyle::Toggle) = (img.as_deref_mut(), style) {
+                        let track = if *checked {
+                            t.accent
+                        } else {
+                            mix(t.border, t.field, 0.3)
+                        };
+                        fill_round_rect(im, r, r.h as f32 / 2.0, track);
+                        let kr = r.h as f32 / 2.0 - (m.scale * 2.0).max(1.5);
+                        let (_, ccy) = r.center();
+                        let kx = if *checked {
+                            (r.x + r.w) as f32 - r.h as f32 / 2.0
+                        } else {
+                            r.x as f32 + r.h as f32 / 2.0
+                        };
+                        fill_circle(im, kx, ccy, kr, [255, 255, 255]);
+                    } else if let Some(im) = img.as_deref_mut() {
                         if t.style == Style::Classic {
                             bevel(im, r, t.field, true);
                         } else if *checked {
@@ -1328,14 +1431,14 @@ impl Pen<'_> {
                     self.text(
                         &mut img,
                         Ink::new(Weight::Regular, font, t.text),
-                        (x0 + bs + d(8.0), cy as f32 + hh as f32 / 2.0),
+                        (x0 + r.w + d(8.0), cy as f32 + hh as f32 / 2.0),
                         label,
                         win_id,
                     );
                     self.el(
                         &img,
                         El {
-                            kind: ElKind::Checkbox,
+                            kind: style.kind(),
                             label: label.to_string(),
                             rect: r,
                             window: win_id,
