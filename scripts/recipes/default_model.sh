@@ -93,6 +93,9 @@ for s in ui spatial; do
   [ -f "$OUT_ABS/eval-$s.json" ] || $R eval --model "$OUT_ABS/package" --data "$DATA/$s-eval" --json > "$OUT_ABS/eval-$s.json"
 done
 [ -f "$OUT_ABS/eval-real.json" ] || $R eval --model "$OUT_ABS/package" --data evalsets/real-screens --json > "$OUT_ABS/eval-real.json"
+log "robot: reticle robot's 3-D target vs the object's surface point on the held-out spatial frames"
+[ -f "$OUT_ABS/robot.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/robot_eval.py \
+  "$R" "$OUT_ABS/package" "$DATA/spatial-eval" "$OUT_ABS/robot.json" > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
 for st in sft sft2; do
   for s in ui spatial; do

@@ -104,6 +104,14 @@ def main():
         print(f"| {names[suite]} | SFT→GRPO, exported package (runtime: PP-OCRv6 + ONNX Runtime) | {a} | {n} |")
     a, n = runtime_acc(load(f"{run}/eval-real.json"))
     print(f"| real screens (evalsets/real-screens, never trained on) | SFT→GRPO, exported package | {a} | {n} |")
+    robot = load(f"{run}/robot.json")
+    if robot:
+        r = robot["summary"]
+        print(
+            f"| robot 3-D target within 2 cm of the object's surface point (spatial held-out object queries; "
+            f"`reticle robot`) | SFT→GRPO, exported package | {100 * r['within_2cm']:.1f} % "
+            f"(median error {100 * r['median_error_m']:.1f} cm) | {r['n']} |"
+        )
     for suite, data_file in (
         ("ui", f"{data}/ui-eval/data.jsonl"),
         ("spatial", f"{data}/spatial-eval/data.jsonl"),
