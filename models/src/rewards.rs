@@ -7,7 +7,8 @@
 //!
 //! | task / target            | accuracy term                                        |
 //! |--------------------------|------------------------------------------------------|
-//! | click, refer + box       | point in box (box answers → centre); shaped optional |
+//! | click, refer + box       | point in box (box answers → centre); shaped optional; |
+//! |                          | or GUI-G1's hit + IoU + box term for box answers     |
 //! | click, refer + mask      | point in mask; shaped optional                       |
 //! | click, refer + point     | point within `point_radius` of it; shaped optional   |
 //! | detect + boxes / box     | Visual-RFT IoU (plus the confidence term)            |
@@ -33,8 +34,8 @@ use serde::{Deserialize, Serialize};
 
 pub use detection::{detection_reward, match_detections, DetectionScore, Matches, IOU_MATCH};
 pub use pointing::{
-    distance_to_box, hit_reward, point_in_box, point_in_box_shaped, point_in_mask, shaped_reward,
-    PointTarget,
+    distance_to_box, gui_g1_reward, hit_reward, point_in_box, point_in_box_shaped, point_in_mask,
+    shaped_reward, PointTarget,
 };
 pub use text::{count_reward, label_accuracy, length_reward, normalize_label};
 
@@ -61,6 +62,39 @@ pub struct RewardConfig {
     /// Visual-RFT matching threshold (a match needs IoU above it).
     pub iou_threshold: f64,
     pub length: LengthConfig,
+    /// How a click on a box target is scored when the answer is a box: `point` (its centre,
+    /// as a point answer) or `gui-g1` ([`gui_g1_reward`]).
+    pub click: ClickReward,
+    /// The weights of GUI-G1's IoU and box terms (`click = "gui-g1"`).
+    pub gui_g1: GuiG1Weights,
+}
+
+/// The scoring of box answers to click / refer records with a box target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClickReward {
+    /// The box's centre is the click (hit, or shaped with `shaped`).
+    #[default]
+    Point,
+    /// GUI-G1: hit + α IoU + β box term.
+    GuiG1,
+}
+
+/// α and β of GUI-G1's click reward (the values of its code).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuiG1Weights {
+    pub iou: f64,
+    pub edge: f64,
+}
+
+impl Default for GuiG1Weights {
+    fn default() -> Self {
+        Self {
+            iou: 0.25,
+            edge: 0.125,
+        }
+    }
 }
 
 /// The weight of each reward term in the total.
@@ -101,6 +135,8 @@ impl Default for RewardConfig {
             process_sigma: 0.05,
             iou_threshold: IOU_MATCH,
             length: LengthConfig::default(),
+            click: ClickReward::Point,
+            gui_g1: GuiG1Weights::default(),
         }
     }
 }
@@ -137,6 +173,8 @@ impl RewardConfig {
             ("weights.process", w.process),
             ("weights.length", w.length),
             ("length.alpha", self.length.alpha),
+            ("gui_g1.iou", self.gui_g1.iou),
+            ("gui_g1.edge", self.gui_g1.edge),
         ];
         if let Some((name, v)) = weights.iter().find(|(_, v)| !v.is_finite()) {
             return Err(Error::invalid("reward config", format!("`{name}` is {v}")));
@@ -248,6 +286,17 @@ fn task_reward(
 ) -> (f64, Option<f64>) {
     let value = answer_to_original(&answer.value, frame);
     match (record.task, &record.target) {
+        (Task::Click | Task::Refer, Target::Box(gt)) if cfg.click == ClickReward::GuiG1 => {
+            // A point answer has no box: it can earn the hit only.
+            let r = match (value.boxes().and_then(|b| b.first()), value.first_point()) {
+                (Some(d), _) => {
+                    gui_g1_reward(&d.bbox, gt, frame.original, cfg.gui_g1.iou, cfg.gui_g1.edge)
+                }
+                (None, Some(p)) => hit_reward(&p, &PointTarget::Box(*gt)),
+                (None, None) => 0.0,
+            };
+            (r, None)
+        }
         (Task::Click | Task::Refer, target) => {
             let Some(target) = point_target(target, frame, mask, cfg) else {
                 tracing::debug!(id = %record.id, "no usable pointing target; accuracy 0");
@@ -495,6 +544,41 @@ mod tests {
             |c| c.shaped = true,
             (1.0, r, None, None, 1.0 + r),
         );
+        // GUI-G1: the exact box earns hit + 0.25 IoU + 0.125 box term; a point only the hit.
+        let g1 = |c: &mut RewardConfig| c.click = ClickReward::GuiG1;
+        check(
+            "<answer>[100,50,200,150]</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            g1,
+            (1.0, 1.375, None, None, 2.375),
+        );
+        check(
+            "<answer>(150,100)</answer>",
+            Mode::Direct,
+            &rec,
+            None,
+            g1,
+            (1.0, 1.0, None, None, 2.0),
+        );
+        // A box shrunk around the right centre keeps the hit and loses the rest.
+        let shrunk = score(
+            "<answer>[149,99,151,101]</answer>",
+            Mode::Direct,
+            &rec,
+            &frame(),
+            None,
+            100,
+            &RewardConfig {
+                click: ClickReward::GuiG1,
+                ..RewardConfig::default()
+            },
+        );
+        assert!(
+            shrunk.accuracy > 1.0 && shrunk.accuracy < 1.375,
+            "{shrunk:?}"
+        );
     }
 
     #[test]
@@ -738,6 +822,12 @@ mod tests {
         assert_eq!(cfg.weights.format, 1.0);
         assert!(cfg.validate().is_ok());
         assert!(toml::from_str::<RewardConfig>("shapd = true").is_err());
+        let g1: RewardConfig = toml::from_str("click = \"gui-g1\"\n[gui_g1]\niou = 0.5\n").unwrap();
+        assert_eq!(
+            (g1.click, g1.gui_g1.iou, g1.gui_g1.edge),
+            (ClickReward::GuiG1, 0.5, 0.125)
+        );
+        assert!(toml::from_str::<RewardConfig>("click = \"box\"").is_err());
         assert!(toml::from_str::<RewardConfig>("[weights]\nformt = 1.0").is_err());
         let back: RewardConfig =
             serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();

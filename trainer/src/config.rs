@@ -18,6 +18,17 @@
 //! [run]
 //! seed = 0
 //! ```
+//!
+//! A Hugging Face Qwen2-VL / Qwen2.5-VL checkpoint is fine-tuned with LoRA instead
+//! (docs/qwen.md):
+//!
+//! ```toml
+//! [model]
+//! architecture = "qwen2-vl"   # both families; config.json's model_type decides
+//! checkpoint = "Qwen2.5-VL-3B-Instruct"
+//! [lora]
+//! rank = 8
+//! ```
 
 use std::path::PathBuf;
 
@@ -29,30 +40,118 @@ use crate::data::PrepConfig;
 use crate::error::{Error, Result};
 use crate::generate::SampleConfig;
 use crate::grpo::loss::{LossConfig, ScaleRewards};
+use crate::model::qwen::lora::LoraConfig;
 use crate::model::{PointerConfig, VlmConfig};
 use crate::optim::AdamWConfig;
 pub use reticle_models::manifest::Architecture;
 
-/// Model size: a preset plus optional overrides of its fields.
+/// What `[model] architecture` names: a package architecture of the manifest, or a Hugging
+/// Face Qwen2-VL / Qwen2.5-VL checkpoint (fine-tuned with LoRA; no package can be exported
+/// from it yet, so it is not a manifest name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModelArchitecture {
+    #[default]
+    ReticleVlm,
+    Pointer,
+    /// Both families: the checkpoint's `config.json` (`model_type`) decides.
+    Qwen2Vl,
+}
+
+impl ModelArchitecture {
+    pub const QWEN2_VL: &'static str = "qwen2-vl";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelArchitecture::ReticleVlm => Architecture::ReticleVlm.name(),
+            ModelArchitecture::Pointer => Architecture::Pointer.name(),
+            ModelArchitecture::Qwen2Vl => Self::QWEN2_VL,
+        }
+    }
+}
+
+impl std::fmt::Display for ModelArchitecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A run's architecture equals a package architecture of the same name.
+impl PartialEq<Architecture> for ModelArchitecture {
+    fn eq(&self, other: &Architecture) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl std::str::FromStr for ModelArchitecture {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s == Self::QWEN2_VL {
+            return Ok(ModelArchitecture::Qwen2Vl);
+        }
+        match s.parse::<Architecture>() {
+            Ok(Architecture::ReticleVlm) => Ok(ModelArchitecture::ReticleVlm),
+            Ok(Architecture::Pointer) => Ok(ModelArchitecture::Pointer),
+            Err(_) => {
+                let known: Vec<&str> = Architecture::ALL
+                    .iter()
+                    .map(|a| a.name())
+                    .chain([Self::QWEN2_VL])
+                    .collect();
+                Err(format!(
+                    "unknown architecture `{s}` (known: {})",
+                    known.join(", ")
+                ))
+            }
+        }
+    }
+}
+
+impl Serialize for ModelArchitecture {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+// By hand, so that an unknown name lists the known ones.
+impl<'de> Deserialize<'de> for ModelArchitecture {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+fn default_size() -> String {
+    "micro".into()
+}
+
+/// Model size: a preset plus optional overrides of its fields; or a checkpoint folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
-    /// `reticle-vlm` (the default: writes answers as text) or `pointer` (an action head over
-    /// patches and read text); the same names as a package manifest's `architecture`.
+    /// `reticle-vlm` (the default: writes answers as text), `pointer` (an action head over
+    /// patches and read text) — the same names as a package manifest's `architecture` — or
+    /// `qwen2-vl` (a Hugging Face Qwen2-VL / Qwen2.5-VL checkpoint, fine-tuned with LoRA).
     #[serde(default)]
-    pub architecture: Architecture,
+    pub architecture: ModelArchitecture,
+    /// The preset of `reticle-vlm` and `pointer` (unused by `qwen2-vl`).
+    #[serde(default = "default_size")]
     pub size: String,
     /// Fields of [`VlmConfig`] to change from the preset.
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
     pub overrides: toml::Table,
+    /// `qwen2-vl`: the checkpoint folder (`config.json`, safetensors, tokenizer, processor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<PathBuf>,
 }
 
 impl Default for ModelSection {
     fn default() -> Self {
         Self {
-            architecture: Architecture::ReticleVlm,
-            size: "micro".into(),
+            architecture: ModelArchitecture::ReticleVlm,
+            size: default_size(),
             overrides: toml::Table::new(),
+            checkpoint: None,
         }
     }
 }
@@ -60,7 +159,7 @@ impl Default for ModelSection {
 impl ModelSection {
     /// The resolved ReticleVLM config (vocabulary size still to be set from the tokenizer).
     pub fn resolve(&self) -> Result<VlmConfig> {
-        if self.architecture != Architecture::ReticleVlm {
+        if self.architecture != ModelArchitecture::ReticleVlm {
             return Err(Error::Config(format!(
                 "[model] architecture is `{}`, not reticle-vlm",
                 self.architecture.name()
@@ -69,9 +168,24 @@ impl ModelSection {
         self.with_overrides(VlmConfig::preset(&self.size)?)
     }
 
+    /// The checkpoint folder of a `qwen2-vl` model.
+    pub fn qwen_checkpoint(&self) -> Result<&std::path::Path> {
+        if self.architecture != ModelArchitecture::Qwen2Vl {
+            return Err(Error::Config(format!(
+                "[model] architecture is `{}`, not qwen2-vl",
+                self.architecture
+            )));
+        }
+        self.checkpoint.as_deref().ok_or_else(|| {
+            Error::Config(
+                "[model] checkpoint: architecture qwen2-vl needs the checkpoint folder".into(),
+            )
+        })
+    }
+
     /// The resolved pointer policy config.
     pub fn resolve_pointer(&self) -> Result<PointerConfig> {
-        if self.architecture != Architecture::Pointer {
+        if self.architecture != ModelArchitecture::Pointer {
             return Err(Error::Config(format!(
                 "[model] architecture is `{}`, not pointer",
                 self.architecture.name()
@@ -224,6 +338,9 @@ pub struct TrainConfig {
     pub grpo: GrpoSection,
     pub optim: AdamWConfig,
     pub run: RunSection,
+    /// LoRA adapters of a `qwen2-vl` model (absent: [`LoraConfig::default`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
 }
 
 impl TrainConfig {
@@ -240,9 +357,34 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<()> {
         match self.model.architecture {
-            Architecture::ReticleVlm => self.model.resolve()?.validate()?,
-            Architecture::Pointer => {
+            ModelArchitecture::ReticleVlm => self.model.resolve()?.validate()?,
+            ModelArchitecture::Pointer => {
                 self.model.resolve_pointer()?;
+            }
+            ModelArchitecture::Qwen2Vl => {
+                self.model.qwen_checkpoint()?;
+                if !self.model.overrides.is_empty() {
+                    return Err(Error::Config(
+                        "[model.overrides] apply to reticle-vlm and pointer presets, not to a qwen2-vl checkpoint".into(),
+                    ));
+                }
+                if let Some(lora) = &self.lora {
+                    lora.validate()?;
+                }
+            }
+        }
+        if self.model.architecture != ModelArchitecture::Qwen2Vl {
+            if self.model.checkpoint.is_some() {
+                return Err(Error::Config(format!(
+                    "[model] checkpoint is for architecture qwen2-vl, not `{}`",
+                    self.model.architecture
+                )));
+            }
+            if self.lora.is_some() {
+                return Err(Error::Config(format!(
+                    "[lora] applies to architecture qwen2-vl, not `{}`",
+                    self.model.architecture
+                )));
             }
         }
         if self.data.train.is_empty() {
@@ -338,6 +480,38 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("unknown pointer size `base`"), "{err}");
+    }
+
+    #[test]
+    fn qwen_needs_a_checkpoint_and_checks_lora() {
+        let base = "[data]\ntrain=[\"d\"]\n[model]\narchitecture = \"qwen2-vl\"\n";
+        let err = |t: &str| TrainConfig::from_toml(t).unwrap_err().to_string();
+        assert!(err(base).contains("[model] checkpoint"), "{}", err(base));
+        let with_ck = format!("{base}checkpoint = \"ck\"\n");
+        let cfg = TrainConfig::from_toml(&with_ck).unwrap();
+        assert_eq!(cfg.model.architecture, ModelArchitecture::Qwen2Vl);
+        assert_eq!(cfg.lora, None);
+        assert_eq!(
+            TrainConfig::from_toml(&cfg.to_toml().unwrap()).unwrap(),
+            cfg
+        );
+        let e = err(&format!("{with_ck}[lora]\nrank = 0\n"));
+        assert!(e.contains("[lora]") && e.contains("rank"), "{e}");
+        let e = err(&format!(
+            "{with_ck}[lora]\ntarget_modules = [\"lm_head\"]\n"
+        ));
+        assert!(e.contains("unknown target module `lm_head`"), "{e}");
+        let e = err(&format!("{with_ck}[lora]\nrnk = 4\n"));
+        assert!(e.contains("rnk"), "{e}");
+        let e = err("[data]\ntrain=[\"d\"]\n[lora]\nrank = 4\n");
+        assert!(e.contains("[lora] applies to architecture qwen2-vl"), "{e}");
+        let e = err("[data]\ntrain=[\"d\"]\n[model]\ncheckpoint = \"ck\"\n");
+        assert!(
+            e.contains("[model] checkpoint is for architecture qwen2-vl"),
+            "{e}"
+        );
+        let e = err("[data]\ntrain=[\"d\"]\n[model]\narchitecture = \"mamba\"\n");
+        assert!(e.contains("known: reticle-vlm, pointer, qwen2-vl"), "{e}");
     }
 
     #[test]

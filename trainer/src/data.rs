@@ -182,41 +182,12 @@ impl Encoder {
 
     /// The reference completion text of a record, in the model's answer frame.
     pub fn target_text(&self, record: &Record, original: (u32, u32)) -> Result<String> {
-        let frame = self.frame(original)?;
-        let to_answer = |p: Point| round_point(frame.original_to_answer(p));
-        let value = match &record.target {
-            Target::Box(b) => match record.task {
-                reticle_models::dataset::Task::Detect => Value::Boxes(vec![Detection {
-                    bbox: round_box(frame.box_original_to_answer(b)),
-                    confidence: None,
-                }]),
-                _ => Value::Points(vec![to_answer(b.center())]),
-            },
-            Target::Boxes(bs) => Value::Boxes(
-                bs.iter()
-                    .map(|b| Detection {
-                        bbox: round_box(frame.box_original_to_answer(b)),
-                        confidence: None,
-                    })
-                    .collect(),
-            ),
-            Target::Point(p) => Value::Points(vec![to_answer(*p)]),
-            Target::Mask(path) => Value::Points(vec![to_answer(mask_point(path, &record.id)?)]),
-            Target::Label(l) => Value::Label(l.clone()),
-            Target::Count(n) => Value::Count(*n),
-        };
-        let think = match self.prep.mode {
-            Mode::Think => Some(map_coordinates(
-                record.cot.as_deref().unwrap_or("I look for the target."),
-                &|p| to_answer(p),
-            )),
-            Mode::Direct => None,
-        };
-        Ok(grammar::format_answer(
+        target_text(
+            record,
+            &self.frame(original)?,
+            (1000.0, 1000.0),
             self.prep.mode,
-            think.as_deref(),
-            &value,
-        ))
+        )
     }
 
     /// Builds the example of `record` (the `index`-th of its dataset).
@@ -280,19 +251,57 @@ pub fn preprocess_spec(prep: &PrepConfig, input: (u32, u32, usize)) -> Preproces
     }
 }
 
-fn round_point(p: Point) -> Point {
-    Point::new(
-        p.x.round().clamp(0.0, 1000.0),
-        p.y.round().clamp(0.0, 1000.0),
-    )
+/// The reference completion text of `record` in the answer frame of `frame`, coordinates
+/// rounded and clamped to `0..=max` (`(1000, 1000)` for `norm1000`, the model input's size for
+/// a pixel frame), with reference reasoning in `Mode::Think`.
+pub fn target_text(
+    record: &Record,
+    frame: &FrameMap,
+    max: (f64, f64),
+    mode: Mode,
+) -> Result<String> {
+    let to_answer = |p: Point| round_point(frame.original_to_answer(p), max);
+    let value = match &record.target {
+        Target::Box(b) => match record.task {
+            reticle_models::dataset::Task::Detect => Value::Boxes(vec![Detection {
+                bbox: round_box(frame.box_original_to_answer(b), max),
+                confidence: None,
+            }]),
+            _ => Value::Points(vec![to_answer(b.center())]),
+        },
+        Target::Boxes(bs) => Value::Boxes(
+            bs.iter()
+                .map(|b| Detection {
+                    bbox: round_box(frame.box_original_to_answer(b), max),
+                    confidence: None,
+                })
+                .collect(),
+        ),
+        Target::Point(p) => Value::Points(vec![to_answer(*p)]),
+        Target::Mask(path) => Value::Points(vec![to_answer(mask_point(path, &record.id)?)]),
+        Target::Label(l) => Value::Label(l.clone()),
+        Target::Count(n) => Value::Count(*n),
+    };
+    let think = match mode {
+        Mode::Think => Some(map_coordinates(
+            record.cot.as_deref().unwrap_or("I look for the target."),
+            &|p| to_answer(p),
+        )),
+        Mode::Direct => None,
+    };
+    Ok(grammar::format_answer(mode, think.as_deref(), &value))
 }
 
-fn round_box(b: BBox) -> BBox {
+fn round_point(p: Point, max: (f64, f64)) -> Point {
+    Point::new(p.x.round().clamp(0.0, max.0), p.y.round().clamp(0.0, max.1))
+}
+
+fn round_box(b: BBox, max: (f64, f64)) -> BBox {
     BBox::new(
-        b.x1.round().clamp(0.0, 1000.0),
-        b.y1.round().clamp(0.0, 1000.0),
-        b.x2.round().clamp(0.0, 1000.0),
-        b.y2.round().clamp(0.0, 1000.0),
+        b.x1.round().clamp(0.0, max.0),
+        b.y1.round().clamp(0.0, max.1),
+        b.x2.round().clamp(0.0, max.0),
+        b.y2.round().clamp(0.0, max.1),
     )
 }
 

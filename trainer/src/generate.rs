@@ -158,7 +158,7 @@ pub fn completion_logprobs(
 }
 
 /// Samples one token per row from `logits [B, V]`.
-fn sample_next(logits: &Tensor, cfg: &SampleConfig) -> Tensor {
+pub(crate) fn sample_next(logits: &Tensor, cfg: &SampleConfig) -> Tensor {
     if cfg.temperature == 0.0 {
         return logits.argmax(-1, false);
     }

@@ -16,8 +16,10 @@ pub mod model;
 pub mod optim;
 pub mod plot;
 pub mod pointer;
+pub mod qwen;
 pub mod run;
 pub mod session;
 pub mod sft;
+pub mod trainee;
 
 pub use error::{Error, Result};

@@ -6,17 +6,20 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use reticle_models::dataset::{self, Record};
+use reticle_models::geometry::FrameMap;
 use reticle_models::tokenizer::TextTokenizer;
-use tch::Device;
+use tch::{Device, Tensor};
 
 use crate::checkpoint::{self, load_into_varstore, varstore_named};
 use crate::config::TrainConfig;
 use crate::data::{tokenizer_corpus, Encoder, Example};
 use crate::error::{Error, Result};
+use crate::generate::{completion_logprobs, generate, SampleConfig};
 use crate::metrics_log::MetricsLog;
 use crate::model::{Policy, ReticleVlm, VlmConfig};
 use crate::optim::AdamW;
 use crate::run::RunDir;
+use crate::trainee::{GroupRows, Trainee};
 
 /// The tokenizer file inside a run directory.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
@@ -259,6 +262,134 @@ impl Session {
             &state,
             &self.cfg.run.checkpoint,
         )
+    }
+}
+
+/// ReticleVLM through the training loops' seam: images stretched to the model's input,
+/// `[image tokens][left-padded prompt][completion]`, positions that skip padding, and a frozen
+/// copy of the starting weights as GRPO's reference.
+impl Trainee for Session {
+    type Reference = ReticleVlm;
+    type Eval = EvalSet;
+
+    fn cfg(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
+    fn start_step(&self) -> u64 {
+        self.start_step
+    }
+
+    fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    fn device(&self) -> Device {
+        self.device
+    }
+
+    fn autocast(&self) -> bool {
+        Session::autocast(self)
+    }
+
+    fn optim_mut(&mut self) -> &mut AdamW {
+        &mut self.optim
+    }
+
+    fn log_mut(&mut self) -> &mut MetricsLog {
+        &mut self.log
+    }
+
+    fn sft_loss(&self, batch: &[usize]) -> Result<Tensor> {
+        crate::sft::sft_loss(self, batch)
+    }
+
+    fn sample(&self, batch: &[usize], group: usize, cfg: &SampleConfig) -> Result<Vec<Vec<i64>>> {
+        let pixels: Vec<&Tensor> = batch.iter().map(|&i| &self.examples[i].pixels).collect();
+        let px = self.encoder.pixel_batch(&pixels, self.device);
+        let prompts: Vec<Vec<i64>> = batch
+            .iter()
+            .map(|&i| self.examples[i].prompt_ids.clone())
+            .collect();
+        generate(
+            &self.model,
+            &px,
+            &prompts,
+            group,
+            cfg,
+            self.encoder.stop_tokens(),
+            true,
+        )
+    }
+
+    fn completion_text(&self, ids: &[i64]) -> Result<String> {
+        self.encoder.decode(ids)
+    }
+
+    fn answer_frame(&self, example: usize) -> Result<FrameMap> {
+        self.encoder.frame(self.examples[example].original)
+    }
+
+    fn logprobs(
+        &self,
+        groups: &[GroupRows<'_>],
+        reference: Option<&ReticleVlm>,
+    ) -> Result<(Tensor, Tensor)> {
+        let model: &dyn Policy = match reference {
+            Some(r) => r,
+            None => &self.model,
+        };
+        let pixels: Vec<&Tensor> = groups
+            .iter()
+            .map(|gr| &self.examples[gr.example].pixels)
+            .collect();
+        let px = self.encoder.pixel_batch(&pixels, self.device);
+        // Each image is encoded once and repeated for its group's rows.
+        let counts: Vec<i64> = groups
+            .iter()
+            .map(|gr| gr.completions.len() as i64)
+            .collect();
+        let feats = model.encode_images(&px).repeat_interleave_self_tensor(
+            &Tensor::from_slice(&counts).to_device(self.device),
+            0,
+            None,
+        );
+        let prompts: Vec<Vec<i64>> = groups
+            .iter()
+            .flat_map(|gr| {
+                std::iter::repeat_n(
+                    self.examples[gr.example].prompt_ids.clone(),
+                    gr.completions.len(),
+                )
+            })
+            .collect();
+        let comps: Vec<Vec<i64>> = groups
+            .iter()
+            .flat_map(|gr| gr.completions.iter().cloned())
+            .collect();
+        completion_logprobs(model, &feats, &prompts, &comps, self.encoder.stop_tokens())
+    }
+
+    fn reference(&self) -> Result<ReticleVlm> {
+        crate::grpo::trainer::reference_model(self)
+    }
+
+    fn eval_set(&self) -> Result<Option<EvalSet>> {
+        Session::eval_set(self)
+    }
+
+    fn end_of_step(
+        &mut self,
+        phase: &str,
+        done: u64,
+        total: u64,
+        eval: Option<&EvalSet>,
+    ) -> Result<()> {
+        Session::end_of_step(self, phase, done, total, eval)
+    }
+
+    fn checkpoint(&self, step: u64, state: serde_json::Value) -> Result<PathBuf> {
+        Session::checkpoint(self, step, state)
     }
 }
 

@@ -10,6 +10,7 @@ use crate::generate::completion_logprobs;
 use crate::metrics_log::Progress;
 use crate::model::Policy;
 use crate::session::{batch_indices, Session};
+use crate::trainee::Trainee;
 
 /// The mean negative log-likelihood of the reference completions of `batch`.
 pub fn sft_loss(s: &Session, batch: &[usize]) -> Result<Tensor> {
@@ -35,20 +36,22 @@ pub fn sft_loss(s: &Session, batch: &[usize]) -> Result<Tensor> {
 }
 
 /// Runs (or continues) SFT to `cfg.sft.steps` and returns the final training loss.
-pub fn run_sft(s: &mut Session) -> Result<f64> {
-    let total = s.cfg.sft.steps;
-    let mut progress = Progress::new(total, s.start_step);
+pub fn run_sft<T: Trainee>(s: &mut T) -> Result<f64> {
+    let total = s.cfg().sft.steps;
+    let start = s.start_step();
+    let mut progress = Progress::new(total, start);
     let mut last_loss = f64::NAN;
     let eval_set = s.eval_set()?;
-    for step in s.start_step..total {
-        let batch = batch_indices(s.examples.len(), s.cfg.sft.batch_size, s.cfg.run.seed, step);
-        let loss = tch::autocast(s.autocast(), || sft_loss(s, &batch))?;
+    for step in start..total {
+        let cfg = s.cfg();
+        let batch = batch_indices(s.records().len(), cfg.sft.batch_size, cfg.run.seed, step);
+        let loss = tch::autocast(s.autocast(), || s.sft_loss(&batch))?;
         let loss_v = f64::try_from(&loss)?;
         let mut values = BTreeMap::new();
         if loss_v.is_finite() {
-            s.optim.zero_grad();
+            s.optim_mut().zero_grad();
             loss.backward();
-            let stats = s.optim.step()?;
+            let stats = s.optim_mut().step()?;
             values.insert("grad_norm".into(), stats.grad_norm);
             values.insert("lr".into(), stats.lr);
             values.insert("skipped".into(), f64::from(u8::from(stats.skipped)));
@@ -58,7 +61,7 @@ pub fn run_sft(s: &mut Session) -> Result<f64> {
             values.insert("skipped".into(), 1.0);
         }
         values.insert("loss".into(), loss_v);
-        s.log.log(step + 1, "sft", &values)?;
+        s.log_mut().log(step + 1, "sft", &values)?;
         progress.update(step + 1, &[("loss", loss_v)]);
         s.end_of_step("sft", step + 1, total, eval_set.as_ref())?;
     }

@@ -184,3 +184,82 @@ mod tests {
         check((1.0, 1.0), &PointTarget::Mask(&empty), 0.0, 0.0);
     }
 }
+
+/// GUI-G1's click reward for a box answer (Zhou et al. 2025, §4: hit + α IoU + β box term),
+/// everything in original pixels of an image of size `image`:
+///
+/// - hit: 1 when the predicted box's centre lies in the target box, else 0;
+/// - IoU of the two boxes, weighted by `iou_weight` (α, 0.25 in the paper's code);
+/// - the box term, weighted by `edge_weight` (β, 0.125): the harmonic mean over the four
+///   edges of `1 − |predicted − target| / image side`. A box that shrinks or grows around the
+///   right centre keeps the hit but loses this term (and IoU), which is what stops GRPO from
+///   trading box size against the hit (small boxes) or the IoU (large ones).
+///
+/// A non-finite or inverted box earns 0; edges further off than the image side count 0.
+pub fn gui_g1_reward(
+    pred: &BBox,
+    target: &BBox,
+    image: (u32, u32),
+    iou_weight: f64,
+    edge_weight: f64,
+) -> f64 {
+    let corners = [pred.x1, pred.y1, pred.x2, pred.y2];
+    if corners.iter().any(|v| !v.is_finite()) || pred.x2 < pred.x1 || pred.y2 < pred.y1 {
+        return 0.0;
+    }
+    let hit = if PointTarget::Box(*target).contains(&pred.center()) {
+        1.0
+    } else {
+        0.0
+    };
+    let (w, h) = (f64::from(image.0.max(1)), f64::from(image.1.max(1)));
+    let closeness = [
+        (pred.x1 - target.x1, w),
+        (pred.y1 - target.y1, h),
+        (pred.x2 - target.x2, w),
+        (pred.y2 - target.y2, h),
+    ]
+    .map(|(d, side)| (1.0 - d.abs() / side).max(0.0));
+    let edge = if closeness.contains(&0.0) {
+        0.0
+    } else {
+        4.0 / closeness.iter().map(|c| 1.0 / c).sum::<f64>()
+    };
+    hit + iou_weight * pred.iou(target) + edge_weight * edge
+}
+
+#[cfg(test)]
+mod gui_g1_tests {
+    use super::*;
+
+    #[test]
+    fn gui_g1_pays_the_hit_the_overlap_and_the_right_size() {
+        let gt = BBox::new(100.0, 100.0, 200.0, 150.0);
+        let image = (1000, 500);
+        let r = |b: BBox| gui_g1_reward(&b, &gt, image, 0.25, 0.125);
+        // The exact box: 1 + 0.25 + 0.125.
+        assert!((r(gt) - 1.375).abs() < 1e-12);
+        // Same centre, shrunk to a dot or grown four-fold: the hit stays, IoU and the box
+        // term fall, so neither pays as much as the right size.
+        let dot = BBox::new(149.0, 124.0, 151.0, 126.0);
+        let big = BBox::new(50.0, 75.0, 250.0, 175.0);
+        assert!(r(dot) > 1.0 && r(dot) < r(gt), "{}", r(dot));
+        assert!(r(big) > 1.0 && r(big) < r(gt), "{}", r(big));
+        // Shifted 100 px right: the centre misses; IoU 0; x edges 0.1 of the width off, y
+        // edges exact: harmonic mean of (0.9, 1, 0.9, 1).
+        let off = BBox::new(200.0, 100.0, 300.0, 150.0);
+        let edge = 4.0 / (2.0 / 0.9 + 2.0);
+        assert!((r(off) - 0.125 * edge).abs() < 1e-12, "{}", r(off));
+        // Degenerate input earns nothing.
+        let raw = |x1, y1, x2, y2| BBox { x1, y1, x2, y2 };
+        assert_eq!(r(raw(f64::NAN, 0.0, 1.0, 1.0)), 0.0);
+        assert_eq!(r(raw(300.0, 100.0, 200.0, 150.0)), 0.0);
+        // An edge further off than the image side: the box term is 0, not negative.
+        let wide = BBox::new(100.0, 100.0, 1300.0, 150.0);
+        assert!(
+            (r(wide) - 0.25 * wide.iou(&gt)).abs() < 1e-12,
+            "{}",
+            r(wide)
+        );
+    }
+}

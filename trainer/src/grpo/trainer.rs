@@ -13,10 +13,10 @@ use super::loss::{advantages, grpo_loss, zero_variance_groups, LossInputs};
 use crate::checkpoint::{load_into_varstore, varstore_named};
 use crate::error::{Error, Result};
 use crate::eval::target_mask;
-use crate::generate::{completion_logprobs, generate};
 use crate::metrics_log::Progress;
 use crate::model::{Policy, ReticleVlm};
 use crate::session::{batch_indices, Session};
+use crate::trainee::{GroupRows, Trainee};
 
 /// The frozen reference's weights inside a GRPO run directory.
 pub const REFERENCE_FILE: &str = "reference.safetensors";
@@ -60,69 +60,57 @@ pub fn reference_model(s: &Session) -> Result<ReticleVlm> {
     Ok(reference)
 }
 
-fn mask_for<'a>(
-    s: &Session,
+fn mask_for<'a, T: Trainee>(
+    s: &T,
     cache: &'a mut HashMap<usize, Option<Mask>>,
     idx: usize,
 ) -> Result<Option<&'a Mask>> {
     if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(idx) {
-        e.insert(target_mask(&s.records[idx])?);
+        e.insert(target_mask(&s.records()[idx])?);
     }
     Ok(cache.get(&idx).and_then(Option::as_ref))
 }
 
 /// Samples and scores groups for `step`, refilling groups with no reward variance when
 /// dynamic sampling is on. Returns the kept groups and how many were dropped.
-fn collect_groups(
-    s: &Session,
+fn collect_groups<T: Trainee>(
+    s: &T,
     step: u64,
     masks: &mut HashMap<usize, Option<Mask>>,
 ) -> Result<(Vec<Group>, usize, usize, Timings)> {
-    let g = &s.cfg.grpo;
+    let cfg = s.cfg();
+    let g = &cfg.grpo;
+    let n_examples = s.records().len();
     let mut timings = Timings::default();
     let mut kept = Vec::new();
     let mut dropped = 0;
     let mut rounds = 0;
     for round in 0..=g.max_refill_rounds {
         rounds = round + 1;
-        let seed = s.cfg.run.seed ^ (round as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let seed = cfg.run.seed ^ (round as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
         let idxs = if round == 0 {
-            batch_indices(s.examples.len(), g.batch_prompts, s.cfg.run.seed, step)
+            batch_indices(n_examples, g.batch_prompts, cfg.run.seed, step)
         } else {
-            batch_indices(s.examples.len(), g.batch_prompts, seed, step)
+            batch_indices(n_examples, g.batch_prompts, seed, step)
         };
-        let pixels: Vec<&Tensor> = idxs.iter().map(|&i| &s.examples[i].pixels).collect();
-        let px = s.encoder.pixel_batch(&pixels, s.device);
-        let prompts: Vec<Vec<i64>> = idxs
-            .iter()
-            .map(|&i| s.examples[i].prompt_ids.clone())
-            .collect();
         let t0 = Instant::now();
-        let outs = generate(
-            &s.model,
-            &px,
-            &prompts,
-            g.group_size,
-            &g.sample,
-            s.encoder.stop_tokens(),
-            true,
-        )?;
+        let outs = s.sample(&idxs, g.group_size, &g.sample)?;
         timings.rollout += t0.elapsed().as_secs_f64();
         timings.rollout_tokens += outs.iter().map(Vec::len).sum::<usize>();
         let t0 = Instant::now();
         let mut groups = Vec::with_capacity(idxs.len());
         for (k, &idx) in idxs.iter().enumerate() {
             let completions = outs[k * g.group_size..(k + 1) * g.group_size].to_vec();
-            let frame = s.encoder.frame(s.examples[idx].original)?;
+            let frame = s.answer_frame(idx)?;
             let mask = mask_for(s, masks, idx)?;
             let rewards = completions
                 .iter()
                 .map(|c| {
-                    let text = s.encoder.decode(c)?;
+                    let text = s.completion_text(c)?;
                     Ok(rewards::score(
                         &text,
-                        s.cfg.prep.mode,
-                        &s.records[idx],
+                        cfg.prep.mode,
+                        &s.records()[idx],
                         &frame,
                         mask,
                         c.len(),
@@ -248,21 +236,21 @@ impl StepMetrics {
 }
 
 /// One GRPO step: rollouts, rewards, advantages, μ passes of clipped-objective updates.
-pub fn grpo_step(
-    s: &mut Session,
-    reference: Option<&ReticleVlm>,
+pub fn grpo_step<T: Trainee>(
+    s: &mut T,
+    reference: Option<&T::Reference>,
     step: u64,
     masks: &mut HashMap<usize, Option<Mask>>,
 ) -> Result<StepMetrics> {
     // Sampling is seeded per step, so a resumed run draws the same completions.
     tch::manual_seed(
-        (s.cfg.run.seed as i64)
+        (s.cfg().run.seed as i64)
             .wrapping_mul(1_000_003)
             .wrapping_add(step as i64),
     );
     let (groups, dropped, rounds, timings) = collect_groups(s, step, masks)?;
     let update_start = Instant::now();
-    let g = s.cfg.grpo.clone();
+    let g = s.cfg().grpo.clone();
     let all: Vec<&RewardBreakdown> = groups.iter().flat_map(|gr| gr.rewards.iter()).collect();
     let mut v = StepMetrics {
         rollout_s: timings.rollout,
@@ -294,63 +282,41 @@ pub fn grpo_step(
         g.scale_rewards,
         g.advantage_eps,
     )?
-    .to_device(s.device);
+    .to_device(s.device());
     let reward_std = f64::try_from(Tensor::from_slice(&totals).std(true))?;
 
     // Micro-batches hold whole groups so each image is encoded once per micro-batch.
     let groups_per_micro = groups.len().div_ceil(g.grad_accum);
-    let micro: Vec<&[Group]> = groups.chunks(groups_per_micro).collect();
-    let rows = |chunk: &[Group]| -> (Tensor, Vec<Vec<i64>>, Vec<Vec<i64>>) {
-        let pixels: Vec<&Tensor> = chunk
-            .iter()
-            .map(|gr| &s.examples[gr.example].pixels)
-            .collect();
-        let px = s.encoder.pixel_batch(&pixels, s.device);
-        let prompts = chunk
-            .iter()
-            .flat_map(|gr| {
-                std::iter::repeat_n(s.examples[gr.example].prompt_ids.clone(), g.group_size)
-            })
-            .collect();
-        let comps = chunk
-            .iter()
-            .flat_map(|gr| gr.completions.iter().cloned())
-            .collect();
-        (px, prompts, comps)
-    };
-    let feats = |m: &dyn Policy, px: &Tensor| {
-        m.encode_images(px)
-            .repeat_interleave_self_int(g.group_size as i64, 0, None)
-    };
-    let stop = s.encoder.stop_tokens();
+    let micro: Vec<Vec<GroupRows<'_>>> = groups
+        .chunks(groups_per_micro)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|gr| GroupRows {
+                    example: gr.example,
+                    completions: &gr.completions,
+                })
+                .collect()
+        })
+        .collect();
     // Log-probabilities of the sampling policy and of the reference, before any update.
     let mut old = Vec::with_capacity(micro.len());
     let mut refs = Vec::with_capacity(micro.len());
     for chunk in &micro {
-        let (px, prompts, comps) = rows(chunk);
-        old.push(
-            tch::no_grad(|| {
-                completion_logprobs(&s.model, &feats(&s.model, &px), &prompts, &comps, stop)
-            })?
-            .0,
-        );
+        old.push(tch::no_grad(|| s.logprobs(chunk, None))?.0);
         refs.push(match reference {
-            Some(r) if g.loss.beta > 0.0 => Some(
-                tch::no_grad(|| completion_logprobs(r, &feats(r, &px), &prompts, &comps, stop))?.0,
-            ),
+            Some(r) if g.loss.beta > 0.0 => Some(tch::no_grad(|| s.logprobs(chunk, Some(r)))?.0),
             _ => None,
         });
     }
     let (mut kl, mut clip, mut loss_sum, mut grad_norm, mut lr, mut skipped) =
         (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for _pass in 0..g.mu {
-        s.optim.zero_grad();
+        s.optim_mut().zero_grad();
         let mut row = 0i64;
         for (k, chunk) in micro.iter().enumerate() {
-            let (px, prompts, comps) = rows(chunk);
-            let n_rows = comps.len() as i64;
-            let (logp, mask) =
-                completion_logprobs(&s.model, &feats(&s.model, &px), &prompts, &comps, stop)?;
+            let n_rows = chunk.iter().map(|gr| gr.completions.len()).sum::<usize>() as i64;
+            let (logp, mask) = s.logprobs(chunk, None)?;
             let out = grpo_loss(
                 &LossInputs {
                     logp: &logp,
@@ -373,7 +339,7 @@ pub fn grpo_step(
             clip += out.clip_frac / (micro.len() * g.mu) as f64;
             row += n_rows;
         }
-        let stats = s.optim.step()?;
+        let stats = s.optim_mut().step()?;
         grad_norm = stats.grad_norm;
         lr = stats.lr;
         skipped += f64::from(u8::from(stats.skipped));
@@ -392,25 +358,26 @@ pub fn grpo_step(
 }
 
 /// Runs (or continues) GRPO to `cfg.grpo.steps`; returns the mean reward of the last step.
-pub fn run_grpo(s: &mut Session) -> Result<f64> {
-    let reference = if s.cfg.grpo.loss.beta > 0.0 {
-        Some(reference_model(s)?)
+pub fn run_grpo<T: Trainee>(s: &mut T) -> Result<f64> {
+    let reference = if s.cfg().grpo.loss.beta > 0.0 {
+        Some(s.reference()?)
     } else {
         None
     };
-    let total = s.cfg.grpo.steps;
-    let mut progress = Progress::new(total, s.start_step);
+    let total = s.cfg().grpo.steps;
+    let start = s.start_step();
+    let mut progress = Progress::new(total, start);
     let mut masks = HashMap::new();
     let eval = s.eval_set()?;
     let mut last_reward = f64::NAN;
     let autocast = s.autocast();
-    for step in s.start_step..total {
+    for step in start..total {
         let values = tch::autocast(autocast, || {
             grpo_step(s, reference.as_ref(), step, &mut masks)
         })?;
         let done = step + 1;
         last_reward = values.reward;
-        s.log.log(done, "grpo", &values.to_map())?;
+        s.log_mut().log(done, "grpo", &values.to_map())?;
         progress.update(
             done,
             &[

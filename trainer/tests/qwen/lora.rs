@@ -1,5 +1,5 @@
 //! LoRA on the Qwen2.5-VL checkpoint: a fresh adapter changes nothing, a few SFT steps on one
-//! example lower its loss, and only the adapters move.
+//! example lower its loss, only the adapters move, and switching them off gives the base.
 
 use anyhow::{ensure, Result};
 use reticle_models::tokenizer::TextTokenizer;
@@ -102,6 +102,16 @@ fn lora_sft_steps_lower_the_loss_and_only_adapters_move() -> Result<()> {
          {initial:.3} → {last:.3} (training losses {losses:.3?})"
     );
     ensure!(last < 0.5 * initial, "loss {initial} → {last}");
+    // Adapters switched off compute the base model exactly (GRPO's reference for the KL).
+    model.set_adapters_enabled(false);
+    let base_logits = tch::no_grad(|| model.forward(&ids, Some(images)))?;
+    ensure!(
+        base_logits.equal(&before),
+        "the model with its adapters off is not the base"
+    );
+    model.set_adapters_enabled(true);
+    let trained = tch::no_grad(|| model.forward(&ids, Some(images)))?;
+    ensure!(!trained.equal(&before), "the adapters are not back on");
     for (name, value) in &base {
         ensure!(
             model.var_store().variables()[name].equal(value),

@@ -5,8 +5,9 @@
 //! all` gives `transformers`) builds one tiny random checkpoint of each family at test time,
 //! saves it with `save_pretrained` (the Qwen2.5-VL one sharded) and writes its logits and greedy
 //! tokens; the tests load the same folders with reticle and require logits within 1e-4 and the
-//! same greedy tokens. Also: load errors name the tensor, bf16/f16 files load as f32, and LoRA
-//! SFT steps on one example lower its loss with the base frozen. Without the venv the tests
+//! same greedy tokens. Also: load errors name the tensor, bf16/f16 files load as f32, LoRA
+//! SFT steps on one example lower its loss with the base frozen, and `reticle-train sft|grpo`
+//! with `architecture = "qwen2-vl"` trains the adapters through the shared loops (`train`). Without the venv the tests
 //! fail and say so; they are never skipped.
 
 // Test helpers fail loudly: a panic is the test failure we want.
@@ -15,4 +16,5 @@
 mod load;
 mod lora;
 mod parity;
+mod train;
 mod util;

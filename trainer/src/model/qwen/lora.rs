@@ -67,7 +67,7 @@ impl Default for LoraConfig {
 impl LoraConfig {
     /// Refuses values that make no adapter or an undefined one, naming the field.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Config(format!("lora: {m}")));
+        let bad = |m: String| Err(Error::Config(format!("[lora] {m}")));
         if self.rank == 0 {
             return bad("rank must be positive".into());
         }
@@ -107,6 +107,14 @@ impl LoraConfig {
     }
 }
 
+/// Switches every adapter of a model shares: training mode (dropout on) and whether the
+/// adapters are applied at all (off: the base model, e.g. GRPO's reference for the KL).
+#[derive(Debug, Default)]
+pub(super) struct LoraFlags {
+    pub(super) training: AtomicBool,
+    pub(super) disabled: AtomicBool,
+}
+
 /// One adapter: `(α / r) · B A dropout(x)`.
 #[derive(Debug)]
 pub(super) struct LoraAdapter {
@@ -114,7 +122,7 @@ pub(super) struct LoraAdapter {
     b: Tensor,
     scale: f64,
     dropout: f64,
-    training: Arc<AtomicBool>,
+    flags: Arc<LoraFlags>,
 }
 
 impl LoraAdapter {
@@ -125,7 +133,7 @@ impl LoraAdapter {
         in_dim: i64,
         out_dim: i64,
         cfg: &LoraConfig,
-        training: Arc<AtomicBool>,
+        flags: Arc<LoraFlags>,
     ) -> Result<Self> {
         let path = module.split('.').fold(vs.root(), |p, part| p.sub(part));
         let r = cfg.rank as i64;
@@ -146,12 +154,17 @@ impl LoraAdapter {
             b,
             scale: cfg.alpha / cfg.rank as f64,
             dropout: cfg.dropout,
-            training,
+            flags,
         })
     }
 
+    /// Whether the adapter is applied (not switched off for a base-model forward).
+    pub(super) fn enabled(&self) -> bool {
+        !self.flags.disabled.load(Ordering::Relaxed)
+    }
+
     pub(super) fn forward(&self, x: &Tensor) -> Tensor {
-        let train = self.training.load(Ordering::Relaxed);
+        let train = self.flags.training.load(Ordering::Relaxed);
         let x = if train && self.dropout > 0.0 {
             x.dropout(self.dropout, true)
         } else {

@@ -21,14 +21,15 @@ pub mod lora;
 pub mod rope;
 pub mod weights;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
+use crate::generate::{sample_next, SampleConfig};
 use crate::model::KvCache;
-use lora::LoraConfig;
+use lora::{LoraConfig, LoraFlags};
 use reticle_models::qwen::{CheckpointDir, QwenConfig};
 use rope::{rope_index, MropePositions};
 
@@ -95,8 +96,8 @@ pub struct QwenVl {
     lm_head: Tensor,
     /// The adapters' variables and config, once [`QwenVl::add_lora`] ran.
     lora: Option<(nn::VarStore, LoraConfig)>,
-    /// Training mode (adapter dropout on), shared with the adapters.
-    training: Arc<AtomicBool>,
+    /// Training mode (adapter dropout on) and the adapters' on/off switch, shared with them.
+    flags: Arc<LoraFlags>,
 }
 
 impl QwenVl {
@@ -128,7 +129,7 @@ impl QwenVl {
             text,
             lm_head,
             lora: None,
-            training: Arc::new(AtomicBool::new(false)),
+            flags: Arc::new(LoraFlags::default()),
         })
     }
 
@@ -142,10 +143,10 @@ impl QwenVl {
         let vs = nn::VarStore::new(self.device());
         let mut n = 0;
         for linear in self.text.linears_mut() {
-            n += usize::from(linear.attach_lora(&vs, cfg, false, &self.training)?);
+            n += usize::from(linear.attach_lora(&vs, cfg, false, &self.flags)?);
         }
         for linear in self.visual.linears_mut() {
-            n += usize::from(linear.attach_lora(&vs, cfg, true, &self.training)?);
+            n += usize::from(linear.attach_lora(&vs, cfg, true, &self.flags)?);
         }
         if n == 0 {
             return Err(Error::Config(format!(
@@ -175,7 +176,149 @@ impl QwenVl {
 
     /// Training mode turns the adapters' dropout on.
     pub fn set_training(&self, training: bool) {
-        self.training.store(training, Ordering::Relaxed);
+        self.flags.training.store(training, Ordering::Relaxed);
+    }
+
+    /// Switches the adapters off (`false`: forward passes compute the base model, GRPO's
+    /// reference for the KL, with no second copy of the weights) or back on.
+    pub fn set_adapters_enabled(&self, enabled: bool) {
+        self.flags.disabled.store(!enabled, Ordering::Relaxed);
+    }
+
+    /// The adapters' variables, mutable (to load a checkpoint into them).
+    pub fn lora_var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
+        self.lora.as_mut().map(|(vs, _)| vs)
+    }
+
+    /// The vocabulary ids of the vision tokens (`<|vision_start|>`, `<|image_pad|>`, …), which
+    /// a completion never contains: sampling leaves them out.
+    pub fn vision_token_ids(&self) -> Vec<i64> {
+        let t = &self.config.tokens;
+        [
+            t.image_token_id,
+            t.video_token_id,
+            t.vision_start_token_id,
+            t.vision_end_token_id,
+        ]
+        .map(i64::from)
+        .to_vec()
+    }
+
+    /// Per-token log-probabilities of several `completions` of one prompt, batched: returns
+    /// `(logp [G, T], mask [G, T])`, differentiable through the adapters. The completions are
+    /// right-padded with `pad` (the causal mask keeps padding out of every real token's
+    /// context) and continue the prompt's positions as generation does.
+    pub fn completion_logprobs(
+        &self,
+        prompt_ids: &[i64],
+        images: Option<QwenImages<'_>>,
+        completions: &[Vec<i64>],
+        pad: i64,
+    ) -> Result<(Tensor, Tensor)> {
+        if prompt_ids.is_empty() || completions.is_empty() {
+            return Err(Error::Config("empty prompt or no completion".into()));
+        }
+        let device = self.device();
+        let (c_ids, c_mask) = crate::generate::pad_completions(completions, pad, device);
+        let (g, t) = (c_ids.size()[0], c_ids.size()[1]);
+        let p = prompt_ids.len() as i64;
+        let grids = images.map_or(&[][..], |i| i.grid_thw);
+        let positions = rope_index(
+            prompt_ids,
+            i64::from(self.config.tokens.image_token_id),
+            grids,
+            self.config.vision.spatial_merge_size as i64,
+        )?;
+        // Completion token j sits at p + j + delta in all three rows.
+        let tail = Tensor::arange(t, (Kind::Int64, device)) + (p + positions.delta);
+        let pos = Tensor::cat(
+            &[
+                positions.to_tensor(device).expand([3, g, p], false),
+                tail.view([1, 1, t]).expand([3, g, t], false),
+            ],
+            2,
+        );
+        let prompt = self.embed(prompt_ids, images)?;
+        let vocab = self.config.text.vocab_size as i64;
+        if completions
+            .iter()
+            .flatten()
+            .any(|&id| id < 0 || id >= vocab)
+        {
+            return Err(Error::Config(format!(
+                "a completion token is outside the vocabulary of {vocab}"
+            )));
+        }
+        let comp = self
+            .text
+            .embed_tokens
+            .index_select(0, &c_ids.view([-1]))
+            .view([g, t, -1]);
+        let embeds = Tensor::cat(&[prompt.expand([g, p, -1], false), comp], 1);
+        let hidden = self.text.forward(&embeds, &pos, None);
+        // The token at position s is predicted at s − 1; the head runs on those rows only.
+        let logits = hidden
+            .narrow(1, p - 1, t)
+            .linear::<Tensor>(&self.lm_head, None);
+        let logp = logits
+            .log_softmax(-1, Kind::Float)
+            .gather(2, &c_ids.unsqueeze(-1), false)
+            .squeeze_dim(-1);
+        Ok((logp * &c_mask, c_mask))
+    }
+
+    /// `group` sampled completions of one prompt with the KV cache: one prefill, then the
+    /// cache repeated `group` times and one batched step per token. A row ends after one of
+    /// `stop_ids` (included) or at `cfg.max_new_tokens`; vision tokens are never sampled.
+    pub fn sample(
+        &self,
+        prompt_ids: &[i64],
+        images: Option<QwenImages<'_>>,
+        group: usize,
+        cfg: &SampleConfig,
+        stop_ids: &[i64],
+    ) -> Result<Vec<Vec<i64>>> {
+        cfg.validate()?;
+        if group == 0 {
+            return Err(Error::Config("sampling needs a group of at least 1".into()));
+        }
+        tch::no_grad(|| {
+            let device = self.device();
+            let mut cache = self.new_cache();
+            let prefill = self.prefill(prompt_ids, images, Some(&mut cache))?;
+            let delta = prefill.positions.delta;
+            let rows = Tensor::zeros([group as i64], (Kind::Int64, device));
+            let mut cache = cache.index_select(&rows);
+            let banned = Tensor::from_slice(&self.vision_token_ids()).to_device(device);
+            let mut logits = prefill.logits.select(1, -1).index_select(0, &rows);
+            let mut out: Vec<Vec<i64>> = vec![Vec::new(); group];
+            let mut done = vec![false; group];
+            for _ in 0..cfg.max_new_tokens {
+                let allowed = logits.index_fill(-1, &banned, f64::NEG_INFINITY);
+                let next = sample_next(&allowed, cfg);
+                let tokens: Vec<i64> = Vec::<i64>::try_from(&next)?;
+                for (i, &tok) in tokens.iter().enumerate() {
+                    if !done[i] {
+                        out[i].push(tok);
+                        done[i] = stop_ids.contains(&tok);
+                    }
+                }
+                if done.iter().all(|&d| d) {
+                    break;
+                }
+                // Finished rows keep stepping (their tokens are dropped): one batch shape.
+                let embeds = self
+                    .text
+                    .embed_tokens
+                    .index_select(0, &next.to_kind(Kind::Int64))
+                    .unsqueeze(1);
+                let position = cache.len() + delta;
+                let positions = Tensor::full([3, group as i64, 1], position, (Kind::Int64, device));
+                let hidden = self.text.forward(&embeds, &positions, Some(&mut cache));
+                logits = hidden.linear::<Tensor>(&self.lm_head, None).select(1, 0);
+            }
+            Ok(out)
+        })
     }
 
     /// The mean negative log-likelihood of `completion` after the prompt (teacher forcing):

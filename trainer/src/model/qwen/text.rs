@@ -2,12 +2,11 @@
 //! attention with biased q/k/v and M-RoPE, SwiGLU MLP) as `Qwen2VLTextModel` /
 //! `Qwen2_5_VLTextModel` in eager attention. Both families share it unchanged.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use tch::{nn, Kind, Tensor};
 
-use super::lora::{LoraAdapter, LoraConfig};
+use super::lora::{LoraAdapter, LoraConfig, LoraFlags};
 use super::rope::{rotate_half, TextRotary};
 use super::weights::Weights;
 use crate::error::Result;
@@ -65,8 +64,8 @@ impl Linear {
     pub(super) fn forward(&self, x: &Tensor) -> Tensor {
         let y = x.linear(&self.weight, self.bias.as_ref());
         match &self.lora {
-            Some(lora) => y + lora.forward(x),
-            None => y,
+            Some(lora) if lora.enabled() => y + lora.forward(x),
+            _ => y,
         }
     }
 
@@ -76,7 +75,7 @@ impl Linear {
         vs: &nn::VarStore,
         cfg: &LoraConfig,
         vision: bool,
-        training: &Arc<AtomicBool>,
+        flags: &Arc<LoraFlags>,
     ) -> Result<bool> {
         if !cfg.targets(&self.name, vision) {
             return Ok(false);
@@ -88,7 +87,7 @@ impl Linear {
             size[1],
             size[0],
             cfg,
-            training.clone(),
+            flags.clone(),
         )?);
         Ok(true)
     }
