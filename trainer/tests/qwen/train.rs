@@ -1,7 +1,8 @@
 //! `reticle-train sft|grpo` on the tiny random Qwen2.5-VL checkpoint with LoRA, through the
 //! same loops as the other architectures: SFT lowers the loss, checkpoints hold only the
 //! adapters, `--resume` continues to the same adapters as an uninterrupted run, and GRPO
-//! (after SFT, `--init`) logs finite rewards, loss and a non-zero KL to the base model.
+//! (after SFT, `--init`) logs finite rewards, loss and a non-zero KL to the base model; the
+//! Qwen2-VL checkpoint answers in `norm1000` and trains too.
 //!
 //! The peer's tokenizer knows 20 words; the copy used here also knows the answer grammar
 //! (`<answer>`, `</answer>`, `<think>`, `</think>` and single digits as added tokens, decoded
@@ -21,11 +22,11 @@ use tch::Device;
 
 use crate::util::{copy_dir, peer, test_image};
 
-/// The Qwen2.5-VL checkpoint of the peer, its tokenizer taught the answer grammar.
-fn grammar_checkpoint(dir: &Path) -> Result<PathBuf> {
+/// A checkpoint of the peer (`FAMILIES[family]`), its tokenizer taught the answer grammar.
+fn grammar_checkpoint_of(dir: &Path, family: usize) -> Result<PathBuf> {
     let run = peer()?;
-    let out = dir.join("qwen2_5_vl");
-    copy_dir(&run.checkpoints[1].dir, &out)?;
+    let out = dir.join(crate::util::FAMILIES[family].0);
+    copy_dir(&run.checkpoints[family].dir, &out)?;
     let path = out.join("tokenizer.json");
     let mut tk: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
     // `tokenizers` gives added tokens the ids after the model's vocabulary in order, so
@@ -54,6 +55,11 @@ fn grammar_checkpoint(dir: &Path) -> Result<PathBuf> {
     tk["decoder"] = json!({"type": "Fuse"});
     std::fs::write(&path, serde_json::to_vec_pretty(&tk)?)?;
     Ok(out)
+}
+
+/// The Qwen2.5-VL checkpoint (untied, sharded, window attention) with the grammar.
+fn grammar_checkpoint(dir: &Path) -> Result<PathBuf> {
+    grammar_checkpoint_of(dir, 1)
 }
 
 /// Two click records on 150×90 images (the processor resizes them to 140×84).
@@ -300,6 +306,23 @@ fn qwen_lora_grpo_runs_end_to_end_through_reticle_train() -> Result<()> {
         saved.len() == 28 && saved.iter().all(|(n, _)| n.contains(".lora_")),
         "the GRPO checkpoint holds more than the adapters"
     );
+    Ok(())
+}
+
+#[test]
+fn qwen2_vl_answers_in_norm1000_and_trains() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let ckpt = grammar_checkpoint_of(dir.path(), 0)?;
+    let data = dataset(dir.path())?;
+    let sft = SFT.replace("steps = 16", "steps = 2");
+    let out = dir.path().join("run");
+    let mut s = start(&out, Some(config(&ckpt, &data, &sft)), false)?;
+    // The box centre (40,25) of the 150×90 image in thousandths: (266.7, 277.8).
+    let text = s.encoder.decode(&s.examples[0].target_ids)?;
+    ensure!(text == "<answer>(267,278)</answer>", "{text:?}");
+    let loss = run_sft(&mut s)?;
+    ensure!(loss.is_finite(), "loss {loss}");
+    ensure!(adapters(&out, 2)?.len() == 28, "adapter tensors");
     Ok(())
 }
 
