@@ -30,10 +30,11 @@ print("# reticle default package: the pointer policy (ui clicks + spatial referr
 print("The model `reticle` uses when no `--model` is given. Reproduce it with one command:\n")
 print("```sh\nscripts/recipes/default_model.sh\n```\n")
 print("An action head over image patches and the text PP-OCRv6 reads (docs/pointer.md), trained "
-      "with SFT (GUI-Actor's loss) then GRPO on point rewards, on the 2-core CPU: 4,000 `ui` "
-      "records (seed 1000) whose text is the drawn labels, 300 `ui` records (seed 1001) read by "
-      "the runtime's reader, 4,000 `spatial` records (seed 2000). Configs: "
-      "`scripts/recipes/pointer/{sft,grpo}.toml`. The PP-OCRv6 graphs are not in this folder: "
+      "with SFT (GUI-Actor's loss), SFT continued on more data, then GRPO on point rewards, on the "
+      "2-core CPU: 4,000 + 3,000 + 3,000 `ui` records (seeds 1000, 1003, 1004; ui3 has radio "
+      "buttons and switches) whose text is the drawn labels, 300 `ui` records (seed 1001) read by "
+      "the runtime's reader, 4,000 + 3,000 `spatial` records (seeds 2000, 2001). Configs: "
+      "`scripts/recipes/pointer/{sft,sft2,grpo}.toml`. The PP-OCRv6 graphs are not in this folder: "
       "`scripts/setup.sh runtime` fetches them from the `rapidocr` wheel and the manifest pins "
       "their SHA-256.\n")
 print(f"**Held-out accuracy** (exported package through the runtime: real OCR, ONNX Runtime, "
