@@ -236,9 +236,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a)
             if run_architecture(&a.run.join("config.toml"))? == ModelArchitecture::Qwen2Vl =>
         {
-            bail!(
-                "eval of qwen2-vl runs is not built yet (docs/qwen.md); the run's metrics.jsonl has the training rewards"
-            )
+            let dev = device(&a.device)?;
+            let trained = reticle_trainer::qwen::load_trained(&a.run, dev)
+                .with_context(|| format!("loading run {}", a.run.display()))?;
+            let data = if a.data.is_empty() {
+                trained.cfg.data.eval.clone()
+            } else {
+                a.data.clone()
+            };
+            if data.is_empty() {
+                bail!("the run has no [data] eval sets; pass --data DIR");
+            }
+            let records = read_records(&data, a.max)?;
+            let examples = trained.encoder.encode_all(&records)?;
+            let report = reticle_trainer::qwen::evaluate(
+                &trained.model,
+                &trained.encoder,
+                &records,
+                &examples,
+                trained.cfg.grpo.sample.max_new_tokens,
+                &trained.cfg.grpo.rewards,
+            )?;
+            tracing::info!(
+                step = trained.step,
+                n = records.len(),
+                "evaluated checkpoint"
+            );
+            print_report(&report, a.json)
         }
         Command::Sft(a) if architecture(&a)? == ModelArchitecture::Pointer => {
             let mut s = start_pointer(&a)?;

@@ -1,6 +1,8 @@
 //! The GRPO loop (Reason-RFT stage 2, Visual-RFT): sample G completions per prompt, score
 //! them with the verifiable rewards, and push the policy towards the better ones relative to
-//! their group, with a clipped ratio objective and a KL penalty to a frozen reference.
+//! their group, with a clipped ratio objective and a KL penalty to a reference (ReticleVLM: a
+//! frozen copy of the starting weights; Qwen with LoRA: the base, adapters switched off).
+//! Written once against [`Trainee`], for every family.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;

@@ -1,8 +1,8 @@
-//! Policies: vision-language models that GRPO, SFT and export talk to through [`Policy`].
-//!
-//! Today there is one architecture, [`reticle_vlm::ReticleVlm`], a small model written with
-//! tch. The trait keeps the training loops and the exporter independent of it, so that a
-//! second family (Qwen2-VL loaded from Hugging Face safetensors) can be added beside it.
+//! Policies: vision-language models. [`Policy`] is what ReticleVLM's run, evaluation and
+//! export talk to ([`reticle_vlm::ReticleVlm`], a small model written with tch, fixed-size
+//! images and 1-row positions). [`pointer::PointerNet`] has its own run; [`qwen::QwenVl`]
+//! (Hugging Face Qwen2-VL / Qwen2.5-VL, images at their own resolution, 3-row M-RoPE) is
+//! trained through `trainee::Trainee`, the training loops' seam, rather than this trait.
 
 pub mod pointer;
 pub mod qwen;

@@ -7,4 +7,4 @@ pub mod data;
 pub mod session;
 
 pub use data::{QwenEncoder, QwenExample};
-pub use session::QwenSession;
+pub use session::{evaluate, load_trained, QwenEvalSet, QwenSession, TrainedQwen};

@@ -5,19 +5,23 @@
 //! GRPO's reference for the KL term is the same model with its adapters switched off (the
 //! base), so there is no second copy of the weights. Adapter dropout is on for SFT's
 //! forward passes and off for GRPO's (so the ratio to the sampling policy starts at exactly 1).
+//! `[data] eval` is evaluated by greedy decoding ([`evaluate`]), as for ReticleVLM.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
 
 use reticle_models::dataset::Record;
 use reticle_models::geometry::FrameMap;
+use reticle_models::grammar;
+use reticle_models::metrics::{EvalReport, EvalSample, Metrics};
 use reticle_models::qwen::CheckpointDir;
+use reticle_models::rewards::RewardConfig;
 use tch::{Device, Kind, Tensor};
 
 use super::data::{QwenEncoder, QwenExample};
 use crate::checkpoint::{self, load_into_varstore, varstore_named};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
+use crate::eval::{summary_values, target_mask};
 use crate::generate::SampleConfig;
 use crate::metrics_log::MetricsLog;
 use crate::model::qwen::lora::LoraConfig;
@@ -40,8 +44,86 @@ pub struct QwenSession {
     pub optim: AdamW,
     pub log: MetricsLog,
     pub start_step: u64,
-    /// `[data] eval` is not evaluated for this architecture yet; warn once.
-    eval_warned: AtomicBool,
+}
+
+/// Held-out records with their encoded examples.
+#[derive(Debug)]
+pub struct QwenEvalSet {
+    pub records: Vec<Record>,
+    pub examples: Vec<QwenExample>,
+}
+
+/// Greedy-decodes every example (one prompt at a time, with the KV cache) and scores the
+/// answers with the metrics of `reticle-models`, in original pixels.
+pub fn evaluate(
+    model: &QwenVl,
+    encoder: &QwenEncoder,
+    records: &[Record],
+    examples: &[QwenExample],
+    max_new_tokens: usize,
+    rewards: &RewardConfig,
+) -> Result<EvalReport> {
+    model.set_training(false);
+    let mut metrics = Metrics::new(rewards);
+    let mut samples = Vec::with_capacity(examples.len());
+    let cfg = SampleConfig::greedy(max_new_tokens);
+    let stop = encoder.stop_ids();
+    for (record, ex) in records.iter().zip(examples) {
+        let ids = model
+            .sample(&ex.prompt_ids, Some(ex.images()), 1, &cfg, &stop)?
+            .pop()
+            .unwrap_or_default();
+        let text = encoder.decode(&ids)?;
+        let mask = target_mask(record)?;
+        metrics.add(
+            record,
+            &grammar::parse(&text),
+            &ex.frame,
+            mask.as_ref(),
+            ids.len(),
+        );
+        samples.push(EvalSample {
+            id: record.id.clone(),
+            instruction: record.instruction.clone(),
+            completion: text,
+        });
+    }
+    Ok(EvalReport {
+        summary: metrics.summary(),
+        samples,
+    })
+}
+
+/// A trained run: its config, the checkpoint's model with the run's last adapters, the
+/// encoder, and the step.
+#[derive(Debug)]
+pub struct TrainedQwen {
+    pub cfg: TrainConfig,
+    pub model: QwenVl,
+    pub encoder: QwenEncoder,
+    pub step: u64,
+}
+
+/// Loads a `qwen2-vl` run's last checkpoint (for `reticle-train eval`).
+pub fn load_trained(run_path: &Path, device: Device) -> Result<TrainedQwen> {
+    let cfg_path = run_path.join("config.toml");
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
+    let cfg = TrainConfig::from_toml(&text)?;
+    let ckpt = CheckpointDir::open(cfg.model.qwen_checkpoint()?)?;
+    let mut model = QwenVl::load(&ckpt, device)?;
+    model.add_lora(&cfg.lora.clone().unwrap_or_default())?;
+    let ck = checkpoint::load_checkpoint_dir_latest(run_path)?.ok_or_else(|| Error::Run {
+        path: run_path.to_path_buf(),
+        message: "has no checkpoint yet".into(),
+    })?;
+    load_into_varstore(adapters_mut(&mut model)?, &ck.model)?;
+    let encoder = QwenEncoder::new(&ckpt, cfg.prep.mode)?;
+    Ok(TrainedQwen {
+        cfg,
+        model,
+        encoder,
+        step: ck.step,
+    })
 }
 
 /// The adapters of `model` (there are always some once a session started).
@@ -141,7 +223,6 @@ impl QwenSession {
             optim,
             log,
             start_step,
-            eval_warned: AtomicBool::new(false),
         })
     }
 
@@ -169,7 +250,7 @@ impl QwenSession {
 impl Trainee for QwenSession {
     /// The base model: the same weights with the adapters switched off.
     type Reference = ();
-    type Eval = ();
+    type Eval = QwenEvalSet;
 
     fn cfg(&self) -> &TrainConfig {
         &self.cfg
@@ -261,11 +342,13 @@ impl Trainee for QwenSession {
         Ok(())
     }
 
-    fn eval_set(&self) -> Result<Option<()>> {
-        if !self.cfg.data.eval.is_empty() && !self.eval_warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!("[data] eval is not evaluated for qwen2-vl runs yet (docs/qwen.md)");
+    fn eval_set(&self) -> Result<Option<QwenEvalSet>> {
+        if self.cfg.data.eval.is_empty() {
+            return Ok(None);
         }
-        Ok(None)
+        let records = read_records(&self.cfg.data.eval, self.cfg.data.max_eval)?;
+        let examples = self.encoder.encode_all(&records)?;
+        Ok(Some(QwenEvalSet { records, examples }))
     }
 
     fn end_of_step(
@@ -273,7 +356,7 @@ impl Trainee for QwenSession {
         phase: &str,
         done: u64,
         total: u64,
-        _eval: Option<&()>,
+        eval: Option<&QwenEvalSet>,
     ) -> Result<()> {
         if done % self.cfg.run.checkpoint_every.max(1) == 0 || done == total {
             Trainee::checkpoint(
@@ -281,6 +364,21 @@ impl Trainee for QwenSession {
                 done,
                 serde_json::json!({"phase": phase, "step": done}),
             )?;
+        }
+        let due =
+            (self.cfg.run.eval_every > 0 && done % self.cfg.run.eval_every == 0) || done == total;
+        if let (Some(set), true) = (eval, due) {
+            let report = evaluate(
+                &self.model,
+                &self.encoder,
+                &set.records,
+                &set.examples,
+                self.cfg.grpo.sample.max_new_tokens,
+                &self.cfg.grpo.rewards,
+            )?;
+            self.log
+                .log(done, "eval", &summary_values(&report.summary))?;
+            tracing::info!(step = done, "eval\n{}", report.summary);
         }
         Ok(())
     }

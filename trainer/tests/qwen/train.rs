@@ -102,7 +102,7 @@ fn dataset(dir: &Path) -> Result<PathBuf> {
 fn config(checkpoint: &Path, data: &Path, extra: &str) -> String {
     format!(
         "[model]\narchitecture = \"qwen2-vl\"\ncheckpoint = {checkpoint:?}\n\
-         [data]\ntrain = [{data:?}]\n\
+         [data]\ntrain = [{data:?}]\neval = [{data:?}]\n\
          [lora]\nrank = 4\nalpha = 8.0\ndropout = 0.0\n{extra}\n",
         checkpoint = checkpoint.display().to_string(),
         data = data.display().to_string(),
@@ -204,10 +204,17 @@ fn qwen_lora_sft_lowers_the_loss_saves_only_adapters_and_resumes() -> Result<()>
         metric(&resumed, "sft", "loss")?.len() == 16,
         "resumed metrics rows"
     );
+    // `[data] eval` is evaluated at the end of a run (greedy decoding, the shared metrics).
+    let format_rate = metric(&straight, "eval", "format_rate")?;
+    ensure!(
+        format_rate.len() == 1 && format_rate[0].is_finite(),
+        "eval rows {format_rate:?}"
+    );
     Ok(())
 }
 
-fn reticle_train(args: &[&str]) -> Result<()> {
+/// Runs `reticle-train` and returns its standard output.
+fn reticle_train(args: &[&str]) -> Result<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_reticle-train"))
         .args(args)
         .env("RUST_LOG", "warn")
@@ -218,7 +225,7 @@ fn reticle_train(args: &[&str]) -> Result<()> {
         "reticle-train {args:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Ok(())
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]
@@ -306,6 +313,25 @@ fn qwen_lora_grpo_runs_end_to_end_through_reticle_train() -> Result<()> {
         saved.len() == 28 && saved.iter().all(|(n, _)| n.contains(".lora_")),
         "the GRPO checkpoint holds more than the adapters"
     );
+    // `reticle-train eval` on the run: greedy answers for both records, with metrics.
+    let report: Value = serde_json::from_str(&reticle_train(&[
+        "eval",
+        "--run",
+        &s(&grpo_run),
+        "--json",
+        "--device",
+        "cpu",
+    ])?)?;
+    let samples = report["samples"].as_array().context("no samples")?;
+    ensure!(
+        samples.len() == 2 && report["summary"]["format_rate"].is_number(),
+        "{report}"
+    );
+    let greedy: Vec<&Value> = samples.iter().map(|x| &x["completion"]).collect();
+    println!("greedy after GRPO: {greedy:?}");
+    // Both greedy clicks land in their boxes (measured: exactly the reference answers).
+    let accuracy = report["summary"]["tasks"][0]["accuracy"].as_f64();
+    ensure!(accuracy == Some(1.0), "accuracy {accuracy:?}: {greedy:?}");
     Ok(())
 }
 
