@@ -42,6 +42,9 @@ mkdir -p "$OUT/data"
 OUT_ABS=$(cd "$OUT" && pwd)
 DATA=$OUT_ABS/data
 log() { printf '\n==> [%4ds] %s\n' "$(( $(date +%s) - START ))" "$*" >&2; }
+# Writes a command's stdout to a file only when it succeeds, so a killed stage leaves no
+# half-written report that a rerun would take as done.
+to() { local out=$1; shift; "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 
 gen() {  # suite, n, seed, folder
   [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" >&2
@@ -90,16 +93,16 @@ log "export (with the parity check)"
 
 log "held-out evaluation of the exported package (runtime pipeline: PP-OCRv6 + ONNX Runtime, greedy)"
 for s in ui spatial; do
-  [ -f "$OUT_ABS/eval-$s.json" ] || $R eval --model "$OUT_ABS/package" --data "$DATA/$s-eval" --json > "$OUT_ABS/eval-$s.json"
+  [ -f "$OUT_ABS/eval-$s.json" ] || to "$OUT_ABS/eval-$s.json" $R eval --model "$OUT_ABS/package" --data "$DATA/$s-eval" --json
 done
-[ -f "$OUT_ABS/eval-real.json" ] || $R eval --model "$OUT_ABS/package" --data evalsets/real-screens --json > "$OUT_ABS/eval-real.json"
+[ -f "$OUT_ABS/eval-real.json" ] || to "$OUT_ABS/eval-real.json" $R eval --model "$OUT_ABS/package" --data evalsets/real-screens --json
 log "robot: reticle robot's 3-D target vs the object's surface point on the held-out spatial frames"
 [ -f "$OUT_ABS/robot.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/robot_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/spatial-eval" "$OUT_ABS/robot.json" > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
 for st in sft sft2; do
   for s in ui spatial; do
-    [ -f "$OUT_ABS/$st-eval-$s.json" ] || $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE" > "$OUT_ABS/$st-eval-$s.json"
+    [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done
 done
 "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/summary.py "$OUT_ABS" | tee "$OUT_ABS/summary.md"
