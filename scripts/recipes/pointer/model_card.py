@@ -56,6 +56,9 @@ print("""
   package is RGB only (depth is used by `reticle robot` to place the target, not to choose it).
 - **Confidence.** `--json` and the API return the chosen candidate's probability and the
   top five; `reticle desktop` does not act below `--min-confidence` (default 0.2).
+- **Bare X displays.** On a black root window with one small undecorated dialog (`xmessage`
+  under Xvfb) it points at the screen's corners, sometimes with confidence above 0.2 (0.38
+  for "click OK"): the confidence does not protect you on screens unlike the `ui` suite's.
 - Annotated failure cases: `docs/results.md` ("The pointer policy").
 """)
 print("---\n")
