@@ -3,7 +3,7 @@
 
 A pointer package's `pointer.onnx` run the way people prototype: Python `onnxruntime`, a
 Pillow resize (stretch) and numpy normalisation with the manifest's mean and std,
-`session.run`, then softmax and argmax in numpy. The Rust bench starts this script in the
+`session.run`, then softmax and the greedy region rule in numpy. The Rust bench starts this script in the
 same run with a JSON file naming the package, the cases (an image and the text inputs the
 runtime built for it, so both sides feed the graph the same text) and the iteration counts,
 and compares the figures; it is a reference, not a second runtime.
@@ -20,7 +20,7 @@ RETICLE_BENCH_THREADS is unset); a number pins both. Each image is decoded once,
 timings (the Rust side is handed decoded pixels too), and the text arrays are made once (the
 Rust side builds them per call and times that on its own). Stages per call: `preprocess`
 (resize + normalisation), `run` (`session.run`, every output fetched, as the runtime does),
-`postprocess` (softmax over the logits, argmax, the chosen patch's offset) and `total`.
+`postprocess` (softmax over the logits, the greedy region rule, the chosen patch's offset) and `total`.
 Prints one JSON object on stdout: per case the stages' p50/p90 in ms, the chosen index, its
 probability and offset.
 """
@@ -76,6 +76,70 @@ def text_arrays(text, t):
     return {k: np.asarray(text[k], dtype=dt).reshape(shape) for k, (dt, shape) in shapes.items()}
 
 
+def covered(box, cols, rows):
+    """The patches (row-major) a candidate box, in fractions of the image, overlaps."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    c0 = int(min(max(np.floor(x1 * cols), 0), cols - 1))
+    c1 = int(min(max(np.ceil(x2 * cols), c0 + 1), cols))
+    r0 = int(min(max(np.floor(y1 * rows), 0), rows - 1))
+    r1 = int(min(max(np.ceil(y2 * rows), r0 + 1), rows))
+    return [r * cols + c for r in range(r0, r1) for c in range(c0, c1)]
+
+
+def select(probs, text, cols, rows):
+    """GUI-Actor's greedy rule as `reticle_models::pointer::select` applies it: text mass
+    spread over the patches it covers, the 4-connected region of patches above 0.3 × the
+    highest (and 4× uniform) with the most mass, its most probable candidate. Returns
+    (index, the region's mass, the click as image fractions when the region's weighted
+    centre is the click, else None: the caller's click of `index`)."""
+    p = cols * rows
+    mass = probs[:p].astype(np.float32).copy()
+    boxes = np.asarray(text["span_boxes"]).reshape(-1, 4)
+    valid = np.asarray(text["span_valid"]).reshape(-1)
+    cover = []
+    for k in range(len(valid)):
+        cells = covered(boxes[k], cols, rows) if valid[k] > 0 else []
+        if cells:
+            mass[cells] += probs[p + k] / len(cells)
+        cover.append(cells)
+    top = float(mass.max())
+    floor = 4.0 / len(probs)
+    thr = max(top * 0.3, floor)
+    if top < floor:
+        best = int(np.argmax(probs))
+        return best, float(probs[best]), None
+    label = np.full(p, -1)
+    best_region = None
+    for start in range(p):
+        if label[start] >= 0 or mass[start] < thr:
+            continue
+        region, label[start], i = [start], start, 0
+        while i < len(region):
+            cur = region[i]
+            i += 1
+            r, c = divmod(cur, cols)
+            for n, ok in ((cur - 1, c > 0), (cur + 1, c + 1 < cols), (cur - cols, r > 0), (cur + cols, r + 1 < rows)):
+                if ok and label[n] < 0 and mass[n] >= thr:
+                    label[n] = start
+                    region.append(n)
+        total = float(mass[region].sum())
+        if best_region is None or total > best_region[0]:
+            best_region = (total, sorted(region))
+    confidence, region = best_region
+    best = max(region, key=lambda i: (probs[i], -i))
+    in_region = set(region)
+    for k, cells in enumerate(cover):
+        if probs[p + k] > probs[best] and any(i in in_region for i in cells):
+            best = p + k
+    point = None
+    if len(region) > 1 and best < p:
+        w = mass[region].astype(np.float64)
+        cx = np.array([(i % cols + 0.5) / cols for i in region])
+        cy = np.array([(i // cols + 0.5) / rows for i in region])
+        point = [float((cx * w).sum() / w.sum()), float((cy * w).sum() / w.sum())]
+    return best, min(confidence, 1.0), point
+
+
 def main():
     with open(sys.argv[1]) as f:
         args = json.load(f)
@@ -94,7 +158,8 @@ def main():
     sess = session(os.path.join(pkg, spec["graph"]), args.get("threads"), provider)
     size = (p["width"], p["height"])
     cell = spec["cell"]
-    n_patches = (p["width"] // cell) * (p["height"] // cell)
+    cols, rows = p["width"] // cell, p["height"] // cell
+    n_patches = cols * rows
     mean = np.asarray(p["mean"], dtype=np.float32).reshape(3, 1, 1)
     std = np.asarray(p["std"], dtype=np.float32).reshape(3, 1, 1)
 
@@ -114,9 +179,9 @@ def main():
             z = logits[0] - logits[0].max()
             probs = np.exp(z)
             probs /= probs.sum()
-            index = int(np.argmax(probs))
+            index, confidence, point = select(probs, text, cols, rows)
             offset = offsets[0, index].tolist() if index < n_patches else None
-            return index, float(probs[index]), offset
+            return index, confidence, offset, point
 
         times = {"preprocess": [], "run": [], "postprocess": [], "total": []}
         choice = None
@@ -136,7 +201,7 @@ def main():
                     ("total", t3 - t0),
                 ]:
                     times[key].append(dt * 1e3)
-        index, probability, offset = choice
+        index, probability, offset, point = choice
         cases[case["name"]] = {
             "stages": {
                 k: {"p50_ms": percentile(v, 50), "p90_ms": percentile(v, 90)}
@@ -145,6 +210,7 @@ def main():
             "index": index,
             "probability": probability,
             "offset": offset,
+            "point": point,
         }
 
     result = {
