@@ -160,12 +160,6 @@ impl QwenEncoder {
 
     /// The answer text of completion tokens: up to `<|im_end|>`, padding dropped.
     pub fn decode(&self, ids: &[i64]) -> Result<String> {
-        let ids: Vec<u32> = ids
-            .iter()
-            .take_while(|&&t| t != self.eos)
-            .filter(|&&t| t != self.pad)
-            .map(|&t| t as u32)
-            .collect();
-        Ok(self.tokenizer.decode(&ids)?)
+        crate::data::decode_completion(&self.tokenizer, ids, self.eos, self.pad)
     }
 }
