@@ -67,6 +67,28 @@ pub struct DecoderSpec {
     pub num_image_tokens: usize,
     /// Longest sequence (image + prompt + answer) the model supports.
     pub max_positions: usize,
+    /// How the decoder's `position_ids` are laid out (absent: `linear`).
+    #[serde(default, skip_serializing_if = "PositionScheme::is_linear")]
+    pub position_scheme: PositionScheme,
+}
+
+/// The decoder's position layout: the runtime's decode loop builds `position_ids` by it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionScheme {
+    /// `position_ids [B, T]`: one position per token, counting from 0 (ReticleVLM).
+    #[default]
+    Linear,
+    /// `position_ids [3, B, T]`: Qwen2-VL's M-RoPE — temporal, row and column rows; image
+    /// tokens take their merged grid's positions, text counts on from the largest
+    /// (`reticle_models::qwen::rope::rope_index`).
+    Mrope,
+}
+
+impl PositionScheme {
+    pub fn is_linear(&self) -> bool {
+        *self == PositionScheme::Linear
+    }
 }
 
 /// Image channels the vision encoder takes.
@@ -136,17 +158,28 @@ pub enum Architecture {
     /// ([`crate::pointer`]).
     #[serde(rename = "pointer")]
     Pointer,
+    /// A Hugging Face Qwen2-VL or Qwen2.5-VL checkpoint exported to the onnx-community
+    /// layout: the three graphs of `reticle-vlm`, a vision encoder that also takes
+    /// `image_grid_thw`, M-RoPE positions, and the checkpoint's own processor, chat template
+    /// and tokenizer (the `qwen` section).
+    #[serde(rename = "qwen2-vl")]
+    Qwen2Vl,
 }
 
 impl Architecture {
     /// Every architecture, in the order the error messages list them.
-    pub const ALL: [Architecture; 2] = [Architecture::ReticleVlm, Architecture::Pointer];
+    pub const ALL: [Architecture; 3] = [
+        Architecture::ReticleVlm,
+        Architecture::Pointer,
+        Architecture::Qwen2Vl,
+    ];
 
     /// The name in `model.json`.
     pub fn name(self) -> &'static str {
         match self {
             Architecture::ReticleVlm => "reticle-vlm",
             Architecture::Pointer => "pointer",
+            Architecture::Qwen2Vl => "qwen2-vl",
         }
     }
 }
@@ -205,6 +238,10 @@ pub struct Manifest {
     /// The pointer graph and its text inputs (pointer packages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pointer: Option<crate::pointer::PointerSpec>,
+    /// The checkpoint files a `qwen2-vl` package carries (its processor, chat template and
+    /// config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qwen: Option<QwenSpec>,
     pub preprocess: Preprocess,
     pub coord_frame: CoordFrame,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -329,6 +366,38 @@ pub fn standard_graphs(num_layers: usize) -> Graphs {
             outputs: dec_out,
         },
     }
+}
+
+/// The `qwen` section: the checkpoint's own files, copied into the package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QwenSpec {
+    /// The checkpoint's `config.json` (family, vision tokens, merge size).
+    pub config: String,
+    /// `preprocessor_config.json` (`Qwen2VLImageProcessor`: min/max pixels, mean, std).
+    pub preprocessor: String,
+    /// The chat template (Jinja source).
+    pub chat_template: String,
+    /// Whether the prompt asks for `<think>` first (as the model was fine-tuned).
+    pub mode: Mode,
+}
+
+/// The graph specs of a `qwen2-vl` package: the standard ones, with the vision encoder
+/// taking `pixel_values [n_patches, C·T·P·P]` and `image_grid_thw [1, 3]`.
+pub fn qwen_graphs(num_layers: usize) -> Graphs {
+    let mut g = standard_graphs(num_layers);
+    g.vision_encoder.inputs.push("image_grid_thw".into());
+    g
+}
+
+/// The sections of a `qwen2-vl` package, borrowed from its manifest ([`Manifest::qwen`]).
+#[derive(Debug, Clone, Copy)]
+pub struct QwenParts<'a> {
+    pub graphs: &'a Graphs,
+    pub decoder: &'a DecoderSpec,
+    pub spec: &'a QwenSpec,
+    pub max_new_tokens: usize,
+    pub tokenizer: &'a str,
 }
 
 /// The sections of a ReticleVLM package, borrowed from its manifest ([`Manifest::vlm`]).
@@ -474,6 +543,34 @@ impl Manifest {
         }
     }
 
+    /// The `qwen2-vl` sections, or an error naming the first one missing (or saying that the
+    /// package holds another architecture).
+    pub fn qwen(&self) -> Result<QwenParts<'_>> {
+        self.qwen_parts().map_err(|m| Error::invalid("manifest", m))
+    }
+
+    fn qwen_parts(&self) -> std::result::Result<QwenParts<'_>, String> {
+        if self.architecture != Architecture::Qwen2Vl {
+            return Err(format!(
+                "model {} is a `{}` package, not a `qwen2-vl` one",
+                self.name, self.architecture
+            ));
+        }
+        let missing = |field: &str| format!("a `qwen2-vl` package needs `{field}`");
+        Ok(QwenParts {
+            graphs: self.graphs.as_ref().ok_or_else(|| missing("graphs"))?,
+            decoder: self.decoder.as_ref().ok_or_else(|| missing("decoder"))?,
+            spec: self.qwen.as_ref().ok_or_else(|| missing("qwen"))?,
+            max_new_tokens: self
+                .max_new_tokens
+                .ok_or_else(|| missing("max_new_tokens"))?,
+            tokenizer: self
+                .tokenizer
+                .as_deref()
+                .ok_or_else(|| missing("tokenizer"))?,
+        })
+    }
+
     /// Checks internal consistency.
     pub fn validate(&self) -> std::result::Result<(), String> {
         let p = &self.preprocess;
@@ -534,15 +631,17 @@ impl Manifest {
         match self.architecture {
             Architecture::ReticleVlm => self.validate_vlm(),
             Architecture::Pointer => self.validate_pointer(),
+            Architecture::Qwen2Vl => self.validate_qwen(),
         }
     }
 
-    fn validate_vlm(&self) -> std::result::Result<(), String> {
-        if self.pointer.is_some() {
-            return Err("a `reticle-vlm` package has no `pointer` section".into());
-        }
-        let v = self.vlm_parts()?;
-        let d = v.decoder;
+    /// The decoder's sizes must be positive, and the graphs the standard `want` layout.
+    fn check_decoder_graphs(
+        d: &DecoderSpec,
+        graphs: &Graphs,
+        want: &Graphs,
+        max_new_tokens: usize,
+    ) -> std::result::Result<(), String> {
         for (name, n) in [
             ("decoder.num_layers", d.num_layers),
             ("decoder.num_kv_heads", d.num_kv_heads),
@@ -551,7 +650,7 @@ impl Manifest {
             ("decoder.vocab_size", d.vocab_size),
             ("decoder.num_image_tokens", d.num_image_tokens),
             ("decoder.max_positions", d.max_positions),
-            ("max_new_tokens", v.max_new_tokens),
+            ("max_new_tokens", max_new_tokens),
         ] {
             if n == 0 {
                 return Err(format!("`{name}` must be positive"));
@@ -563,19 +662,14 @@ impl Manifest {
                 d.num_image_tokens, d.max_positions
             ));
         }
-        if !v.prompt.template.contains("{instruction}") {
-            return Err("`prompt.template` must contain `{instruction}`".into());
-        }
-        check_file_name("tokenizer", v.tokenizer)?;
-        let std = standard_graphs(d.num_layers);
         for (name, got, want) in [
             (
                 "vision_encoder",
-                &v.graphs.vision_encoder,
-                &std.vision_encoder,
+                &graphs.vision_encoder,
+                &want.vision_encoder,
             ),
-            ("embed_tokens", &v.graphs.embed_tokens, &std.embed_tokens),
-            ("decoder", &v.graphs.decoder, &std.decoder),
+            ("embed_tokens", &graphs.embed_tokens, &want.embed_tokens),
+            ("decoder", &graphs.decoder, &want.decoder),
         ] {
             if got.inputs != want.inputs {
                 return Err(format!(
@@ -594,6 +688,62 @@ impl Manifest {
         Ok(())
     }
 
+    fn validate_qwen(&self) -> std::result::Result<(), String> {
+        for (field, present) in [
+            ("pointer", self.pointer.is_some()),
+            ("prompt", self.prompt.is_some()),
+            ("special_tokens", self.special_tokens.is_some()),
+        ] {
+            if present {
+                return Err(format!(
+                    "a `qwen2-vl` package has no `{field}` section (its prompt and tokens come from the checkpoint's files in `qwen`)"
+                ));
+            }
+        }
+        let q = self.qwen_parts()?;
+        if q.decoder.position_scheme != PositionScheme::Mrope {
+            return Err("a `qwen2-vl` package needs `decoder.position_scheme` `mrope`".into());
+        }
+        if self.preprocess.channels != Channels::Rgb {
+            return Err(
+                "a `qwen2-vl` package takes RGB images (`preprocess.channels` `rgb`)".into(),
+            );
+        }
+        Self::check_decoder_graphs(
+            q.decoder,
+            q.graphs,
+            &qwen_graphs(q.decoder.num_layers),
+            q.max_new_tokens,
+        )?;
+        check_file_name("tokenizer", q.tokenizer)?;
+        check_file_name("qwen.config", &q.spec.config)?;
+        check_file_name("qwen.preprocessor", &q.spec.preprocessor)?;
+        check_file_name("qwen.chat_template", &q.spec.chat_template)
+    }
+
+    fn validate_vlm(&self) -> std::result::Result<(), String> {
+        if self.pointer.is_some() {
+            return Err("a `reticle-vlm` package has no `pointer` section".into());
+        }
+        if self.qwen.is_some() {
+            return Err("a `reticle-vlm` package has no `qwen` section".into());
+        }
+        let v = self.vlm_parts()?;
+        if v.decoder.position_scheme != PositionScheme::Linear {
+            return Err("a `reticle-vlm` package needs `decoder.position_scheme` `linear`".into());
+        }
+        Self::check_decoder_graphs(
+            v.decoder,
+            v.graphs,
+            &standard_graphs(v.decoder.num_layers),
+            v.max_new_tokens,
+        )?;
+        if !v.prompt.template.contains("{instruction}") {
+            return Err("`prompt.template` must contain `{instruction}`".into());
+        }
+        check_file_name("tokenizer", v.tokenizer)
+    }
+
     fn validate_pointer(&self) -> std::result::Result<(), String> {
         for (field, present) in [
             ("graphs", self.graphs.is_some()),
@@ -602,6 +752,7 @@ impl Manifest {
             ("special_tokens", self.special_tokens.is_some()),
             ("max_new_tokens", self.max_new_tokens.is_some()),
             ("tokenizer", self.tokenizer.is_some()),
+            ("qwen", self.qwen.is_some()),
         ] {
             if present {
                 return Err(format!(
@@ -632,6 +783,13 @@ impl Manifest {
         }
         f.extend(self.tokenizer.clone());
         f.extend(self.pointer.as_ref().map(|p| p.graph.clone()));
+        if let Some(q) = &self.qwen {
+            f.extend([
+                q.config.clone(),
+                q.preprocessor.clone(),
+                q.chat_template.clone(),
+            ]);
+        }
         f.extend(self.weights.clone());
         f.extend(self.card.clone());
         f
@@ -663,6 +821,7 @@ mod tests {
             architecture: Architecture::ReticleVlm,
             graphs: Some(standard_graphs(2)),
             pointer: None,
+            qwen: None,
             decoder: Some(DecoderSpec {
                 num_layers: 2,
                 num_kv_heads: 2,
@@ -671,6 +830,7 @@ mod tests {
                 vocab_size: 300,
                 num_image_tokens: 16,
                 max_positions: 128,
+                position_scheme: Default::default(),
             }),
             preprocess: Preprocess {
                 width: 64,
@@ -769,11 +929,75 @@ mod tests {
         assert!(m.pointer_spec().is_err());
     }
 
+    fn qwen_sample() -> Manifest {
+        let mut m = sample();
+        m.architecture = Architecture::Qwen2Vl;
+        m.graphs = Some(qwen_graphs(2));
+        m.prompt = None;
+        m.special_tokens = None;
+        if let Some(d) = m.decoder.as_mut() {
+            d.position_scheme = PositionScheme::Mrope;
+        }
+        m.qwen = Some(QwenSpec {
+            config: "config.json".into(),
+            preprocessor: "preprocessor_config.json".into(),
+            chat_template: "chat_template.jinja".into(),
+            mode: Mode::Direct,
+        });
+        m
+    }
+
+    #[test]
+    fn qwen_manifests_round_trip_and_name_what_is_wrong() {
+        let m = qwen_sample();
+        let back = Manifest::from_json(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+        assert!(back.files().contains(&"chat_template.jinja".to_string()));
+        assert!(back.qwen().is_ok());
+        assert!(back.vlm().is_err());
+        check_err_in(
+            qwen_sample(),
+            |v| v["decoder"]["position_scheme"] = "linear".into(),
+            "needs `decoder.position_scheme` `mrope`",
+        );
+        check_err_in(
+            qwen_sample(),
+            |v| {
+                v.as_object_mut().unwrap().remove("qwen");
+            },
+            "a `qwen2-vl` package needs `qwen`",
+        );
+        check_err_in(
+            qwen_sample(),
+            |v| v["graphs"] = serde_json::to_value(standard_graphs(2)).unwrap(),
+            "graph `vision_encoder` inputs [\"pixel_values\"] differ",
+        );
+        check_err_in(
+            qwen_sample(),
+            |v| v["qwen"]["chat_template"] = "../x.jinja".into(),
+            "qwen.chat_template `../x.jinja` must be a plain relative name",
+        );
+        check_err_in(
+            qwen_sample(),
+            |v| v["prompt"] = serde_json::to_value(sample().prompt).unwrap(),
+            "a `qwen2-vl` package has no `prompt` section",
+        );
+        // A ReticleVLM package keeps linear positions and has no qwen section.
+        check_err(
+            |v| v["decoder"]["position_scheme"] = "mrope".into(),
+            "needs `decoder.position_scheme` `linear`",
+        );
+        check_err(
+            |v| v["decoder"]["position_scheme"] = "spiral".into(),
+            "unknown variant `spiral`",
+        );
+    }
+
     #[test]
     fn architecture_errors_name_the_problem() {
         check_err(
             |v| v["architecture"] = "foo".into(),
-            "unknown architecture `foo` (known: reticle-vlm, pointer)",
+            "unknown architecture `foo` (known: reticle-vlm, pointer, qwen2-vl)",
         );
         check_err(
             |v| v["pointer"] = serde_json::to_value(pointer_sample().pointer).unwrap(),

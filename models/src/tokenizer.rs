@@ -179,6 +179,18 @@ impl TextTokenizer {
     }
 }
 
+/// The text of completion tokens: up to the first `eos`, `pad` dropped (every architecture
+/// decodes its completions this way). Ids outside `u32` end the text like `eos`.
+pub fn decode_completion(tok: &TextTokenizer, ids: &[i64], eos: i64, pad: i64) -> Result<String> {
+    let ids: Vec<u32> = ids
+        .iter()
+        .take_while(|&&t| t != eos)
+        .filter(|&&t| t != pad)
+        .map_while(|&t| u32::try_from(t).ok())
+        .collect();
+    tok.decode(&ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,12 @@ pub(crate) fn load(dir: &Path, opts: &LoadOptions) -> Result<Box<dyn Policy>> {
     Ok(match manifest.architecture {
         Architecture::ReticleVlm => Box::new(Grounder::load_with(dir, opts)?),
         Architecture::Pointer => Box::new(PointerPolicy::load_with(dir, opts)?),
+        Architecture::Qwen2Vl => {
+            return Err(crate::error::Error::invalid(
+                "model package",
+                "qwen2-vl packages cannot be run by this build yet",
+            ))
+        }
     })
 }
 

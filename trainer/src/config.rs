@@ -45,81 +45,9 @@ use crate::model::{PointerConfig, VlmConfig};
 use crate::optim::AdamWConfig;
 pub use reticle_models::manifest::Architecture;
 
-/// What `[model] architecture` names: a package architecture of the manifest, or a Hugging
-/// Face Qwen2-VL / Qwen2.5-VL checkpoint (fine-tuned with LoRA; no package can be exported
-/// from it yet, so it is not a manifest name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ModelArchitecture {
-    #[default]
-    ReticleVlm,
-    Pointer,
-    /// Both families: the checkpoint's `config.json` (`model_type`) decides.
-    Qwen2Vl,
-}
-
-impl ModelArchitecture {
-    pub const QWEN2_VL: &'static str = "qwen2-vl";
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelArchitecture::ReticleVlm => Architecture::ReticleVlm.name(),
-            ModelArchitecture::Pointer => Architecture::Pointer.name(),
-            ModelArchitecture::Qwen2Vl => Self::QWEN2_VL,
-        }
-    }
-}
-
-impl std::fmt::Display for ModelArchitecture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A run's architecture equals a package architecture of the same name.
-impl PartialEq<Architecture> for ModelArchitecture {
-    fn eq(&self, other: &Architecture) -> bool {
-        self.name() == other.name()
-    }
-}
-
-impl std::str::FromStr for ModelArchitecture {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        if s == Self::QWEN2_VL {
-            return Ok(ModelArchitecture::Qwen2Vl);
-        }
-        match s.parse::<Architecture>() {
-            Ok(Architecture::ReticleVlm) => Ok(ModelArchitecture::ReticleVlm),
-            Ok(Architecture::Pointer) => Ok(ModelArchitecture::Pointer),
-            Err(_) => {
-                let known: Vec<&str> = Architecture::ALL
-                    .iter()
-                    .map(|a| a.name())
-                    .chain([Self::QWEN2_VL])
-                    .collect();
-                Err(format!(
-                    "unknown architecture `{s}` (known: {})",
-                    known.join(", ")
-                ))
-            }
-        }
-    }
-}
-
-impl Serialize for ModelArchitecture {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-// By hand, so that an unknown name lists the known ones.
-impl<'de> Deserialize<'de> for ModelArchitecture {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        name.parse().map_err(serde::de::Error::custom)
-    }
-}
+/// What `[model] architecture` names: the package architecture of the same name
+/// (`qwen2-vl` covers both families: the checkpoint's `config.json` `model_type` decides).
+pub use reticle_models::manifest::Architecture as ModelArchitecture;
 
 fn default_size() -> String {
     "micro".into()

@@ -222,21 +222,11 @@ impl Encoder {
 
     /// Decodes completion tokens to text, stopping at `<eos>` and dropping padding.
     pub fn decode(&self, ids: &[i64]) -> Result<String> {
-        decode_completion(&self.tokenizer, ids, self.eos, self.pad)
+        Ok(decode_completion(&self.tokenizer, ids, self.eos, self.pad)?)
     }
 }
 
-/// The text of completion tokens: up to the first `eos`, `pad` dropped (every architecture's
-/// encoder decodes its completions this way).
-pub fn decode_completion(tok: &TextTokenizer, ids: &[i64], eos: i64, pad: i64) -> Result<String> {
-    let ids: Vec<u32> = ids
-        .iter()
-        .take_while(|&&t| t != eos)
-        .filter(|&&t| t != pad)
-        .map(|&t| t as u32)
-        .collect();
-    Ok(tok.decode(&ids)?)
-}
+pub use reticle_models::tokenizer::decode_completion;
 
 /// The preprocessing spec of a model with input `(width, height, channels)`: what the model
 /// package declares and what training feeds.

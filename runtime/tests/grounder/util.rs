@@ -75,6 +75,7 @@ pub fn manifest(mode: Mode) -> Manifest {
         architecture: Architecture::ReticleVlm,
         graphs: Some(standard_graphs(LAYERS)),
         pointer: None,
+        qwen: None,
         decoder: Some(DecoderSpec {
             num_layers: LAYERS,
             num_kv_heads: 2,
@@ -83,6 +84,7 @@ pub fn manifest(mode: Mode) -> Manifest {
             vocab_size: VOCAB,
             num_image_tokens: IMAGE_TOKENS,
             max_positions: 128,
+            position_scheme: Default::default(),
         }),
         preprocess: Preprocess {
             width: 8,

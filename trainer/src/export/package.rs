@@ -43,6 +43,7 @@ pub fn build_manifest(trained: &Trained, name: &str) -> Result<Manifest> {
         architecture: Architecture::ReticleVlm,
         graphs: Some(standard_graphs(m.num_layers)),
         pointer: None,
+        qwen: None,
         decoder: Some(DecoderSpec {
             num_layers: m.num_layers,
             num_kv_heads: m.num_kv_heads,
@@ -51,6 +52,7 @@ pub fn build_manifest(trained: &Trained, name: &str) -> Result<Manifest> {
             vocab_size: m.vocab_size,
             num_image_tokens: m.num_image_tokens(),
             max_positions: m.max_positions,
+            position_scheme: Default::default(),
         }),
         preprocess: crate::data::preprocess_spec(prep, (m.image_width, m.image_height, m.channels)),
         coord_frame: CoordFrame::Norm1000,

@@ -93,6 +93,7 @@ pub fn build_manifest(t: &TrainedPointer, name: &str) -> Result<Manifest> {
             text: m.text.clone(),
         }),
         decoder: None,
+        qwen: None,
         preprocess: crate::data::preprocess_spec(
             &t.cfg.prep,
             (m.image_width, m.image_height, m.channels),

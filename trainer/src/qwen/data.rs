@@ -8,9 +8,7 @@ use rayon::prelude::*;
 use reticle_models::dataset::Record;
 use reticle_models::geometry::{CoordFrame, FrameMap};
 use reticle_models::grammar::Mode;
-use reticle_models::qwen::processor::answer_frame;
-use reticle_models::qwen::template::expand_image_pads;
-use reticle_models::qwen::{ChatTemplate, CheckpointDir, Family, ImageProcessor};
+use reticle_models::qwen::{CheckpointDir, ImageProcessor, QwenPrompter};
 use reticle_models::tokenizer::TextTokenizer;
 use tch::Tensor;
 
@@ -18,10 +16,7 @@ use crate::data::target_text;
 use crate::error::{Error, Result};
 use crate::model::qwen::QwenImages;
 
-/// The end of an assistant turn: generation stops there.
-pub const IM_END: &str = "<|im_end|>";
-/// Padding of batched completions (never attended: it only follows real tokens).
-pub const PAD: &str = "<|endoftext|>";
+pub use reticle_models::qwen::prompt::{IM_END, PAD};
 
 /// One encoded record.
 #[derive(Debug)]
@@ -48,21 +43,11 @@ impl QwenExample {
     }
 }
 
-/// The checkpoint's processor, template and tokenizer, with the ids generation needs.
+/// The checkpoint's prompter (processor, template, tokenizer: shared with the runtime) and
+/// what training adds: records to tensors.
 #[derive(Debug)]
 pub struct QwenEncoder {
-    pub tokenizer: TextTokenizer,
-    processor: ImageProcessor,
-    template: ChatTemplate,
-    family: Family,
-    mode: Mode,
-    /// `<|im_end|>`.
-    pub eos: i64,
-    /// `<|endoftext|>`.
-    pub pad: i64,
-    /// `</answer>` when the tokenizer has it as one token (a stop token then); published Qwen
-    /// tokenizers split it, and generation stops at `<|im_end|>`.
-    pub answer_end: Option<i64>,
+    pub prompter: QwenPrompter,
 }
 
 impl QwenEncoder {
@@ -74,35 +59,25 @@ impl QwenEncoder {
                 ckpt.root.display()
             ))
         })?;
-        let id = |t: &str| tokenizer.token_id(t).map(i64::from);
         Ok(Self {
-            eos: id(IM_END)?,
-            pad: id(PAD)?,
-            answer_end: id("</answer>").ok(),
-            processor: ImageProcessor::new(ckpt.processor.clone()),
-            template: ChatTemplate::new(source)?,
-            family: ckpt.config.family,
-            mode,
-            tokenizer,
+            prompter: QwenPrompter::new(
+                tokenizer,
+                ImageProcessor::new(ckpt.processor.clone()),
+                source,
+                ckpt.config.family,
+                mode,
+            )?,
         })
+    }
+
+    /// `<|endoftext|>`, the padding of batched completions.
+    pub fn pad(&self) -> i64 {
+        self.prompter.pad
     }
 
     /// The tokens that end a sampled completion.
     pub fn stop_ids(&self) -> Vec<i64> {
-        std::iter::once(self.eos).chain(self.answer_end).collect()
-    }
-
-    /// The user message: the instruction, then how to write the answer.
-    pub fn instruction_text(&self, instruction: &str) -> String {
-        let frame = match answer_frame(self.family) {
-            CoordFrame::Pixels => "pixels of the image",
-            CoordFrame::Norm1000 => "thousandths of the image width and height (0-1000)",
-        };
-        let think = match self.mode {
-            Mode::Think => "Think first inside <think></think>, then give",
-            Mode::Direct => "Give",
-        };
-        format!("{instruction}\n{think} the answer as <answer>(x,y)</answer>, x and y in {frame}.")
+        self.prompter.stop_ids()
     }
 
     /// Encodes `record`.
@@ -111,25 +86,11 @@ impl QwenEncoder {
             id: record.id.clone(),
             message: m,
         };
-        // An instruction is untrusted text: a special token written in it is refused rather
-        // than becoming a control token of the chat format.
-        self.tokenizer.encode_plain(&record.instruction)?;
         let image = reticle_models::imageio::open(&record.image)?.to_rgb8();
-        let processed = self.processor.process(&image)?;
-        let frame = processed.frame_map(self.family)?;
-        let prompt = self
-            .template
-            .render_image_prompt(&self.instruction_text(&record.instruction))?;
-        let text = expand_image_pads(&prompt, &[processed.n_image_tokens])?;
-        let ids = |t: &str| -> Result<Vec<i64>> {
-            Ok(self
-                .tokenizer
-                .encode(t)?
-                .into_iter()
-                .map(i64::from)
-                .collect())
-        };
-        let prompt_ids = ids(&text)?;
+        let prompt = self.prompter.prompt(&image, &record.instruction)?;
+        let (processed, frame) = (prompt.image, prompt.frame);
+        let ids = |t: &str| self.prompter.ids(t).map_err(Error::from);
+        let prompt_ids = prompt.ids;
         let max = match frame.frame {
             CoordFrame::Pixels => (
                 f64::from(processed.resized.0),
@@ -137,11 +98,11 @@ impl QwenEncoder {
             ),
             CoordFrame::Norm1000 => (1000.0, 1000.0),
         };
-        let mut target_ids = ids(&target_text(record, &frame, max, self.mode)?)?;
+        let mut target_ids = ids(&target_text(record, &frame, max, self.prompter.mode())?)?;
         if target_ids.is_empty() {
             return Err(bad("the reference answer encodes to no token".into()));
         }
-        target_ids.push(self.eos);
+        target_ids.push(self.prompter.eos);
         let pixel_values = Tensor::from_slice(&processed.pixel_values)
             .view([processed.n_patches as i64, processed.patch_dim as i64]);
         Ok(QwenExample {
@@ -160,6 +121,6 @@ impl QwenEncoder {
 
     /// The answer text of completion tokens: up to `<|im_end|>`, padding dropped.
     pub fn decode(&self, ids: &[i64]) -> Result<String> {
-        crate::data::decode_completion(&self.tokenizer, ids, self.eos, self.pad)
+        Ok(self.prompter.decode(ids)?)
     }
 }

@@ -242,7 +242,7 @@ impl QwenSession {
             &ex.prompt_ids,
             Some(ex.images()),
             gr.completions,
-            self.encoder.pad,
+            self.encoder.pad(),
         )
     }
 }
@@ -290,7 +290,7 @@ impl Trainee for QwenSession {
                 &ex.prompt_ids,
                 Some(ex.images()),
                 std::slice::from_ref(&ex.target_ids),
-                self.encoder.pad,
+                self.encoder.pad(),
             )?;
             nll.push(-logp.sum(Kind::Float));
             tokens += f64::try_from(mask.sum(Kind::Float))?;

@@ -233,7 +233,7 @@ impl QwenVl {
         let tail = Tensor::arange(t, (Kind::Int64, device)) + (p + positions.delta);
         let pos = Tensor::cat(
             &[
-                positions.to_tensor(device).expand([3, g, p], false),
+                rope::positions_tensor(&positions, device).expand([3, g, p], false),
                 tail.view([1, 1, t]).expand([3, g, t], false),
             ],
             2,
@@ -422,9 +422,11 @@ impl QwenVl {
             self.config.vision.spatial_merge_size as i64,
         )?;
         let embeds = self.embed(input_ids, images)?;
-        let hidden = self
-            .text
-            .forward(&embeds, &positions.to_tensor(self.device()), cache);
+        let hidden = self.text.forward(
+            &embeds,
+            &rope::positions_tensor(&positions, self.device()),
+            cache,
+        );
         Ok(Prefill {
             logits: hidden.linear::<Tensor>(&self.lm_head, None),
             positions,
