@@ -383,12 +383,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn export(a: &ExportArgs) -> anyhow::Result<()> {
     use reticle_trainer::export::{self, parity};
-    let config = a.run.join("config.toml");
-    if config.is_file() && run_architecture(&config)? == ModelArchitecture::Qwen2Vl {
-        bail!(
-            "export of qwen2-vl runs (merged adapters, the onnx-community layout) is not built yet (docs/qwen.md)"
-        );
-    }
     let opts = export::ExportOptions {
         force: a.force,
         name: a.name.clone(),
@@ -401,7 +395,15 @@ fn export(a: &ExportArgs) -> anyhow::Result<()> {
     }
     if a.check {
         let work = tempfile_dir()?;
-        let r = if export::pointer_package::is_pointer_source(&a.run)? {
+        let r = if let Some((run, ckpt)) = export::qwen_package::qwen_source(&a.run)? {
+            let trained = export::qwen_package::load_source(&run, ckpt.as_deref())?;
+            export::qwen_package::check_package(
+                &trained,
+                &report.dir,
+                &work,
+                export::qwen_package::TOLERANCE,
+            )
+        } else if export::pointer_package::is_pointer_source(&a.run)? {
             let trained = export::pointer_package::load_source(&a.run)?;
             export::pointer_package::check_package(
                 &trained.model,

@@ -15,12 +15,16 @@
 //!
 //! [`parity`] checks a package against tch with ONNX Runtime from the tools venv.
 
+pub mod decoder;
 pub mod onnx_builder;
+mod ops;
 mod package;
 pub mod parity;
 pub mod pointer;
 pub mod pointer_package;
 pub mod proto;
+pub mod qwen;
+pub mod qwen_package;
 pub mod reticle_vlm;
 
 use std::fs;
@@ -105,6 +109,13 @@ pub fn load_source(source: &Path) -> Result<Trained> {
 /// `out`. Refuses a non-empty `out` unless `opts.force`, and never replaces a run directory.
 pub fn export_package(source: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportReport> {
     check_destination(source, out, opts)?;
+    if let Some((run, ckpt)) = qwen_package::qwen_source(source)? {
+        let mut trained = qwen_package::load_source(&run, ckpt.as_deref())?;
+        let step = trained.step;
+        return write_dir(&run, step, out, opts, |dir, name| {
+            qwen_package::fill(&mut trained, dir, name)
+        });
+    }
     if pointer_package::is_pointer_source(source)? {
         let trained = pointer_package::load_source(source)?;
         return write_dir(&trained.run_root, trained.step, out, opts, |dir, name| {

@@ -101,27 +101,43 @@ pub struct TrainedQwen {
     pub cfg: TrainConfig,
     pub model: QwenVl,
     pub encoder: QwenEncoder,
+    /// The base checkpoint folder the run fine-tunes.
+    pub checkpoint: CheckpointDir,
     pub step: u64,
 }
 
-/// Loads a `qwen2-vl` run's last checkpoint (for `reticle-train eval`).
+/// Loads a `qwen2-vl` run's last checkpoint (for `reticle-train eval` and export).
 pub fn load_trained(run_path: &Path, device: Device) -> Result<TrainedQwen> {
+    load_trained_at(run_path, None, device)
+}
+
+/// Loads a `qwen2-vl` run with the adapters of `checkpoint` (a `<run>/checkpoints/step-N`
+/// folder), or of its last checkpoint.
+pub fn load_trained_at(
+    run_path: &Path,
+    checkpoint: Option<&Path>,
+    device: Device,
+) -> Result<TrainedQwen> {
     let cfg_path = run_path.join("config.toml");
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
     let cfg = TrainConfig::from_toml(&text)?;
     let ckpt = CheckpointDir::open(cfg.model.qwen_checkpoint()?)?;
     let mut model = QwenVl::load(&ckpt, device)?;
     model.add_lora(&cfg.lora.clone().unwrap_or_default())?;
-    let ck = checkpoint::load_checkpoint_dir_latest(run_path)?.ok_or_else(|| Error::Run {
-        path: run_path.to_path_buf(),
-        message: "has no checkpoint yet".into(),
-    })?;
+    let ck = match checkpoint {
+        Some(dir) => checkpoint::load_checkpoint(dir)?,
+        None => checkpoint::load_checkpoint_dir_latest(run_path)?.ok_or_else(|| Error::Run {
+            path: run_path.to_path_buf(),
+            message: "has no checkpoint yet".into(),
+        })?,
+    };
     load_into_varstore(adapters_mut(&mut model)?, &ck.model)?;
     let encoder = QwenEncoder::new(&ckpt, cfg.prep.mode)?;
     Ok(TrainedQwen {
         cfg,
         model,
         encoder,
+        checkpoint: ckpt,
         step: ck.step,
     })
 }

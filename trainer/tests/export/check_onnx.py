@@ -6,8 +6,10 @@ Usage: check_onnx.py PACKAGE FIXTURE.npz [--tolerance 1e-4]
    graph I/O names against model.json.
 2. Runs the package with ONNX Runtime (CPU) the way the runtime decodes: vision encoder,
    token embeddings, a prefill with an empty KV cache (past = 0) over
-   [image features][left-padded prompt], then cached single-token steps that feed the
-   `present.*` outputs back as `past_key_values.*`.
+   [image features][left-padded prompt] (reticle-vlm) or the prompt with the image features
+   in place of its <|image_pad|> tokens (qwen2-vl, when the fixture has `image_grid_thw`),
+   then cached single-token steps that feed the `present.*` outputs back as
+   `past_key_values.*`.
 3. Compares every output with the fixture written by `reticle_trainer::export::parity`
    (max absolute difference) and prints one JSON line; exits 1 above the tolerance.
 
@@ -60,12 +62,26 @@ def main() -> int:
             raise SystemExit(f"{name}: shape {got.shape}, expected {want.shape}")
         diffs[name] = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
 
-    (feats,) = sessions["vision_encoder"].run(None, {"pixel_values": fx["pixel_values"]})
+    qwen = "image_grid_thw" in fx
+    vision_feeds = {"pixel_values": fx["pixel_values"]}
+    if qwen:
+        vision_feeds["image_grid_thw"] = fx["image_grid_thw"]
+    (feats,) = sessions["vision_encoder"].run(None, vision_feeds)
     compare("image_features", feats, fx["image_features"])
     (embeds,) = sessions["embed_tokens"].run(None, {"input_ids": fx["prompt_ids"]})
     compare("prompt_embeds", embeds, fx["prompt_embeds"])
 
-    batch = feats.shape[0]
+    if qwen:
+        # qwen2-vl: one image; its features replace the <|image_pad|> rows, in order.
+        batch = 1
+        seq = embeds.copy()
+        pads = fx["prompt_ids"][0] == fx["image_token_id"][0]
+        if int(pads.sum()) != feats.shape[0]:
+            raise SystemExit(f"{int(pads.sum())} image tokens but {feats.shape[0]} features")
+        seq[0, pads] = feats
+    else:
+        batch = feats.shape[0]
+        seq = np.concatenate([feats, embeds], axis=1)
     past = {}
     for i in range(dec["num_layers"]):
         for kind in ("key", "value"):
@@ -87,7 +103,6 @@ def main() -> int:
                 past[f"past_key_values.{i}.{kind}"] = outs[f"present.{i}.{kind}"]
         return outs["logits"]
 
-    seq = np.concatenate([feats, embeds], axis=1)
     logits = decode(seq, fx["prefill_attention_mask"], fx["prefill_position_ids"])
     compare("prefill_logits", logits, fx["prefill_logits"])
     step = 0

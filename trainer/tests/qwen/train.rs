@@ -23,7 +23,7 @@ use tch::Device;
 use crate::util::{copy_dir, peer, test_image};
 
 /// A checkpoint of the peer (`FAMILIES[family]`), its tokenizer taught the answer grammar.
-fn grammar_checkpoint_of(dir: &Path, family: usize) -> Result<PathBuf> {
+pub(crate) fn grammar_checkpoint_of(dir: &Path, family: usize) -> Result<PathBuf> {
     let run = peer()?;
     let out = dir.join(crate::util::FAMILIES[family].0);
     copy_dir(&run.checkpoints[family].dir, &out)?;
@@ -63,7 +63,7 @@ fn grammar_checkpoint(dir: &Path) -> Result<PathBuf> {
 }
 
 /// Two click records on 150×90 images (the processor resizes them to 140×84).
-fn dataset(dir: &Path) -> Result<PathBuf> {
+pub(crate) fn dataset(dir: &Path) -> Result<PathBuf> {
     let data = dir.join("data");
     std::fs::create_dir_all(&data)?;
     let image = test_image();
@@ -99,7 +99,7 @@ fn dataset(dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn config(checkpoint: &Path, data: &Path, extra: &str) -> String {
+pub(crate) fn config(checkpoint: &Path, data: &Path, extra: &str) -> String {
     format!(
         "[model]\narchitecture = \"qwen2-vl\"\ncheckpoint = {checkpoint:?}\n\
          [data]\ntrain = [{data:?}]\neval = [{data:?}]\n\
@@ -214,7 +214,7 @@ fn qwen_lora_sft_lowers_the_loss_saves_only_adapters_and_resumes() -> Result<()>
 }
 
 /// Runs `reticle-train` and returns its standard output.
-fn reticle_train(args: &[&str]) -> Result<String> {
+pub(crate) fn reticle_train(args: &[&str]) -> Result<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_reticle-train"))
         .args(args)
         .env("RUST_LOG", "warn")

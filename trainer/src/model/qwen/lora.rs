@@ -163,6 +163,11 @@ impl LoraAdapter {
         !self.flags.disabled.load(Ordering::Relaxed)
     }
 
+    /// `(α / r) · B A`: what merging the adapter adds to its layer's weight.
+    pub(super) fn delta(&self) -> Tensor {
+        self.b.matmul(&self.a) * self.scale
+    }
+
     pub(super) fn forward(&self, x: &Tensor) -> Tensor {
         let train = self.flags.training.load(Ordering::Relaxed);
         let x = if train && self.dropout > 0.0 {

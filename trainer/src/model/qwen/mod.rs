@@ -21,6 +21,8 @@ pub mod lora;
 pub mod rope;
 pub mod weights;
 
+pub use vision::VISION_NORM_EPS;
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -35,7 +37,7 @@ use rope::{rope_index, MropePositions};
 
 /// The activation functions these checkpoints name (`hidden_act`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Activation {
+pub enum Activation {
     Silu,
     QuickGelu,
     Gelu,
@@ -43,7 +45,7 @@ enum Activation {
 }
 
 impl Activation {
-    fn parse(name: &str, field: &str) -> Result<Self> {
+    pub fn parse(name: &str, field: &str) -> Result<Self> {
         Ok(match name {
             "silu" | "swish" => Activation::Silu,
             "quick_gelu" => Activation::QuickGelu,
@@ -167,6 +169,23 @@ impl QwenVl {
         );
         self.lora = Some((vs, cfg.clone()));
         Ok(n)
+    }
+
+    /// Every weight as the deployed model uses it, named as in the checkpoint: the base
+    /// tensors with each adapter merged into its linear map (`W + (α / r) B A`), so that a
+    /// forward pass over them equals this model's with its adapters on (and dropout off).
+    pub fn merged_variables(&mut self) -> std::collections::HashMap<String, Tensor> {
+        let mut vars = self.vs.variables();
+        let merged: Vec<(String, Tensor)> = tch::no_grad(|| {
+            self.text
+                .linears_mut()
+                .into_iter()
+                .chain(self.visual.linears_mut())
+                .filter_map(|l| l.merged_weight())
+                .collect()
+        });
+        vars.extend(merged);
+        vars
     }
 
     /// The adapters' variables (`….lora_A.weight`, `….lora_B.weight`), if any.

@@ -26,7 +26,7 @@ pub fn positions_tensor(p: &MropePositions, device: Device) -> Tensor {
 
 /// `1 / base^(arange(0, dim, 2) / dim)` in f32 with the same operations as `transformers`
 /// (`torch.pow(scalar, tensor)`, then `reciprocal`), so the frequencies are bit-identical.
-fn inv_freq(base: f64, dim: i64, device: Device) -> Tensor {
+pub fn inv_freq(base: f64, dim: i64, device: Device) -> Tensor {
     let exponent = Tensor::arange_start_step(0, dim, 2, (Kind::Float, device)) / dim as f64;
     Tensor::pow_scalar(base, &exponent).reciprocal()
 }

@@ -69,6 +69,13 @@ impl Linear {
         }
     }
 
+    /// `(`{name}.weight`, W + (α / r) B A)` when the layer has an adapter.
+    pub(super) fn merged_weight(&self) -> Option<(String, Tensor)> {
+        self.lora
+            .as_ref()
+            .map(|l| (format!("{}.weight", self.name), &self.weight + l.delta()))
+    }
+
     /// Gives this layer an adapter in `vs` if `cfg` targets it; returns whether it did.
     pub(super) fn attach_lora(
         &mut self,

@@ -25,7 +25,7 @@ use reticle_models::qwen::config::VisionConfig;
 use reticle_models::qwen::Family;
 
 /// `eps` of every norm in both vision towers.
-const VISION_NORM_EPS: f64 = 1e-6;
+pub const VISION_NORM_EPS: f64 = 1e-6;
 
 #[derive(Debug)]
 enum Norm {
