@@ -79,8 +79,9 @@ struct EvalArgs {
 
 #[derive(Debug, Args)]
 struct ExportArgs {
-    /// The run directory (its last checkpoint) or a `<run>/checkpoints/step-N` folder.
-    #[arg(long)]
+    /// The run directory (its last checkpoint), a `<run>/checkpoints/step-N` folder, or a
+    /// Hugging Face Qwen2-VL / Qwen2.5-VL checkpoint folder (exported as given).
+    #[arg(long, visible_alias = "checkpoint")]
     run: PathBuf,
     /// The package folder to write.
     #[arg(long)]
@@ -395,8 +396,7 @@ fn export(a: &ExportArgs) -> anyhow::Result<()> {
     }
     if a.check {
         let work = tempfile_dir()?;
-        let r = if let Some((run, ckpt)) = export::qwen_package::qwen_source(&a.run)? {
-            let trained = export::qwen_package::load_source(&run, ckpt.as_deref())?;
+        let r = if let Some(trained) = export::qwen_package::load_source(&a.run)? {
             export::qwen_package::check_package(
                 &trained,
                 &report.dir,

@@ -41,6 +41,10 @@ pub struct DecoderLayout {
     pub positions: Positions,
     /// The variable prefix of the LM head (`lm_head`, or `model.embed_tokens` when tied).
     pub lm_head: String,
+    /// Write the logits of the last position only (`[B, 1, vocab]`): all that decoding
+    /// reads, and a prefill over an image's tokens × a 150k vocabulary would otherwise
+    /// write hundreds of megabytes.
+    pub last_logits_only: bool,
 }
 
 /// How `position_ids` become rotary angles.
@@ -152,7 +156,7 @@ fn rotary(c: &mut Ctx, layout: &DecoderLayout, pos_ids: &str) -> Result<(String,
 /// Inputs `inputs_embeds [B, T, hidden]`, `attention_mask [B, past + T]` (int64, 1 = attend),
 /// `position_ids` (`[B, T]`, or `[3, B, T]` for M-RoPE; int64),
 /// `past_key_values.{i}.key/value [B, kv_heads, past, hd]` (past may be 0); outputs
-/// `logits [B, T, vocab]` and `present.{i}.key/value [B, kv_heads, past + T, hd]`.
+/// `logits [B, T, vocab]` (`[B, 1, vocab]` with `last_logits_only`) and `present.{i}.key/value [B, kv_heads, past + T, hd]`.
 pub fn decoder(vars: &HashMap<String, Tensor>, layout: &DecoderLayout) -> Result<ModelProto> {
     let mut c = Ctx::new("decoder_model_merged", vars, layout.rms_eps);
     let heads = layout.heads as i64;
@@ -274,13 +278,26 @@ pub fn decoder(vars: &HashMap<String, Tensor>, layout: &DecoderLayout) -> Result
         let y = c.gated_mlp(&h, &format!("{pre}.mlp"), Act::Silu)?;
         x = c.op("Add", &[&x, &y])?;
     }
+    let x = if layout.last_logits_only {
+        let start = c.g.ints("last", &[-1])?;
+        let end = c.g.ints("end", &[i64::MAX])?;
+        let axis = c.g.ints("seq_axis", &[1])?;
+        c.op("Slice", &[&x, &start, &end, &axis])?
+    } else {
+        x
+    };
     let x = c.rms_norm(&x, "model.norm")?;
     let logits = c.linear(&x, &layout.lm_head)?;
+    let rows = if layout.last_logits_only {
+        Dim::Fixed(1)
+    } else {
+        Dim::Sym(SEQ)
+    };
     c.g.output(
         "logits",
         &logits,
         Elem::F32,
-        &[Dim::Sym(BATCH), Dim::Sym(SEQ), fixed(layout.vocab)],
+        &[Dim::Sym(BATCH), rows, fixed(layout.vocab)],
     )?;
     for (i, (k, v)) in presents.iter().enumerate() {
         c.g.output(&format!("present.{i}.key"), k, Elem::F32, &kv_dims(TOTAL))?;

@@ -109,10 +109,9 @@ pub fn load_source(source: &Path) -> Result<Trained> {
 /// `out`. Refuses a non-empty `out` unless `opts.force`, and never replaces a run directory.
 pub fn export_package(source: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportReport> {
     check_destination(source, out, opts)?;
-    if let Some((run, ckpt)) = qwen_package::qwen_source(source)? {
-        let mut trained = qwen_package::load_source(&run, ckpt.as_deref())?;
+    if let Some(mut trained) = qwen_package::load_source(source)? {
         let step = trained.step;
-        return write_dir(&run, step, out, opts, |dir, name| {
+        return write_dir(source, step, out, opts, |dir, name| {
             qwen_package::fill(&mut trained, dir, name)
         });
     }

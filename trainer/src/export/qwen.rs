@@ -70,6 +70,7 @@ pub fn decoder_layout(cfg: &QwenConfig) -> Result<DecoderLayout> {
         } else {
             "lm_head".into()
         },
+        last_logits_only: true,
     })
 }
 

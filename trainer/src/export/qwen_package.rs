@@ -57,12 +57,48 @@ pub fn qwen_source(source: &Path) -> Result<Option<(PathBuf, Option<PathBuf>)>> 
     Ok((cfg.model.architecture == ModelArchitecture::Qwen2Vl).then_some((run, ckpt)))
 }
 
-/// Loads the run (on the CPU) with the adapters of the checkpoint `source` names.
-pub fn load_source(run: &Path, checkpoint: Option<&Path>) -> Result<TrainedQwen> {
-    let trained = load_trained_at(run, checkpoint, Device::Cpu)?;
+/// Whether `source` is a Hugging Face checkpoint folder (`config.json` beside safetensors)
+/// rather than a reticle run.
+pub fn is_hf_checkpoint(source: &Path) -> bool {
+    source.join("config.json").is_file()
+        && !source.join("config.toml").is_file()
+        && (source.join("model.safetensors").is_file()
+            || source.join("model.safetensors.index.json").is_file())
+}
+
+/// The Qwen model `source` names, loaded on the CPU for export: a `qwen2-vl` run (its last
+/// checkpoint's adapters), one of its `checkpoints/step-N` folders, or a Hugging Face
+/// checkpoint folder (exported as given); `None` when `source` is another architecture's run.
+pub fn load_source(source: &Path) -> Result<Option<TrainedQwen>> {
+    let trained = if is_hf_checkpoint(source) {
+        load_base(source)?
+    } else {
+        match qwen_source(source)? {
+            Some((run, ckpt)) => load_trained_at(&run, ckpt.as_deref(), Device::Cpu)?,
+            None => return Ok(None),
+        }
+    };
     trained.model.set_training(false);
     trained.model.set_adapters_enabled(true);
-    Ok(trained)
+    Ok(Some(trained))
+}
+
+/// A base checkpoint folder as a "run" at step 0 without adapters (its default settings:
+/// direct answers, the default token budget), for exporting a model as downloaded.
+pub fn load_base(checkpoint: &Path) -> Result<TrainedQwen> {
+    let ckpt = reticle_models::qwen::CheckpointDir::open(checkpoint)?;
+    let mut cfg = crate::config::TrainConfig::default();
+    cfg.model.architecture = ModelArchitecture::Qwen2Vl;
+    cfg.model.checkpoint = Some(checkpoint.to_path_buf());
+    let model = QwenVl::load(&ckpt, Device::Cpu)?;
+    let encoder = crate::qwen::QwenEncoder::new(&ckpt, cfg.prep.mode)?;
+    Ok(TrainedQwen {
+        cfg,
+        model,
+        encoder,
+        checkpoint: ckpt,
+        step: 0,
+    })
 }
 
 /// The manifest of the package of `trained`, named `name`.
@@ -80,10 +116,16 @@ pub fn build_manifest(trained: &TrainedQwen, name: &str) -> Result<Manifest> {
         version: VERSION,
         name: name.to_string(),
         description: format!(
-            "{} ({} layers) fine-tuned with LoRA by reticle-trainer to step {}, adapters merged",
+            "{} ({} layers){}",
             cfg.family.model_type(),
             cfg.text.num_hidden_layers,
-            trained.step
+            match trained.model.lora_var_store() {
+                Some(_) => format!(
+                    " fine-tuned with LoRA by reticle-trainer to step {}, adapters merged",
+                    trained.step
+                ),
+                None => " as given, exported by reticle-trainer".into(),
+            }
         ),
         architecture: Architecture::Qwen2Vl,
         graphs: Some(qwen_graphs(layout.layers)),
@@ -179,7 +221,6 @@ pub fn fill(trained: &mut TrainedQwen, dir: &Path, name: &str) -> Result<()> {
 
 fn model_card(trained: &TrainedQwen, manifest: &Manifest) -> String {
     let cfg = trained.model.config();
-    let lora = trained.cfg.lora.clone().unwrap_or_default();
     let mut s = String::new();
     // `write!` into a String cannot fail.
     let _ = writeln!(s, "# {}\n\n{}.\n", manifest.name, manifest.description);
@@ -198,18 +239,26 @@ fn model_card(trained: &TrainedQwen, manifest: &Manifest) -> String {
         trained.checkpoint.root.display()
     );
     let _ = writeln!(s, "| family | `{}` |", cfg.family.model_type());
-    let _ = writeln!(
-        s,
-        "| LoRA | rank {}, alpha {}, targets {} (vision tower {}) |",
-        lora.rank,
-        lora.alpha,
-        lora.target_modules.join(", "),
-        if lora.train_vision {
-            "adapted"
-        } else {
-            "frozen"
+    match (&trained.cfg.lora, trained.model.lora_var_store()) {
+        (lora, Some(_)) => {
+            let lora = lora.clone().unwrap_or_default();
+            let vision = if lora.train_vision {
+                "adapted"
+            } else {
+                "frozen"
+            };
+            let _ = writeln!(
+                s,
+                "| LoRA (merged) | rank {}, alpha {}, targets {} (vision tower {vision}) |",
+                lora.rank,
+                lora.alpha,
+                lora.target_modules.join(", "),
+            );
         }
-    );
+        (_, None) => {
+            let _ = writeln!(s, "| LoRA | none: the checkpoint as given |");
+        }
+    }
     let _ = writeln!(s, "| step | {} |", trained.step);
     let frame = match manifest.coord_frame {
         CoordFrame::Pixels => "pixels of the resized image",
@@ -277,7 +326,8 @@ pub fn write_fixture(
         ));
         out.push(("image_features".into(), features));
         out.push(("prompt_embeds".into(), embeds));
-        out.push(("prefill_logits".into(), prefill.logits));
+        // The graph writes the last position's logits only.
+        out.push(("prefill_logits".into(), prefill.logits.narrow(1, t - 1, 1)));
         let delta = prefill.positions.delta;
         for (s, &tok) in steps.iter().enumerate() {
             let position = cache.len() + delta;
@@ -349,11 +399,12 @@ pub fn check_package(
     let vocab = trained.model.config().text.vocab_size as i64;
     let steps: Vec<i64> = (0..3).map(|s| (s * 37 + 11) % vocab).collect();
     let data = &trained.cfg.data;
-    let record = data
-        .eval
-        .iter()
-        .chain(&data.train)
-        .find_map(|p| reticle_models::dataset::read_dataset(p).ok()?.into_iter().next());
+    let record = data.eval.iter().chain(&data.train).find_map(|p| {
+        reticle_models::dataset::read_dataset(p)
+            .ok()?
+            .into_iter()
+            .next()
+    });
     let (image, instruction) = match record {
         Some(r) => (
             reticle_models::imageio::open(&r.image)?.to_rgb8(),

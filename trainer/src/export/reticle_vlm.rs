@@ -128,6 +128,7 @@ pub fn decoder(m: &ReticleVlm) -> Result<ModelProto> {
         inv_freq: inv_freq(cfg),
         positions: Positions::Linear,
         lm_head: "lm_head".into(),
+        last_logits_only: false,
     };
     decoder::decoder(&variables(m), &layout)
 }

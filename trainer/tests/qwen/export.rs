@@ -73,3 +73,31 @@ fn qwen_runs_export_with_merged_adapters_and_onnx_runtime_matches_tch() -> Resul
     }
     Ok(())
 }
+
+#[test]
+fn a_downloaded_checkpoint_exports_as_given() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let ckpt = grammar_checkpoint_of(dir.path(), 1)?;
+    let pkg = dir.path().join("pkg");
+    let s = |p: &Path| p.display().to_string();
+    // No run and no data: the parity prompt is the stock one, which this tokenizer knows
+    // only partly — export without --check, then check the card and manifest.
+    let out = reticle_train(&["export", "--checkpoint", &s(&ckpt), "--out", &s(&pkg)])?;
+    ensure!(out.contains("exported step 0"), "{out}");
+    let m = Manifest::load(&pkg)?;
+    ensure!(m.description.contains("as given"), "{}", m.description);
+    let card = std::fs::read_to_string(pkg.join("README.md"))?;
+    ensure!(card.contains("none: the checkpoint as given"), "{card}");
+    // A folder that is neither a run nor a checkpoint is refused by name.
+    let err = reticle_train(&[
+        "export",
+        "--checkpoint",
+        &s(dir.path()),
+        "--out",
+        &s(&dir.path().join("x")),
+    ])
+    .unwrap_err()
+    .to_string();
+    ensure!(err.contains("neither a run directory"), "{err}");
+    Ok(())
+}
