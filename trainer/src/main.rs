@@ -92,6 +92,10 @@ struct ExportArgs {
     /// Package name in model.json (default: the --out folder name).
     #[arg(long)]
     name: Option<String>,
+    /// Store a graph's weights in a `<graph>.onnx.data` file beside it when they exceed this
+    /// many MiB (protobuf files cannot exceed 2 GiB).
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    external_data_mib: u64,
     /// Afterwards, check the graphs with onnx.checker and compare ONNX Runtime with tch
     /// (needs the tools venv of `scripts/setup.sh all`).
     #[arg(long)]
@@ -387,6 +391,7 @@ fn export(a: &ExportArgs) -> anyhow::Result<()> {
     let opts = export::ExportOptions {
         force: a.force,
         name: a.name.clone(),
+        external_data_above: Some(a.external_data_mib.saturating_mul(1 << 20)),
     };
     let report = export::export_package(&a.run, &a.out, &opts)
         .with_context(|| format!("exporting {}", a.run.display()))?;

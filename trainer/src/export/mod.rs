@@ -48,6 +48,16 @@ pub struct ExportOptions {
     pub force: bool,
     /// The package name in `model.json` (default: the output folder's name).
     pub name: Option<String>,
+    /// Initializer bytes per graph above which the weights go to a `<graph>.onnx.data` file
+    /// beside it (default [`onnx_builder::EXTERNAL_DATA_DEFAULT`], 1 GiB).
+    pub external_data_above: Option<u64>,
+}
+
+impl ExportOptions {
+    fn external_above(&self) -> u64 {
+        self.external_data_above
+            .unwrap_or(onnx_builder::EXTERNAL_DATA_DEFAULT)
+    }
 }
 
 /// A trained model and where it came from.
@@ -111,8 +121,9 @@ pub fn export_package(source: &Path, out: &Path, opts: &ExportOptions) -> Result
     check_destination(source, out, opts)?;
     if let Some(mut trained) = qwen_package::load_source(source)? {
         let step = trained.step;
+        let external = opts.external_above();
         return write_dir(source, step, out, opts, |dir, name| {
-            qwen_package::fill(&mut trained, dir, name)
+            qwen_package::fill(&mut trained, dir, name, external)
         });
     }
     if pointer_package::is_pointer_source(source)? {
@@ -156,8 +167,9 @@ fn check_destination(source: &Path, out: &Path, opts: &ExportOptions) -> Result<
 
 /// Writes the package of `trained` into `out` (see the module docs).
 pub fn write_package(trained: &Trained, out: &Path, opts: &ExportOptions) -> Result<ExportReport> {
+    let external = opts.external_above();
     write_dir(&trained.run_root, trained.step, out, opts, |dir, name| {
-        fill_package(trained, dir, name)
+        fill_package(trained, dir, name, external)
     })
 }
 
@@ -214,7 +226,7 @@ fn write_dir(
 }
 
 /// Writes every file of the package into `dir`.
-fn fill_package(trained: &Trained, dir: &Path, name: &str) -> Result<()> {
+fn fill_package(trained: &Trained, dir: &Path, name: &str, external_above: u64) -> Result<()> {
     let m = &trained.model;
     let manifest = build_manifest(trained, name)?;
     let vlm = manifest.vlm()?;
@@ -224,9 +236,7 @@ fn fill_package(trained: &Trained, dir: &Path, name: &str) -> Result<()> {
         (&graphs.embed_tokens.file, reticle_vlm::embed_tokens(m)?),
         (&graphs.decoder.file, reticle_vlm::decoder(m)?),
     ] {
-        let bytes = onnx_builder::encode(&graph);
-        tracing::info!(file = %file, bytes = bytes.len(), "writing graph");
-        reticle_models::fsutil::write_atomic(&dir.join(file), &bytes)?;
+        onnx_builder::write_model(graph, dir, file, external_above)?;
     }
     let tok_src = trained.run_root.join(TOKENIZER_FILE);
     let tok = fs::read(&tok_src).map_err(|e| Error::io(&tok_src, e))?;

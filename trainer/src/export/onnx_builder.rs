@@ -317,6 +317,75 @@ pub fn encode(model: &ModelProto) -> Vec<u8> {
     model.encode_to_vec()
 }
 
+/// Initializer bytes above which [`write_model`] stores them in an external data file by
+/// default: a protobuf message cannot exceed 2 GiB, and a 2B-parameter model in f32 is 8 GB.
+pub const EXTERNAL_DATA_DEFAULT: u64 = 1 << 30;
+
+/// Initializers smaller than this stay inside the graph file (shapes, small constants).
+const EXTERNAL_MIN_TENSOR: usize = 1024;
+
+/// Writes `model` to `dir/file` and returns the file names written. When its initializers
+/// hold more than `external_above` bytes, their data move to `dir/{file}.data` (ONNX
+/// external data: `location`, `offset` (64-byte aligned), `length`), which ONNX Runtime and
+/// `onnx.checker` read beside the graph. `dir` is a fresh export folder that is swapped into
+/// place whole, so the files need not be written atomically one by one.
+pub fn write_model(
+    mut model: ModelProto,
+    dir: &std::path::Path,
+    file: &str,
+    external_above: u64,
+) -> Result<Vec<String>> {
+    let io = |path: &std::path::Path, e: std::io::Error| Error::io(path, e);
+    let total: u64 = model
+        .graph
+        .iter()
+        .flat_map(|g| &g.initializer)
+        .map(|t| t.raw_data.as_ref().map_or(0, |d| d.len() as u64))
+        .sum();
+    let mut files = vec![file.to_string()];
+    if total > external_above {
+        use std::io::Write as _;
+        let data_name = format!("{file}.data");
+        let data_path = dir.join(&data_name);
+        let out = std::fs::File::create(&data_path).map_err(|e| io(&data_path, e))?;
+        let mut out = std::io::BufWriter::new(out);
+        let mut offset = 0u64;
+        for t in model
+            .graph
+            .iter_mut()
+            .flat_map(|g| g.initializer.iter_mut())
+        {
+            let Some(raw) = t.raw_data.take_if(|d| d.len() >= EXTERNAL_MIN_TENSOR) else {
+                continue;
+            };
+            let pad = (64 - offset % 64) % 64;
+            out.write_all(&vec![0u8; pad as usize])
+                .map_err(|e| io(&data_path, e))?;
+            offset += pad;
+            out.write_all(&raw).map_err(|e| io(&data_path, e))?;
+            let entry = |key: &str, value: String| super::proto::StringStringEntryProto {
+                key: Some(key.into()),
+                value: Some(value),
+            };
+            t.external_data = vec![
+                entry("location", data_name.clone()),
+                entry("offset", offset.to_string()),
+                entry("length", raw.len().to_string()),
+            ];
+            t.data_location = Some(super::proto::tensor_proto::DataLocation::External as i32);
+            offset += raw.len() as u64;
+        }
+        out.flush().map_err(|e| io(&data_path, e))?;
+        tracing::info!(file = %data_name, bytes = offset, "wrote external initializer data");
+        files.push(data_name);
+    }
+    let bytes = encode(&model);
+    tracing::info!(file = %file, bytes = bytes.len(), "writing graph");
+    let path = dir.join(file);
+    std::fs::write(&path, &bytes).map_err(|e| io(&path, e))?;
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +409,54 @@ mod tests {
         assert_eq!(graph.node.len(), 3);
         assert_eq!(graph.initializer.len(), 1);
         assert_eq!(graph.output[0].name.as_deref(), Some("y"));
+    }
+
+    #[test]
+    fn large_initializers_move_to_an_external_data_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut g = GraphBuilder::new("t");
+        let big = Tensor::arange(600, (Kind::Float, tch::Device::Cpu));
+        g.initializer("big", &big).unwrap();
+        g.const_i64("small", &[2], &[1, 2]).unwrap();
+        let files = write_model(model(g.finish(), "t"), dir.path(), "m.onnx", 0).unwrap();
+        assert_eq!(files, ["m.onnx", "m.onnx.data"]);
+        let back = ModelProto::decode(std::fs::read(dir.path().join("m.onnx")).unwrap().as_slice())
+            .unwrap();
+        let graph = back.graph.unwrap();
+        let big = &graph.initializer[0];
+        assert!(big.raw_data.is_none());
+        let kv: Vec<(String, String)> = big
+            .external_data
+            .iter()
+            .map(|e| (e.key.clone().unwrap(), e.value.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            kv,
+            [
+                ("location".to_string(), "m.onnx.data".to_string()),
+                ("offset".into(), "0".into()),
+                ("length".into(), "2400".into())
+            ]
+        );
+        let data = std::fs::read(dir.path().join("m.onnx.data")).unwrap();
+        assert_eq!(
+            f32::from_le_bytes([data[4], data[5], data[6], data[7]]),
+            1.0
+        );
+        // The small constant stays inline.
+        assert_eq!(
+            graph.initializer[1].raw_data.as_ref().map(Vec::len),
+            Some(16)
+        );
+        // Below the threshold everything stays in one file.
+        let mut g = GraphBuilder::new("t");
+        g.initializer(
+            "big",
+            &Tensor::zeros([600], (Kind::Float, tch::Device::Cpu)),
+        )
+        .unwrap();
+        let files = write_model(model(g.finish(), "t"), dir.path(), "n.onnx", 1 << 20).unwrap();
+        assert_eq!(files, ["n.onnx"]);
     }
 
     #[test]

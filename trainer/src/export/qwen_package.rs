@@ -176,7 +176,7 @@ pub fn build_manifest(trained: &TrainedQwen, name: &str) -> Result<Manifest> {
 }
 
 /// Writes every file of the package into `dir`.
-pub fn fill(trained: &mut TrainedQwen, dir: &Path, name: &str) -> Result<()> {
+pub fn fill(trained: &mut TrainedQwen, dir: &Path, name: &str, external_above: u64) -> Result<()> {
     let manifest = build_manifest(trained, name)?;
     let parts = manifest.qwen()?;
     let cfg = trained.model.config().clone();
@@ -190,9 +190,7 @@ pub fn fill(trained: &mut TrainedQwen, dir: &Path, name: &str) -> Result<()> {
         (&graphs.embed_tokens.file, qwen::embed_tokens),
         (&graphs.decoder.file, qwen::decoder_graph),
     ] {
-        let bytes = onnx_builder::encode(&build(&vars, &cfg)?);
-        tracing::info!(file = %file, bytes = bytes.len(), "writing graph");
-        reticle_models::fsutil::write_atomic(&dir.join(file), &bytes)?;
+        onnx_builder::write_model(build(&vars, &cfg)?, dir, file, external_above)?;
     }
     drop(vars);
     let ckpt = &trained.checkpoint;
