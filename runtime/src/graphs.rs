@@ -10,7 +10,7 @@ use std::path::Path;
 
 use ort::session::Session;
 use ort::value::{TensorElementType, ValueType};
-use reticle_models::manifest::{GraphSpec, Manifest};
+use reticle_models::manifest::{DecoderSpec, GraphSpec, Graphs as GraphFiles, PositionScheme};
 
 use crate::error::{Error, Result};
 use crate::provider::{self, Provider};
@@ -51,21 +51,45 @@ pub(crate) fn expect(
     }
 }
 
+/// What a package's vision encoder takes and gives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum VisionInput {
+    /// ReticleVLM: `pixel_values [B, C, H, W]` → `image_features [B, num_image_tokens, hidden]`.
+    Planes {
+        channels: usize,
+        height: usize,
+        width: usize,
+    },
+    /// Qwen2-VL: `pixel_values [n_patches, patch_dim]` and `image_grid_thw [1, 3]` →
+    /// `image_features [n_patches / merge², hidden]` (dynamic resolution).
+    Patches { patch_dim: usize },
+}
+
+/// The three graphs of a package and what their I/O must look like.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout<'m> {
+    pub files: &'m GraphFiles,
+    pub decoder: &'m DecoderSpec,
+    pub vision: VisionInput,
+}
+
 /// A graph's role, its spec and its expected inputs and outputs.
 type GraphExpect<'m> = (&'static str, &'m GraphSpec, Vec<Expect>, Vec<Expect>);
 
-/// The expected I/O of the three graphs for a manifest.
-fn expectations(m: &Manifest) -> Result<[GraphExpect<'_>; 3]> {
+/// The expected I/O of the three graphs of a layout.
+fn expectations<'m>(layout: &Layout<'m>) -> [GraphExpect<'m>; 3] {
     use TensorElementType::{Float32 as F32, Int64 as I64};
-    let vlm = m.vlm()?;
-    let d = vlm.decoder;
-    let p = &m.preprocess;
+    let d = layout.decoder;
     let hidden = Some(d.hidden_size);
     let kv = [None, Some(d.num_kv_heads), None, Some(d.head_dim)];
+    let positions: &[Option<usize>] = match d.position_scheme {
+        PositionScheme::Linear => &[None, None],
+        PositionScheme::Mrope => &[Some(3), None, None],
+    };
     let mut dec_in = vec![
         expect("inputs_embeds", F32, &[None, None, hidden]),
         expect("attention_mask", I64, &[None, None]),
-        expect("position_ids", I64, &[None, None]),
+        expect("position_ids", I64, positions),
     ];
     let mut dec_out = vec![expect("logits", F32, &[None, None, Some(d.vocab_size)])];
     for i in 0..d.num_layers {
@@ -74,19 +98,16 @@ fn expectations(m: &Manifest) -> Result<[GraphExpect<'_>; 3]> {
             dec_out.push(expect(format!("present.{i}.{kind}"), F32, &kv));
         }
     }
-    Ok([
-        (
-            "vision_encoder",
-            &vlm.graphs.vision_encoder,
+    let (vision_in, vision_out) = match layout.vision {
+        VisionInput::Planes {
+            channels,
+            height,
+            width,
+        } => (
             vec![expect(
                 "pixel_values",
                 F32,
-                &[
-                    None,
-                    Some(p.channels.count()),
-                    Some(p.height as usize),
-                    Some(p.width as usize),
-                ],
+                &[None, Some(channels), Some(height), Some(width)],
             )],
             vec![expect(
                 "image_features",
@@ -94,14 +115,30 @@ fn expectations(m: &Manifest) -> Result<[GraphExpect<'_>; 3]> {
                 &[None, Some(d.num_image_tokens), hidden],
             )],
         ),
+        VisionInput::Patches { patch_dim } => (
+            vec![
+                expect("pixel_values", F32, &[None, Some(patch_dim)]),
+                expect("image_grid_thw", I64, &[Some(1), Some(3)]),
+            ],
+            vec![expect("image_features", F32, &[None, hidden])],
+        ),
+    };
+    let files = layout.files;
+    [
+        (
+            "vision_encoder",
+            &files.vision_encoder,
+            vision_in,
+            vision_out,
+        ),
         (
             "embed_tokens",
-            &vlm.graphs.embed_tokens,
+            &files.embed_tokens,
             vec![expect("input_ids", I64, &[None, None])],
             vec![expect("inputs_embeds", F32, &[None, None, hidden])],
         ),
-        ("decoder", &vlm.graphs.decoder, dec_in, dec_out),
-    ])
+        ("decoder", &files.decoder, dec_in, dec_out),
+    ]
 }
 
 /// Compares one side (inputs or outputs) of a session with what is expected.
@@ -204,9 +241,9 @@ pub(crate) fn open(dir: &Path, file: &str, cfg: SessionConfig) -> Result<Session
 
 impl Graphs {
     /// Opens the three graphs of the package in `dir` with a concrete provider and checks
-    /// their I/O against the manifest.
-    pub(crate) fn open(dir: &Path, manifest: &Manifest, cfg: SessionConfig) -> Result<Self> {
-        let [vision, embed, decoder] = expectations(manifest)?.map(|(role, spec, ins, outs)| {
+    /// their I/O against `layout` (the manifest's).
+    pub(crate) fn open(dir: &Path, layout: &Layout<'_>, cfg: SessionConfig) -> Result<Self> {
+        let [vision, embed, decoder] = expectations(layout).map(|(role, spec, ins, outs)| {
             let session = open(dir, &spec.file, cfg)?;
             check_side(&spec.file, "input", session.inputs(), &ins)
                 .and_then(|()| check_side(&spec.file, "output", session.outputs(), &outs))

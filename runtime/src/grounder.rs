@@ -5,16 +5,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use image::DynamicImage;
+use ort::session::Session;
+use ort::value::TensorRef;
 use reticle_models::geometry::FrameMap;
 use reticle_models::grammar::{self, ParseError, Value};
 use reticle_models::manifest::Manifest;
-use reticle_models::preprocess::{DepthRef, PixelsRef};
+use reticle_models::preprocess::{DepthRef, PixelsRef, Preprocessor};
 use reticle_models::tokenizer::TextTokenizer;
 use serde::Serialize;
 
-use crate::decode::{SpecialIds, StopReason, Timings, Worker};
+use crate::decode::{
+    take_f32, token_budget, Generated, Positions, Prefill, StopIds, StopReason, TextDecoder,
+    Timings,
+};
 use crate::error::{Error, Result};
-use crate::graphs::{Graphs, SessionConfig};
+use crate::graphs::{Graphs, Layout, SessionConfig, VisionInput};
 use crate::pool::Pool;
 use crate::provider::{self, Provider};
 use crate::sampling::DecodeOptions;
@@ -98,6 +103,42 @@ pub struct Grounding {
     pub candidates: Option<Vec<ScoredCandidate>>,
 }
 
+impl Grounding {
+    /// The grounding of a generated completion `text` (answer frame `frame`): the answer
+    /// parsed and mapped to original pixels, the reasoning (also of an unparsable text).
+    pub(crate) fn from_completion(
+        text: String,
+        generated: &Generated,
+        frame: FrameMap,
+        timings: Timings,
+    ) -> Self {
+        let parsed = grammar::parse(&text);
+        let reasoning = match &parsed {
+            Ok(a) => a.think.clone(),
+            Err(_) => think_block(&text),
+        };
+        let answer = parsed.map(|a| a.value.map_points(|pt| frame.answer_to_original(pt)));
+        tracing::debug!(
+            tokens = generated.ids.len(),
+            stop = ?generated.stop,
+            ?timings,
+            "grounded"
+        );
+        Grounding {
+            answer,
+            text,
+            reasoning,
+            completion_tokens: generated.ids.len(),
+            stop: generated.stop,
+            frame,
+            timings,
+            spans: None,
+            confidence: None,
+            candidates: None,
+        }
+    }
+}
+
 /// What a scored candidate of the pointer policy is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -159,6 +200,99 @@ fn ser_answer<S: serde::Serializer>(
     .serialize(s)
 }
 
+/// Token ids of a ReticleVLM prompt and completion.
+#[derive(Debug, Clone, Copy)]
+struct SpecialIds {
+    bos: u32,
+    eos: u32,
+    pad: u32,
+    /// `</answer>`: nothing useful can follow it.
+    answer_end: u32,
+}
+
+/// One worker: the three sessions, a preprocessor and the buffers of one request.
+#[derive(Debug)]
+struct Worker {
+    vision: Session,
+    text: TextDecoder,
+    prep: Preprocessor,
+    planes: Vec<u8>,
+    pixels: Vec<f32>,
+}
+
+/// The graphs of a ReticleVLM package: a vision encoder over the preprocessed planes.
+fn layout(manifest: &Manifest) -> Result<Layout<'_>> {
+    let vlm = manifest.vlm()?;
+    let p = &manifest.preprocess;
+    Ok(Layout {
+        files: vlm.graphs,
+        decoder: vlm.decoder,
+        vision: VisionInput::Planes {
+            channels: p.channels.count(),
+            height: p.height as usize,
+            width: p.width as usize,
+        },
+    })
+}
+
+impl Worker {
+    /// Opens and checks the package's graphs on `cfg`'s provider.
+    fn open(dir: &Path, manifest: &Manifest, cfg: SessionConfig) -> Result<Self> {
+        let layout = layout(manifest)?;
+        let g = Graphs::open(dir, &layout, cfg)?;
+        Ok(Self {
+            vision: g.vision,
+            text: TextDecoder::new(g.embed, g.decoder, layout.decoder),
+            prep: Preprocessor::new(&manifest.preprocess)?,
+            planes: Vec::new(),
+            pixels: Vec::new(),
+        })
+    }
+
+    /// Resizes and normalises an image into the worker's pixel buffer.
+    fn preprocess(&mut self, image: ImageInput<'_>, depth: Option<DepthRef<'_>>) -> Result<()> {
+        match image {
+            ImageInput::Image(img) => self.prep.planes_from_image(img, depth, &mut self.planes)?,
+            ImageInput::Pixels(px) => self.prep.planes(px, depth, &mut self.planes)?,
+        }
+        self.pixels.clear();
+        self.prep.normalize(&self.planes, &mut self.pixels)?;
+        Ok(())
+    }
+
+    /// Runs the vision encoder on the preprocessed image: `[N, hidden]` features, row-major.
+    fn encode(&mut self, manifest: &Manifest) -> Result<Vec<f32>> {
+        let p = &manifest.preprocess;
+        let shape = [
+            1usize,
+            p.channels.count(),
+            p.height as usize,
+            p.width as usize,
+        ];
+        let input = TensorRef::from_array_view((shape, &self.pixels[..]))?;
+        let outputs = self.vision.run(ort::inputs!["pixel_values" => input])?;
+        let d = self.text.dims();
+        take_f32(
+            &outputs,
+            "vision_encoder",
+            "image_features",
+            &[Some(1), Some(d.num_image_tokens), Some(d.hidden_size)],
+        )
+    }
+
+    /// `[image features][embed(prompt)]` with linear positions: the sequence the trainer's
+    /// `data` and `generate` modules build.
+    fn prefill(&mut self, features: Vec<f32>, prompt: &[u32]) -> Result<Prefill> {
+        let ids: Vec<i64> = prompt.iter().map(|&t| i64::from(t)).collect();
+        let mut embeds = features;
+        embeds.extend(self.text.embed(&ids)?);
+        Ok(Prefill {
+            embeds,
+            positions: Positions::Linear,
+        })
+    }
+}
+
 /// A loaded model package. `Send + Sync`: share it (e.g. in an `Arc`) between threads;
 /// concurrent calls run on separate workers (see [`LoadOptions::workers`]).
 #[derive(Debug)]
@@ -171,7 +305,7 @@ pub struct Grounder {
     workers: Pool<Worker>,
 }
 
-fn package_err(dir: &Path, message: impl Into<String>) -> Error {
+pub(crate) fn package_err(dir: &Path, message: impl Into<String>) -> Error {
     Error::Package {
         path: dir.to_path_buf(),
         message: message.into(),
@@ -223,14 +357,14 @@ impl Grounder {
         if opts.workers == 0 {
             return Err(Error::invalid("load options", "workers must be at least 1"));
         }
-        let (provider, first) = open_first(opts, |cfg| Graphs::open(dir, &manifest, cfg))?;
+        let (provider, first) = open_first(opts, |cfg| Worker::open(dir, &manifest, cfg))?;
         let cfg = SessionConfig {
             provider,
             intra_threads: opts.intra_threads,
         };
-        let mut workers = vec![Worker::new(first, &manifest)?];
+        let mut workers = vec![first];
         for _ in 1..opts.workers {
-            workers.push(Worker::new(Graphs::open(dir, &manifest, cfg)?, &manifest)?);
+            workers.push(Worker::open(dir, &manifest, cfg)?);
         }
         tracing::info!(
             package = %dir.display(),
@@ -294,22 +428,18 @@ impl Grounder {
         let prompt = self.prompt_ids(instruction)?;
         let vlm = self.manifest.vlm()?;
         let d = vlm.decoder;
-        let prefix = d.num_image_tokens + prompt.len();
-        if prefix >= d.max_positions {
-            return Err(Error::invalid(
-                "instruction",
+        let budget = token_budget(
+            d.num_image_tokens + prompt.len(),
+            || {
                 format!(
-                    "{} prompt tokens + {} image tokens leave no room in the model's {} positions",
+                    "{} prompt tokens + {} image tokens",
                     prompt.len(),
-                    d.num_image_tokens,
-                    d.max_positions
-                ),
-            ));
-        }
-        let budget = options
-            .max_new_tokens
-            .unwrap_or(vlm.max_new_tokens)
-            .min(d.max_positions - prefix);
+                    d.num_image_tokens
+                )
+            },
+            options.max_new_tokens.unwrap_or(vlm.max_new_tokens),
+            d.max_positions,
+        )?;
         let p = &self.manifest.preprocess;
         let frame = FrameMap::new(
             image.size(),
@@ -324,48 +454,23 @@ impl Grounder {
         let t1 = Instant::now();
         let features = worker.encode(&self.manifest)?;
         let t2 = Instant::now();
-        let generated = worker.generate(
-            &self.manifest,
-            &features,
-            &prompt,
-            self.ids,
-            options,
-            budget,
-        )?;
+        let prefill = worker.prefill(features, &prompt)?;
+        let stops = StopIds {
+            eos: self.ids.eos,
+            answer_end: Some(self.ids.answer_end),
+        };
+        let generated = worker.text.generate(prefill, stops, &[], options, budget)?;
         let t3 = Instant::now();
         drop(worker);
 
         let text = self.completion_text(&generated.ids)?;
-        let parsed = grammar::parse(&text);
-        let reasoning = match &parsed {
-            Ok(a) => a.think.clone(),
-            Err(_) => think_block(&text),
-        };
-        let answer = parsed.map(|a| a.value.map_points(|pt| frame.answer_to_original(pt)));
         let timings = Timings {
             perceive: Duration::ZERO,
             preprocess: t1 - t0,
             encode: t2 - t1,
             decode: t3 - t2,
         };
-        tracing::debug!(
-            tokens = generated.ids.len(),
-            stop = ?generated.stop,
-            ?timings,
-            "grounded"
-        );
-        Ok(Grounding {
-            answer,
-            text,
-            reasoning,
-            completion_tokens: generated.ids.len(),
-            stop: generated.stop,
-            frame,
-            timings,
-            spans: None,
-            confidence: None,
-            candidates: None,
-        })
+        Ok(Grounding::from_completion(text, &generated, frame, timings))
     }
 
     /// [`Grounder::ground_with`] on tokio's blocking pool, for async callers.

@@ -10,11 +10,13 @@
 //! original image pixels.
 //!
 //! - [`provider`]: `cpu`, `cuda[:N]`, `auto` — an explicit CUDA request never falls back;
-//! - `graphs`: sessions and their I/O check; `decode`: the decoding loop;
+//! - `graphs`: sessions and their I/O check; `decode`: the one decoding loop (linear or
+//!   M-RoPE positions);
 //! - `pool`: workers for concurrent callers; [`Grounder::ground_async`] for tokio;
 //! - `pointer`: the pointer policy (`architecture: "pointer"`, one graph scoring image patches
-//!   and text candidates); `policy`: the trait [`Pipeline`] holds either behind, chosen by the
-//!   manifest's `architecture`.
+//!   and text candidates); [`QwenPolicy`]: Qwen2-VL / Qwen2.5-VL packages (`"qwen2-vl"`, the
+//!   checkpoint's processor and chat template, M-RoPE positions); `policy`: the trait
+//!   [`Pipeline`] holds them behind, chosen by the manifest's `architecture`.
 
 mod decode;
 pub mod depth;
@@ -29,6 +31,7 @@ mod pointer;
 mod policy;
 mod pool;
 pub mod provider;
+mod qwen;
 mod sampling;
 
 pub use decode::{StopReason, Timings};
@@ -39,4 +42,5 @@ pub use grounder::{
 pub use perception::{OcrFiles, Reading, TextReader, TextSpan};
 pub use pipeline::{Frame, GroundOptions, Pipeline, ScreenSession};
 pub use provider::Provider;
+pub use qwen::QwenPolicy;
 pub use sampling::DecodeOptions;

@@ -1,5 +1,6 @@
 //! The seam between the pipeline and a package's policy: one small trait, one implementation
-//! per architecture in its own module (`grounder`: ReticleVLM, `pointer`: the pointer policy),
+//! per architecture in its own module (`grounder`: ReticleVLM, `pointer`: the pointer policy,
+//! `qwen`: Qwen2-VL / Qwen2.5-VL packages),
 //! chosen by the manifest's `architecture` in [`load`] and nowhere else.
 
 use std::path::Path;
@@ -12,6 +13,7 @@ use crate::grounder::{Grounder, Grounding, LoadOptions};
 use crate::pipeline::Frame;
 use crate::pointer::PointerPolicy;
 use crate::provider::Provider;
+use crate::qwen::QwenPolicy;
 use crate::sampling::DecodeOptions;
 
 /// A loaded policy: a frame, an instruction and the text read on the frame → a grounding.
@@ -38,12 +40,7 @@ pub(crate) fn load(dir: &Path, opts: &LoadOptions) -> Result<Box<dyn Policy>> {
     Ok(match manifest.architecture {
         Architecture::ReticleVlm => Box::new(Grounder::load_with(dir, opts)?),
         Architecture::Pointer => Box::new(PointerPolicy::load_with(dir, opts)?),
-        Architecture::Qwen2Vl => {
-            return Err(crate::error::Error::invalid(
-                "model package",
-                "qwen2-vl packages cannot be run by this build yet",
-            ))
-        }
+        Architecture::Qwen2Vl => Box::new(QwenPolicy::load_with(dir, opts)?),
     })
 }
 
@@ -101,5 +98,34 @@ impl Policy for PointerPolicy {
         options: &DecodeOptions,
     ) -> Result<Grounding> {
         PointerPolicy::ground(self, frame.image, frame.depth, instruction, spans, options)
+    }
+}
+
+impl Policy for QwenPolicy {
+    fn manifest(&self) -> &Manifest {
+        QwenPolicy::manifest(self)
+    }
+
+    fn dir(&self) -> &Path {
+        QwenPolicy::dir(self)
+    }
+
+    fn provider(&self) -> Provider {
+        QwenPolicy::provider(self)
+    }
+
+    fn workers(&self) -> usize {
+        QwenPolicy::workers(self)
+    }
+
+    /// Qwen packages read pixels only: the spans are not part of the prompt.
+    fn ground(
+        &self,
+        frame: Frame<'_>,
+        instruction: &str,
+        _spans: &[TextSpan],
+        options: &DecodeOptions,
+    ) -> Result<Grounding> {
+        QwenPolicy::ground(self, frame.image, frame.depth, instruction, options)
     }
 }

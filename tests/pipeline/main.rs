@@ -5,6 +5,8 @@
 // Test code: a panic is the failure report we want.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod qwen;
+
 use reticle_models::rewards::RewardConfig;
 use reticle_models::suites::{self, SuiteConfig, SuiteKind};
 use reticle_runtime::{Pipeline, Provider};

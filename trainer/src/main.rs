@@ -64,7 +64,7 @@ struct EvalArgs {
     /// The run directory to evaluate.
     #[arg(long)]
     run: PathBuf,
-    /// Datasets to evaluate on (default: the run's [data] eval sets).
+    /// Datasets to evaluate on (default: the run's `[data] eval` sets).
     #[arg(long, num_args = 1..)]
     data: Vec<PathBuf>,
     /// Evaluate at most this many records (0 = all).

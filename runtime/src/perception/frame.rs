@@ -1,4 +1,5 @@
-//! The image the reader works on: 8-bit RGB, converted once per read into a reused buffer.
+//! The image the reader works on: 8-bit RGB, converted once per read into a reused buffer
+//! (also the Qwen policy's conversion to the processor's RGB input).
 
 use image::DynamicImage;
 use reticle_models::preprocess::PixelFormat;
@@ -30,8 +31,8 @@ impl RgbFrame {
             return Err(Error::invalid(
                 "image",
                 format!(
-                    "{w}x{h} is {:.1} megapixels; the text reader reads at most {:.1} megapixels \
-                     (scale the screenshot down or crop it)",
+                    "{w}x{h} is {:.1} megapixels; at most {:.1} megapixels are read (scale the \
+                     image down or crop it)",
                     n as f64 / 1e6,
                     max_pixels as f64 / 1e6
                 ),

@@ -296,7 +296,9 @@ fn an_unknown_architecture_is_refused_at_load() -> Result<()> {
     std::fs::write(&path, v.to_string())?;
     let err = load_err(pkg.path());
     assert!(
-        err.contains("unknown architecture `transformer-xl` (known: reticle-vlm, pointer)"),
+        err.contains(
+            "unknown architecture `transformer-xl` (known: reticle-vlm, pointer, qwen2-vl)"
+        ),
         "{err}"
     );
     Ok(())

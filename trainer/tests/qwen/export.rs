@@ -9,7 +9,8 @@ use std::path::Path;
 use anyhow::{ensure, Context, Result};
 use reticle_models::manifest::{Architecture, Manifest, PositionScheme};
 
-use crate::train::{config, dataset, grammar_checkpoint_of, reticle_train};
+use crate::train::reticle_train;
+use crate::util::{config, dataset, grammar_checkpoint_of};
 
 const SFT: &str = "[sft]\nsteps = 4\nbatch_size = 2\n\
                    [optim]\nlr = 1e-2\nwarmup_steps = 0\ntotal_steps = 4\n\

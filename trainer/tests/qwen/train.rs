@@ -8,106 +8,17 @@
 //! (`<answer>`, `</answer>`, `<think>`, `</think>` and single digits as added tokens, decoded
 //! without spaces), so the rewards can read what the model writes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
-use reticle_models::dataset::{write_jsonl, Record, Target, Task};
-use reticle_models::geometry::BBox;
 use reticle_trainer::qwen::QwenSession;
 use reticle_trainer::session::StartOptions;
 use reticle_trainer::sft::run_sft;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tch::Device;
 
-use crate::util::{copy_dir, peer, test_image};
-
-/// A checkpoint of the peer (`FAMILIES[family]`), its tokenizer taught the answer grammar.
-pub(crate) fn grammar_checkpoint_of(dir: &Path, family: usize) -> Result<PathBuf> {
-    let run = peer()?;
-    let out = dir.join(crate::util::FAMILIES[family].0);
-    copy_dir(&run.checkpoints[family].dir, &out)?;
-    let path = out.join("tokenizer.json");
-    let mut tk: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
-    // `tokenizers` gives added tokens the ids after the model's vocabulary in order, so
-    // the new ones are added tokens after the special ones, never words of the vocabulary.
-    let n_words = tk["model"]["vocab"]
-        .as_object()
-        .context("tokenizer.json has no WordLevel vocab")?
-        .len();
-    let added = tk["added_tokens"]
-        .as_array_mut()
-        .context("no added_tokens")?;
-    let mut next = added.len() + n_words;
-    let digits = (0..10).map(|d| d.to_string());
-    let grammar = ["<answer>", "</answer>", "<think>", "</think>"].map(String::from);
-    for t in digits.chain(grammar) {
-        added.push(
-            json!({"id": next, "content": t, "single_word": false, "lstrip": false,
-            "rstrip": false, "normalized": false, "special": false}),
-        );
-        next += 1;
-    }
-    ensure!(
-        next <= 96,
-        "the grammar tokens overflow the vocabulary ({next})"
-    );
-    tk["decoder"] = json!({"type": "Fuse"});
-    std::fs::write(&path, serde_json::to_vec_pretty(&tk)?)?;
-    Ok(out)
-}
-
-/// The Qwen2.5-VL checkpoint (untied, sharded, window attention) with the grammar.
-fn grammar_checkpoint(dir: &Path) -> Result<PathBuf> {
-    grammar_checkpoint_of(dir, 1)
-}
-
-/// Two click records on 150×90 images (the processor resizes them to 140×84).
-pub(crate) fn dataset(dir: &Path) -> Result<PathBuf> {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data)?;
-    let image = test_image();
-    image.save(data.join("a.png"))?;
-    image::imageops::flip_horizontal(&image).save(data.join("b.png"))?;
-    let record = |id: &str, file: &str, instruction: &str, bbox: BBox| Record {
-        id: id.into(),
-        image: data.join(file),
-        depth: None,
-        camera: None,
-        instruction: instruction.into(),
-        task: Task::Click,
-        target: Target::Box(bbox),
-        cot: None,
-        meta: None,
-    };
-    let records = [
-        record(
-            "a",
-            "a.png",
-            "click the blue button",
-            BBox::new(20.0, 10.0, 60.0, 40.0),
-        ),
-        record(
-            "b",
-            "b.png",
-            "click the save file",
-            BBox::new(90.0, 50.0, 140.0, 80.0),
-        ),
-    ];
-    let path = data.join("data.jsonl");
-    write_jsonl(&path, &records)?;
-    Ok(path)
-}
-
-pub(crate) fn config(checkpoint: &Path, data: &Path, extra: &str) -> String {
-    format!(
-        "[model]\narchitecture = \"qwen2-vl\"\ncheckpoint = {checkpoint:?}\n\
-         [data]\ntrain = [{data:?}]\neval = [{data:?}]\n\
-         [lora]\nrank = 4\nalpha = 8.0\ndropout = 0.0\n{extra}\n",
-        checkpoint = checkpoint.display().to_string(),
-        data = data.display().to_string(),
-    )
-}
+use crate::util::{config, dataset, grammar_checkpoint, grammar_checkpoint_of};
 
 const SFT: &str = "[sft]\nsteps = 16\nbatch_size = 2\n\
                    [optim]\nlr = 1e-2\nwarmup_steps = 0\ntotal_steps = 16\n\

@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 use anyhow::{bail, ensure, Context, Result};
 use image::RgbImage;
 use rand::{Rng, SeedableRng};
+use reticle_models::dataset::{write_jsonl, Record, Target, Task};
+use reticle_models::geometry::BBox;
 use reticle_models::qwen::template::expand_image_pads;
 use reticle_models::qwen::{ChatTemplate, CheckpointDir, ImageProcessor};
 use reticle_models::tokenizer::TextTokenizer;
@@ -117,7 +119,9 @@ fn run_peer() -> Result<PeerRun> {
     let job_path = dir.path().join("job.json");
     let result_path = dir.path().join("result.json");
     std::fs::write(&job_path, serde_json::to_vec_pretty(&job)?)?;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qwen/transformers_peer.py");
+    // From the workspace root, so that other crates' tests can include this file too.
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../trainer/tests/qwen/transformers_peer.py");
     let output = Command::new(torch_python()?)
         .arg(&script)
         .arg(&job_path)
@@ -212,4 +216,91 @@ pub fn reticle_inputs(peer_ck: &PeerCheckpoint) -> Result<Inputs> {
         pixel_values,
         grid,
     })
+}
+
+/// A checkpoint of the peer (`FAMILIES[family]`), its tokenizer taught the answer grammar.
+pub fn grammar_checkpoint_of(dir: &Path, family: usize) -> Result<PathBuf> {
+    let run = peer()?;
+    let out = dir.join(FAMILIES[family].0);
+    copy_dir(&run.checkpoints[family].dir, &out)?;
+    let path = out.join("tokenizer.json");
+    let mut tk: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    // `tokenizers` gives added tokens the ids after the model's vocabulary in order, so
+    // the new ones are added tokens after the special ones, never words of the vocabulary.
+    let n_words = tk["model"]["vocab"]
+        .as_object()
+        .context("tokenizer.json has no WordLevel vocab")?
+        .len();
+    let added = tk["added_tokens"]
+        .as_array_mut()
+        .context("no added_tokens")?;
+    let mut next = added.len() + n_words;
+    let digits = (0..10).map(|d| d.to_string());
+    let grammar = ["<answer>", "</answer>", "<think>", "</think>"].map(String::from);
+    for t in digits.chain(grammar) {
+        added.push(
+            json!({"id": next, "content": t, "single_word": false, "lstrip": false,
+            "rstrip": false, "normalized": false, "special": false}),
+        );
+        next += 1;
+    }
+    ensure!(
+        next <= 96,
+        "the grammar tokens overflow the vocabulary ({next})"
+    );
+    tk["decoder"] = json!({"type": "Fuse"});
+    std::fs::write(&path, serde_json::to_vec_pretty(&tk)?)?;
+    Ok(out)
+}
+
+/// The Qwen2.5-VL checkpoint (untied, sharded, window attention) with the grammar.
+pub fn grammar_checkpoint(dir: &Path) -> Result<PathBuf> {
+    grammar_checkpoint_of(dir, 1)
+}
+
+/// Two click records on 150×90 images (the processor resizes them to 140×84).
+pub fn dataset(dir: &Path) -> Result<PathBuf> {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data)?;
+    let image = test_image();
+    image.save(data.join("a.png"))?;
+    image::imageops::flip_horizontal(&image).save(data.join("b.png"))?;
+    let record = |id: &str, file: &str, instruction: &str, bbox: BBox| Record {
+        id: id.into(),
+        image: data.join(file),
+        depth: None,
+        camera: None,
+        instruction: instruction.into(),
+        task: Task::Click,
+        target: Target::Box(bbox),
+        cot: None,
+        meta: None,
+    };
+    let records = [
+        record(
+            "a",
+            "a.png",
+            "click the blue button",
+            BBox::new(20.0, 10.0, 60.0, 40.0),
+        ),
+        record(
+            "b",
+            "b.png",
+            "click the save file",
+            BBox::new(90.0, 50.0, 140.0, 80.0),
+        ),
+    ];
+    let path = data.join("data.jsonl");
+    write_jsonl(&path, &records)?;
+    Ok(path)
+}
+
+pub fn config(checkpoint: &Path, data: &Path, extra: &str) -> String {
+    format!(
+        "[model]\narchitecture = \"qwen2-vl\"\ncheckpoint = {checkpoint:?}\n\
+         [data]\ntrain = [{data:?}]\neval = [{data:?}]\n\
+         [lora]\nrank = 4\nalpha = 8.0\ndropout = 0.0\n{extra}\n",
+        checkpoint = checkpoint.display().to_string(),
+        data = data.display().to_string(),
+    )
 }
