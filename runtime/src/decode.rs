@@ -62,6 +62,8 @@ pub enum StopReason {
 pub(crate) struct Generated {
     pub ids: Vec<u32>,
     pub stop: StopReason,
+    /// When the first token was chosen (the end of the prefill).
+    pub first_token: Option<std::time::Instant>,
 }
 
 /// Per-stage durations of one request (serialized as `*_ms` floats).
@@ -75,17 +77,21 @@ pub struct Timings {
     pub encode: Duration,
     /// Token embedding and the decoder, prefill and every step.
     pub decode: Duration,
+    /// The part of `decode` until the first token was chosen (the prefill): with `decode`
+    /// and the token count, the decoding speed is `(tokens − 1) / (decode − first_token)`.
+    pub first_token: Duration,
 }
 
 impl serde::Serialize for Timings {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        let mut st = s.serialize_struct("Timings", 4)?;
+        let mut st = s.serialize_struct("Timings", 5)?;
         st.serialize_field("perceive_ms", &ms(self.perceive))?;
         st.serialize_field("preprocess_ms", &ms(self.preprocess))?;
         st.serialize_field("encode_ms", &ms(self.encode))?;
         st.serialize_field("decode_ms", &ms(self.decode))?;
+        st.serialize_field("first_token_ms", &ms(self.first_token))?;
         st.end()
     }
 }
@@ -296,6 +302,7 @@ impl TextDecoder {
         let mut t = seq;
         let mut sampler = Sampler::new(opts);
         let mut out = Vec::new();
+        let mut first_token = None;
         for _ in 0..budget {
             let total = past_len(&past, d.num_kv_heads, d.head_dim)? + t;
             let mask = Tensor::from_array(([1usize, total], vec![1i64; total]))?;
@@ -344,8 +351,13 @@ impl TextDecoder {
             let token = u32::try_from(token)
                 .map_err(|_| output_err("decoder", format!("token id {token} out of range")))?;
             out.push(token);
+            first_token.get_or_insert_with(std::time::Instant::now);
             if let Some(stop) = stops.reason(token) {
-                return Ok(Generated { ids: out, stop });
+                return Ok(Generated {
+                    ids: out,
+                    stop,
+                    first_token,
+                });
             }
             if out.len() == budget {
                 // The budget is spent: the last token's embedding would never be used.
@@ -360,6 +372,7 @@ impl TextDecoder {
         Ok(Generated {
             ids: out,
             stop: StopReason::MaxTokens,
+            first_token,
         })
     }
 }

@@ -469,6 +469,7 @@ impl Grounder {
             preprocess: t1 - t0,
             encode: t2 - t1,
             decode: t3 - t2,
+            first_token: generated.first_token.map_or(t3 - t2, |t| t - t2),
         };
         Ok(Grounding::from_completion(text, &generated, frame, timings))
     }

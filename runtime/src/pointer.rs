@@ -348,6 +348,8 @@ impl PointerPolicy {
             preprocess: t1 - t0,
             encode: t2 - t1,
             decode: t3 - t2,
+            // One step: the choice is the first (and only) token.
+            first_token: t3 - t2,
         };
         tracing::debug!(chosen, confidence, ?timings, "pointed");
         Ok(Grounding {

@@ -432,6 +432,57 @@ impl QwenPolicy {
         Ok(c.generated.ids.into_iter().map(i64::from).collect())
     }
 
+    /// Decodes after a prompt of token ids with no image (text-only M-RoPE positions, the
+    /// three rows equal): the new ids (stop token included) and the timings (`decode` and its
+    /// `first_token` part). The decoding-speed benchmark's entry (`scripts/bench_qwen.sh`),
+    /// comparable with peers that take token ids.
+    pub fn generate_from_ids(
+        &self,
+        prompt_ids: &[i64],
+        options: &DecodeOptions,
+    ) -> Result<(Vec<i64>, Timings)> {
+        options.validate()?;
+        if prompt_ids.is_empty() {
+            return Err(Error::invalid("prompt", "the prompt has no tokens"));
+        }
+        let vocab = self.decoder.vocab_size as i64;
+        if let Some(bad) = prompt_ids.iter().find(|&&id| id < 0 || id >= vocab) {
+            return Err(Error::invalid(
+                "prompt",
+                format!("token id {bad} is outside the vocabulary of {vocab}"),
+            ));
+        }
+        if prompt_ids.contains(&self.vision.image_token) {
+            return Err(Error::invalid(
+                "prompt",
+                "a prompt without an image cannot hold <|image_pad|> tokens",
+            ));
+        }
+        let budget = token_budget(
+            prompt_ids.len(),
+            || format!("{} prompt tokens", prompt_ids.len()),
+            options.max_new_tokens.unwrap_or(self.max_new_tokens),
+            self.decoder.max_positions,
+        )?;
+        let rope = rope_index(prompt_ids, self.vision.image_token, &[], self.vision.merge)?;
+        let mut worker = self.workers.lease();
+        let t0 = Instant::now();
+        let prefill = Prefill {
+            embeds: worker.text.embed(prompt_ids)?,
+            positions: Positions::Mrope(rope),
+        };
+        let generated = worker
+            .text
+            .generate(prefill, self.stops, &self.banned, options, budget)?;
+        let t1 = Instant::now();
+        let timings = Timings {
+            decode: t1 - t0,
+            first_token: generated.first_token.map_or(t1 - t0, |t| t - t0),
+            ..Timings::default()
+        };
+        Ok((generated.ids.into_iter().map(i64::from).collect(), timings))
+    }
+
     /// The prompt and the generated tokens of one request.
     fn complete(
         &self,
@@ -476,6 +527,7 @@ impl QwenPolicy {
             .generate(prefill, self.stops, &self.banned, options, budget)?;
         let t3 = Instant::now();
         drop(worker);
+        let first_token = generated.first_token.map_or(t3 - t2, |t| t - t2);
         Ok(Completion {
             prompt,
             generated,
@@ -484,6 +536,7 @@ impl QwenPolicy {
                 preprocess,
                 encode: t2 - t1,
                 decode: t3 - t2,
+                first_token,
             },
         })
     }
