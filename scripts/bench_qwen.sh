@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Qwen decoding speed on CPU: a random-weight Qwen2.5-VL checkpoint with small-but-real text
 # shapes (hidden 512, 4 layers, 8 heads, 2 KV heads, the real 151,936-token vocabulary) made
-# with transformers, exported by reticle (`reticle-train export --checkpoint`), and decoded by
-#   - reticle's runtime (Rust, ONNX Runtime 1.24),
+# with transformers, exported by reticle (`reticle-train export --checkpoint`, f32 and
+# `--quantize int4`), and decoded by
+#   - reticle's runtime (Rust, ONNX Runtime 1.24), both packages,
 #   - Python onnxruntime on reticle's graphs (runtime/benches/peer_qwen.py),
 #   - onnxruntime-genai 0.18 on its own export of the same checkpoint (scripts/bench/genai_peer.py),
 # in the same run: time to first token and tokens/s for a 64-token text prompt, and one
@@ -49,11 +50,13 @@ for precision in $precisions; do
   peers+=("$work/genai-$precision.json")
 done
 
-echo "[bench] exporting the checkpoint with reticle" >&2
+echo "[bench] exporting the checkpoint with reticle: f32, and int4 decoder weights" >&2
 cargo run -q --release --locked -p reticle-trainer --bin reticle-train -- \
-  export --checkpoint "$work/ckpt" --out "$work/pkg" --force >&2
+  export --checkpoint "$work/ckpt" --out "$work/f32" --force >&2
+cargo run -q --release --locked -p reticle-trainer --bin reticle-train -- \
+  export --checkpoint "$work/ckpt" --out "$work/int4" --force --quantize int4 >&2
 
-export RETICLE_BENCH_PACKAGE=$work/pkg
+export RETICLE_BENCH_PACKAGE=$work/f32:$work/int4
 RETICLE_BENCH_PEERS=$(IFS=:; echo "${peers[*]}")
 export RETICLE_BENCH_PEERS
 export RETICLE_BENCH_THREADS=$threads RETICLE_BENCH_PROMPT_TOKENS=64 RETICLE_BENCH_NEW_TOKENS=32

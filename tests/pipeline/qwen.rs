@@ -2,13 +2,15 @@
 //! steps on each family's tiny random checkpoint (built by `transformers` at test time, as in
 //! `trainer/tests/qwen`), the package exported with the adapters merged, then the runtime's
 //! greedy decoding through ONNX Runtime against the trainer's through libtorch, token for
-//! token, and the same evaluation metrics.
+//! token, and the same evaluation metrics; then int8 / int4 decoders, their completions
+//! compared with the trainer's.
 
 use std::path::Path;
 
 use reticle_models::dataset::read_dataset;
 use reticle_models::rewards::RewardConfig;
 use reticle_runtime::{LoadOptions, Pipeline, Provider, QwenPolicy};
+use reticle_trainer::export::quant::Quant;
 use reticle_trainer::export::{export_package, ExportOptions};
 use reticle_trainer::qwen::{evaluate, load_trained, QwenSession};
 use reticle_trainer::session::StartOptions;
@@ -94,6 +96,35 @@ fn family_decodes_like_the_trainer(dir: &Path, family: usize) {
         serde_json::to_value(&served.summary).unwrap(),
         "{name}: trainer eval and runtime eval must report the same metrics"
     );
+
+    // The decoder quantised: the accuracy change on the same records.
+    for q in [Quant::Int8, Quant::Int4] {
+        let qpkg = dir.join(q.name());
+        let opts = ExportOptions {
+            quantize: Some(q),
+            ..ExportOptions::default()
+        };
+        export_package(&run, &qpkg, &opts).unwrap();
+        let pipeline = Pipeline::load(&qpkg, Provider::Cpu).unwrap();
+        let served =
+            reticle_runtime::eval::evaluate(&pipeline, &records, &rewards, &|_| {}).unwrap();
+        let same = tch_eval
+            .samples
+            .iter()
+            .zip(&served.samples)
+            .filter(|(t, r)| t.completion == r.completion)
+            .count();
+        println!(
+            "{name} {}: {same} of {} completions equal the f32 trainer's; {:?}",
+            q.name(),
+            records.len(),
+            served
+                .samples
+                .iter()
+                .map(|s| &s.completion)
+                .collect::<Vec<_>>()
+        );
+    }
 }
 
 #[test]

@@ -45,6 +45,8 @@ pub struct DecoderLayout {
     /// reads, and a prefill over an image's tokens × a 150k vocabulary would otherwise
     /// write hundreds of megabytes.
     pub last_logits_only: bool,
+    /// Quantise the linear maps (attention, MLP, LM head) for `MatMulNBits`; `None`: f32.
+    pub quant: Option<super::quant::Quant>,
 }
 
 /// How `position_ids` become rotary angles.
@@ -159,6 +161,7 @@ fn rotary(c: &mut Ctx, layout: &DecoderLayout, pos_ids: &str) -> Result<(String,
 /// `logits [B, T, vocab]` (`[B, 1, vocab]` with `last_logits_only`) and `present.{i}.key/value [B, kv_heads, past + T, hd]`.
 pub fn decoder(vars: &HashMap<String, Tensor>, layout: &DecoderLayout) -> Result<ModelProto> {
     let mut c = Ctx::new("decoder_model_merged", vars, layout.rms_eps);
+    c.quant = layout.quant;
     let heads = layout.heads as i64;
     let kv_heads = layout.kv_heads as i64;
     let hd = layout.head_dim as i64;

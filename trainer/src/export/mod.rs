@@ -23,6 +23,7 @@ pub mod parity;
 pub mod pointer;
 pub mod pointer_package;
 pub mod proto;
+pub mod quant;
 pub mod qwen;
 pub mod qwen_package;
 pub mod reticle_vlm;
@@ -51,10 +52,12 @@ pub struct ExportOptions {
     /// Initializer bytes per graph above which the weights go to a `<graph>.onnx.data` file
     /// beside it (default [`onnx_builder::EXTERNAL_DATA_DEFAULT`], 1 GiB).
     pub external_data_above: Option<u64>,
+    /// Quantise the decoder's weights (`qwen2-vl` exports only; `None`: f32).
+    pub quantize: Option<quant::Quant>,
 }
 
 impl ExportOptions {
-    fn external_above(&self) -> u64 {
+    pub(crate) fn external_above(&self) -> u64 {
         self.external_data_above
             .unwrap_or(onnx_builder::EXTERNAL_DATA_DEFAULT)
     }
@@ -121,9 +124,17 @@ pub fn export_package(source: &Path, out: &Path, opts: &ExportOptions) -> Result
     check_destination(source, out, opts)?;
     if let Some(mut trained) = qwen_package::load_source(source)? {
         let step = trained.step;
-        let external = opts.external_above();
         return write_dir(source, step, out, opts, |dir, name| {
-            qwen_package::fill(&mut trained, dir, name, external)
+            qwen_package::fill(&mut trained, dir, name, opts)
+        });
+    }
+    if let Some(q) = opts.quantize {
+        return Err(Error::Export {
+            path: source.to_path_buf(),
+            message: format!(
+                "--quantize {} applies to qwen2-vl exports; this run's decoder is small enough to stay f32",
+                q.name()
+            ),
         });
     }
     if pointer_package::is_pointer_source(source)? {

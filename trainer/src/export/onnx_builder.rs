@@ -160,6 +160,28 @@ impl GraphBuilder {
         Ok(name)
     }
 
+    /// A uint8 initializer named `name` (packed quantized weights).
+    pub fn initializer_u8(&mut self, name: &str, dims: &[i64], bytes: Vec<u8>) -> Result<String> {
+        self.check_len(name, dims, bytes.len())?;
+        self.claim(name)?;
+        self.initializers.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: Some(DataType::Uint8 as i32),
+            name: Some(name.to_string()),
+            raw_data: Some(bytes),
+            ..Default::default()
+        });
+        Ok(name.to_string())
+    }
+
+    /// A float32 initializer named `name` from values.
+    pub fn initializer_f32(&mut self, name: &str, dims: &[i64], values: &[f32]) -> Result<String> {
+        self.check_len(name, dims, values.len())?;
+        self.claim(name)?;
+        self.initializers.push(f32_tensor(name, dims, values));
+        Ok(name.to_string())
+    }
+
     /// A scalar (0-d) float32 constant.
     pub fn scalar_f32(&mut self, hint: &str, value: f32) -> Result<String> {
         self.const_f32(hint, &[], &[value])
@@ -190,6 +212,22 @@ impl GraphBuilder {
         let mut outs = self.node_n(op, inputs, 1, attributes)?;
         outs.pop()
             .ok_or_else(|| self.error(format!("node {op} produced no output")))
+    }
+
+    /// Adds a node of operator `op` from `domain` (`com.microsoft`: ONNX Runtime's contrib
+    /// operators) with one output; [`model`] imports the domains the graph uses.
+    pub fn node_in(
+        &mut self,
+        domain: &str,
+        op: &str,
+        inputs: &[&str],
+        attributes: Vec<AttributeProto>,
+    ) -> Result<String> {
+        let out = self.node(op, inputs, attributes)?;
+        if let Some(n) = self.nodes.last_mut() {
+            n.domain = Some(domain.to_string());
+        }
+        Ok(out)
     }
 
     /// Adds a node with `n_outputs` outputs.
@@ -296,14 +334,30 @@ pub fn attr_ints(name: &str, values: &[i64]) -> AttributeProto {
     }
 }
 
-/// Wraps `graph` into a model importing [`OPSET`] of the default domain.
+/// The version of ONNX Runtime's `com.microsoft` contrib domain the graphs import when they
+/// use it.
+pub const MS_DOMAIN: &str = "com.microsoft";
+
+/// Wraps `graph` into a model importing [`OPSET`] of the default domain (and version 1 of
+/// `com.microsoft` when a node uses it).
 pub fn model(graph: GraphProto, doc: &str) -> ModelProto {
+    let mut opset_import = vec![OperatorSetIdProto {
+        domain: Some(String::new()),
+        version: Some(OPSET),
+    }];
+    if graph
+        .node
+        .iter()
+        .any(|n| n.domain.as_deref() == Some(MS_DOMAIN))
+    {
+        opset_import.push(OperatorSetIdProto {
+            domain: Some(MS_DOMAIN.into()),
+            version: Some(1),
+        });
+    }
     ModelProto {
         ir_version: Some(IR_VERSION),
-        opset_import: vec![OperatorSetIdProto {
-            domain: Some(String::new()),
-            version: Some(OPSET),
-        }],
+        opset_import,
         producer_name: Some("reticle-trainer".into()),
         producer_version: Some(env!("CARGO_PKG_VERSION").into()),
         doc_string: Some(doc.to_string()),

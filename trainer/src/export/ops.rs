@@ -11,7 +11,8 @@ use std::collections::{HashMap, HashSet};
 
 use tch::Tensor;
 
-use super::onnx_builder::{attr_float, attr_int, attr_ints, GraphBuilder};
+use super::onnx_builder::{attr_float, attr_int, attr_ints, GraphBuilder, MS_DOMAIN};
+use super::quant::{self, Quant};
 use crate::error::{Error, Result};
 
 /// Activation functions, as the tch models apply them.
@@ -35,6 +36,9 @@ pub(crate) struct Ctx<'a> {
     transposed: HashMap<String, String>,
     /// The epsilon of [`Ctx::rms_norm`] and [`Ctx::layer_norm`] in this graph.
     pub eps: f32,
+    /// Linear maps as `com.microsoft` `MatMulNBits` over quantised weights
+    /// ([`super::quant`]); `None`: f32 `MatMul`.
+    pub quant: Option<Quant>,
 }
 
 impl<'a> Ctx<'a> {
@@ -45,6 +49,7 @@ impl<'a> Ctx<'a> {
             added: HashSet::new(),
             transposed: HashMap::new(),
             eps: eps as f32,
+            quant: None,
         }
     }
 
@@ -71,27 +76,83 @@ impl<'a> Ctx<'a> {
     }
 
     /// `x @ W^T (+ b)` for the linear layer `prefix`: `prefix.weight` is `[out, in]`, and
-    /// `prefix.bias` is added when the model has it.
+    /// `prefix.bias` is added when the model has it. With [`Ctx::quant`], the weight is
+    /// quantised (`{prefix}.weight.int4` / `.int8` and `.scales` initializers) and multiplied
+    /// by `MatMulNBits`.
     pub fn linear(&mut self, x: &str, prefix: &str) -> Result<String> {
         let name = format!("{prefix}.weight");
-        let wt = match self.transposed.get(&name) {
-            Some(t) => t.clone(),
-            None => {
-                let w = self.weight(&name)?;
-                let t = self
-                    .g
-                    .node("Transpose", &[&w], vec![attr_ints("perm", &[1, 0])])?;
-                self.transposed.insert(name, t.clone());
-                t
-            }
+        let y = match self.quant {
+            Some(q) => self.matmul_nbits(x, &name, q)?,
+            None => self.matmul_t(x, &name)?,
         };
-        let y = self.op("MatMul", &[x, &wt])?;
         let bias = format!("{prefix}.bias");
         if self.has(&bias) {
             let b = self.weight(&bias)?;
             return self.op("Add", &[&y, &b]);
         }
         Ok(y)
+    }
+
+    /// `x @ W^T` in f32 through a (folded) `Transpose`.
+    fn matmul_t(&mut self, x: &str, name: &str) -> Result<String> {
+        let wt = match self.transposed.get(name) {
+            Some(t) => t.clone(),
+            None => {
+                let w = self.weight(&name)?;
+                let t = self
+                    .g
+                    .node("Transpose", &[&w], vec![attr_ints("perm", &[1, 0])])?;
+                self.transposed.insert(name.to_string(), t.clone());
+                t
+            }
+        };
+        self.op("MatMul", &[x, &wt])
+    }
+
+    /// `x @ W^T` with `W` quantised for `MatMulNBits` (symmetric, blocks of
+    /// [`quant::BLOCK`], int8 compute: `accuracy_level` 4, as onnxruntime-genai builds it).
+    fn matmul_nbits(&mut self, x: &str, name: &str, q: Quant) -> Result<String> {
+        let packed_name = format!("{name}.{}", q.name());
+        let scales_name = format!("{name}.scales");
+        let t = self.vars.get(name).ok_or_else(|| Error::Export {
+            path: "model".into(),
+            message: format!("the model has no variable `{name}`"),
+        })?;
+        let size = t.size();
+        let [n, k] = size[..] else {
+            return Err(Error::Export {
+                path: "model".into(),
+                message: format!("`{name}` has shape {size:?}, not a matrix"),
+            });
+        };
+        if !self.added.contains(&packed_name) {
+            let values = Vec::<f32>::try_from(
+                &t.to_device(tch::Device::Cpu)
+                    .to_kind(tch::Kind::Float)
+                    .contiguous()
+                    .view([-1]),
+            )?;
+            let (packed, scales) = quant::quantize(&values, n as usize, k as usize, q)?;
+            let blocks = (k as usize).div_ceil(quant::BLOCK) as i64;
+            let blob = (quant::BLOCK as i64) * i64::from(q.bits()) / 8;
+            self.g
+                .initializer_u8(&packed_name, &[n, blocks, blob], packed)?;
+            self.g
+                .initializer_f32(&scales_name, &[n * blocks], &scales)?;
+            self.added.insert(packed_name.clone());
+        }
+        self.g.node_in(
+            MS_DOMAIN,
+            "MatMulNBits",
+            &[x, &packed_name, &scales_name],
+            vec![
+                attr_int("K", k),
+                attr_int("N", n),
+                attr_int("bits", i64::from(q.bits())),
+                attr_int("block_size", quant::BLOCK as i64),
+                attr_int("accuracy_level", 4),
+            ],
+        )
     }
 
     /// `x * rsqrt(mean(x²) + eps) * w`, written as a division by the square root.

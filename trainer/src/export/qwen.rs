@@ -71,6 +71,7 @@ pub fn decoder_layout(cfg: &QwenConfig) -> Result<DecoderLayout> {
             "lm_head".into()
         },
         last_logits_only: true,
+        quant: None,
     })
 }
 
@@ -79,9 +80,17 @@ pub fn embed_tokens(vars: &HashMap<String, Tensor>, cfg: &QwenConfig) -> Result<
     decoder::embed_tokens(vars, cfg.text.hidden_size)
 }
 
-/// `decoder_model_merged.onnx`.
-pub fn decoder_graph(vars: &HashMap<String, Tensor>, cfg: &QwenConfig) -> Result<ModelProto> {
-    decoder::decoder(vars, &decoder_layout(cfg)?)
+/// `decoder_model_merged.onnx`, its linear maps quantised when `quant` says so.
+pub fn decoder_graph(
+    vars: &HashMap<String, Tensor>,
+    cfg: &QwenConfig,
+    quant: Option<super::quant::Quant>,
+) -> Result<ModelProto> {
+    let layout = DecoderLayout {
+        quant,
+        ..decoder_layout(cfg)?
+    };
+    decoder::decoder(vars, &layout)
 }
 
 /// Integer scalar arithmetic on graph values, for the patch positions.

@@ -26,6 +26,7 @@ use tch::{Device, Kind, Tensor};
 use super::onnx_builder::{self, OPSET};
 use super::package::{trained_tasks, CARD_FILE};
 use super::parity::{self, ParityReport};
+use super::quant::Quant;
 use super::qwen;
 use crate::config::ModelArchitecture;
 use crate::error::{Error, Result};
@@ -101,8 +102,8 @@ pub fn load_base(checkpoint: &Path) -> Result<TrainedQwen> {
     })
 }
 
-/// The manifest of the package of `trained`, named `name`.
-pub fn build_manifest(trained: &TrainedQwen, name: &str) -> Result<Manifest> {
+/// The manifest of the package of `trained`, named `name`, its decoder weights as `quant`.
+pub fn build_manifest(trained: &TrainedQwen, name: &str, quant: Option<Quant>) -> Result<Manifest> {
     let cfg = trained.model.config();
     let layout = qwen::decoder_layout(cfg)?;
     let proc = trained.checkpoint.processor.clone();
@@ -116,9 +117,14 @@ pub fn build_manifest(trained: &TrainedQwen, name: &str) -> Result<Manifest> {
         version: VERSION,
         name: name.to_string(),
         description: format!(
-            "{} ({} layers){}",
+            "{} ({} layers{}){}",
             cfg.family.model_type(),
             cfg.text.num_hidden_layers,
+            quant.map_or(String::new(), |q| format!(
+                ", decoder weights {} (MatMulNBits, blocks of {})",
+                q.name(),
+                super::quant::BLOCK
+            )),
             match trained.model.lora_var_store() {
                 Some(_) => format!(
                     " fine-tuned with LoRA by reticle-trainer to step {}, adapters merged",
@@ -176,21 +182,30 @@ pub fn build_manifest(trained: &TrainedQwen, name: &str) -> Result<Manifest> {
 }
 
 /// Writes every file of the package into `dir`.
-pub fn fill(trained: &mut TrainedQwen, dir: &Path, name: &str, external_above: u64) -> Result<()> {
-    let manifest = build_manifest(trained, name)?;
+pub fn fill(
+    trained: &mut TrainedQwen,
+    dir: &Path,
+    name: &str,
+    opts: &super::ExportOptions,
+) -> Result<()> {
+    let manifest = build_manifest(trained, name, opts.quantize)?;
+    let external_above = opts.external_above();
     let parts = manifest.qwen()?;
     let cfg = trained.model.config().clone();
     let vars = trained.model.merged_variables();
     let graphs = parts.graphs;
-    for (file, build) in [
+    for (file, graph) in [
         (
             &graphs.vision_encoder.file,
-            qwen::vision_encoder as fn(&_, &_) -> Result<_>,
+            qwen::vision_encoder(&vars, &cfg)?,
         ),
-        (&graphs.embed_tokens.file, qwen::embed_tokens),
-        (&graphs.decoder.file, qwen::decoder_graph),
+        (&graphs.embed_tokens.file, qwen::embed_tokens(&vars, &cfg)?),
+        (
+            &graphs.decoder.file,
+            qwen::decoder_graph(&vars, &cfg, opts.quantize)?,
+        ),
     ] {
-        onnx_builder::write_model(build(&vars, &cfg)?, dir, file, external_above)?;
+        onnx_builder::write_model(graph, dir, file, external_above)?;
     }
     drop(vars);
     let ckpt = &trained.checkpoint;

@@ -129,6 +129,7 @@ pub fn decoder(m: &ReticleVlm) -> Result<ModelProto> {
         positions: Positions::Linear,
         lm_head: "lm_head".into(),
         last_logits_only: false,
+        quant: None,
     };
     decoder::decoder(&variables(m), &layout)
 }

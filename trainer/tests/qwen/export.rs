@@ -69,7 +69,7 @@ fn train_and_export(
 fn qwen_runs_export_with_merged_adapters_and_onnx_runtime_matches_tch() -> Result<()> {
     for family in 0..2 {
         let dir = tempfile::tempdir()?;
-        let (_run, pkg, diff) = train_and_export(dir.path(), family)?;
+        let (run, pkg, diff) = train_and_export(dir.path(), family)?;
         ensure!(diff <= 1e-3, "parity {diff}");
         let m = Manifest::load(&pkg)?;
         ensure!(
@@ -84,8 +84,57 @@ fn qwen_runs_export_with_merged_adapters_and_onnx_runtime_matches_tch() -> Resul
         }
         let external = pkg.join("decoder_model_merged.onnx.data").is_file();
         ensure!(external == (family == 1), "external data: {external}");
+        // Quantised decoders: the logits' change is measured by the same check.
+        let f32_size = decoder_bytes(&pkg)?;
+        for q in ["int8", "int4"] {
+            let qpkg = dir.path().join(q);
+            let s = |p: &Path| p.display().to_string();
+            let out = reticle_train(&[
+                "export",
+                "--run",
+                &s(&run),
+                "--out",
+                &s(&qpkg),
+                "--check",
+                "--quantize",
+                q,
+            ])?;
+            let line = out
+                .lines()
+                .find(|l| l.starts_with("parity measured"))
+                .with_context(|| format!("no parity line in:\n{out}"))?;
+            let diff: f64 = line
+                .split("max abs diff ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .context("parity line")?
+                .parse()?;
+            let size = decoder_bytes(&qpkg)?;
+            println!(
+                "{} {q}: decoder {size} bytes (f32 {f32_size}), max abs diff vs tch {diff:.3e}",
+                crate::util::FAMILIES[family].0
+            );
+            ensure!(diff.is_finite() && diff > 0.0, "{q}: {diff}");
+            ensure!(size < f32_size, "{q}: {size} ≥ {f32_size}");
+            let m = Manifest::load(&qpkg)?;
+            ensure!(m.description.contains(q), "{}", m.description);
+        }
     }
     Ok(())
+}
+
+/// The decoder's bytes, its external data included.
+fn decoder_bytes(pkg: &Path) -> Result<u64> {
+    let mut n = 0;
+    for f in [
+        "decoder_model_merged.onnx",
+        "decoder_model_merged.onnx.data",
+    ] {
+        if let Ok(m) = std::fs::metadata(pkg.join(f)) {
+            n += m.len();
+        }
+    }
+    Ok(n)
 }
 
 #[test]
