@@ -98,7 +98,7 @@ impl<'a> Ctx<'a> {
         let wt = match self.transposed.get(name) {
             Some(t) => t.clone(),
             None => {
-                let w = self.weight(&name)?;
+                let w = self.weight(name)?;
                 let t = self
                     .g
                     .node("Transpose", &[&w], vec![attr_ints("perm", &[1, 0])])?;
