@@ -71,6 +71,34 @@ pub struct ModelSection {
     /// `qwen2-vl`: the checkpoint folder (`config.json`, safetensors, tokenizer, processor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<PathBuf>,
+    /// `qwen2-vl`: the precision the frozen base weights are held in (`f32`, `bf16`, `f16`);
+    /// the LoRA adapters and their optimiser stay f32. Other architectures train in f32.
+    #[serde(default, skip_serializing_if = "WeightDtype::is_f32")]
+    pub dtype: WeightDtype,
+}
+
+/// The precision of a model's (frozen) weights.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightDtype {
+    #[default]
+    F32,
+    Bf16,
+    F16,
+}
+
+impl WeightDtype {
+    pub fn is_f32(&self) -> bool {
+        *self == WeightDtype::F32
+    }
+
+    pub fn kind(self) -> tch::Kind {
+        match self {
+            WeightDtype::F32 => tch::Kind::Float,
+            WeightDtype::Bf16 => tch::Kind::BFloat16,
+            WeightDtype::F16 => tch::Kind::Half,
+        }
+    }
 }
 
 impl Default for ModelSection {
@@ -80,6 +108,7 @@ impl Default for ModelSection {
             size: default_size(),
             overrides: toml::Table::new(),
             checkpoint: None,
+            dtype: WeightDtype::F32,
         }
     }
 }
@@ -302,6 +331,12 @@ impl TrainConfig {
             }
         }
         if self.model.architecture != ModelArchitecture::Qwen2Vl {
+            if !self.model.dtype.is_f32() {
+                return Err(Error::Config(format!(
+                    "[model] dtype applies to qwen2-vl checkpoints; `{}` trains in f32",
+                    self.model.architecture
+                )));
+            }
             if self.model.checkpoint.is_some() {
                 return Err(Error::Config(format!(
                     "[model] checkpoint is for architecture qwen2-vl, not `{}`",
@@ -433,6 +468,14 @@ mod tests {
         assert!(e.contains("rnk"), "{e}");
         let e = err("[data]\ntrain=[\"d\"]\n[lora]\nrank = 4\n");
         assert!(e.contains("[lora] applies to architecture qwen2-vl"), "{e}");
+        // Half-precision base weights: qwen2-vl only.
+        let bf16 = TrainConfig::from_toml(&format!("{with_ck}dtype = \"bf16\"\n")).unwrap();
+        assert_eq!(bf16.model.dtype, WeightDtype::Bf16);
+        assert_eq!(bf16.model.dtype.kind(), tch::Kind::BFloat16);
+        let e = err("[data]\ntrain=[\"d\"]\n[model]\ndtype = \"bf16\"\n");
+        assert!(e.contains("[model] dtype applies to qwen2-vl"), "{e}");
+        let e = err(&format!("{with_ck}dtype = \"fp8\"\n"));
+        assert!(e.contains("fp8"), "{e}");
         let e = err("[data]\ntrain=[\"d\"]\n[model]\ncheckpoint = \"ck\"\n");
         assert!(
             e.contains("[model] checkpoint is for architecture qwen2-vl"),

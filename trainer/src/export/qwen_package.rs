@@ -75,7 +75,10 @@ pub fn load_source(source: &Path) -> Result<Option<TrainedQwen>> {
         load_base(source)?
     } else {
         match qwen_source(source)? {
-            Some((run, ckpt)) => load_trained_at(&run, ckpt.as_deref(), Device::Cpu)?,
+            // f32 whatever the run trained in: the adapters merge without rounding.
+            Some((run, ckpt)) => {
+                load_trained_at(&run, ckpt.as_deref(), Device::Cpu, Some(tch::Kind::Float))?
+            }
             None => return Ok(None),
         }
     };

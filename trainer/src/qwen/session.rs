@@ -108,21 +108,23 @@ pub struct TrainedQwen {
 
 /// Loads a `qwen2-vl` run's last checkpoint (for `reticle-train eval` and export).
 pub fn load_trained(run_path: &Path, device: Device) -> Result<TrainedQwen> {
-    load_trained_at(run_path, None, device)
+    load_trained_at(run_path, None, device, None)
 }
 
 /// Loads a `qwen2-vl` run with the adapters of `checkpoint` (a `<run>/checkpoints/step-N`
-/// folder), or of its last checkpoint.
+/// folder), or of its last checkpoint; the base weights in `dtype`, else the run's
+/// `[model] dtype`.
 pub fn load_trained_at(
     run_path: &Path,
     checkpoint: Option<&Path>,
     device: Device,
+    dtype: Option<tch::Kind>,
 ) -> Result<TrainedQwen> {
     let cfg_path = run_path.join("config.toml");
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
     let cfg = TrainConfig::from_toml(&text)?;
     let ckpt = CheckpointDir::open(cfg.model.qwen_checkpoint()?)?;
-    let mut model = QwenVl::load(&ckpt, device)?;
+    let mut model = QwenVl::load_as(&ckpt, device, dtype.unwrap_or(cfg.model.dtype.kind()))?;
     model.add_lora(&cfg.lora.clone().unwrap_or_default())?;
     let ck = match checkpoint {
         Some(dir) => checkpoint::load_checkpoint(dir)?,
@@ -200,7 +202,7 @@ impl QwenSession {
         };
         let cfg = TrainConfig::from_toml(&text)?;
         let ckpt = CheckpointDir::open(cfg.model.qwen_checkpoint()?)?;
-        let mut model = QwenVl::load(&ckpt, opts.device)?;
+        let mut model = QwenVl::load_as(&ckpt, opts.device, cfg.model.dtype.kind())?;
         tch::manual_seed(cfg.run.seed as i64);
         let lora = cfg.lora.clone().unwrap_or_default();
         model.add_lora(&lora)?;

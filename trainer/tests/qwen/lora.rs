@@ -120,3 +120,77 @@ fn lora_sft_steps_lower_the_loss_and_only_adapters_move() -> Result<()> {
     }
     Ok(())
 }
+
+/// Both families with their base weights in bf16 (`[model] dtype = "bf16"`): the logits stay
+/// within bf16 rounding of f32, and LoRA SFT steps (adapters f32) still lower the loss.
+#[test]
+fn bf16_base_weights_track_f32_and_train() -> Result<()> {
+    let run = peer()?;
+    for ck in &run.checkpoints {
+        let Inputs {
+            ckpt,
+            ids,
+            pixel_values,
+            grid,
+        } = reticle_inputs(ck)?;
+        let images = QwenImages {
+            pixel_values: &pixel_values,
+            grid_thw: &[grid],
+        };
+        let f32_logits =
+            tch::no_grad(|| QwenVl::load(&ckpt, Device::Cpu)?.forward(&ids, Some(images)))?;
+        let mut model = QwenVl::load_as(&ckpt, Device::Cpu, tch::Kind::BFloat16)?;
+        ensure!(
+            model
+                .var_store()
+                .variables()
+                .values()
+                .all(|t| t.kind() == tch::Kind::BFloat16),
+            "weights not bf16"
+        );
+        let logits = tch::no_grad(|| model.forward(&ids, Some(images)))?;
+        let diff = f64::try_from((logits.to_kind(tch::Kind::Float) - &f32_logits).abs().max())?;
+        let scale = f64::try_from(f32_logits.abs().max())?;
+        println!(
+            "{}: bf16 weights, logits max abs diff {diff:.4} (f32 logits up to {scale:.3})",
+            ckpt.config.family.model_type()
+        );
+        ensure!(diff < 0.05 * scale.max(1.0), "bf16 logits differ by {diff}");
+
+        tch::manual_seed(0);
+        model.add_lora(&LoraConfig {
+            rank: 4,
+            alpha: 8.0,
+            ..LoraConfig::default()
+        })?;
+        let adapters = model.lora_var_store().expect("adapters were just added");
+        let answer: Vec<i64> = TextTokenizer::load(&ckpt.tokenizer)?
+            .encode("( ok , save ) <|im_end|>")?
+            .into_iter()
+            .map(i64::from)
+            .collect();
+        let mut opt = AdamW::new(
+            adapters.variables().into_iter().collect(),
+            AdamWConfig {
+                lr: 1e-2,
+                warmup_steps: 0,
+                total_steps: STEPS as u64,
+                ..AdamWConfig::default()
+            },
+        )?;
+        let mut losses = Vec::new();
+        for _ in 0..STEPS {
+            opt.zero_grad();
+            let loss = model.completion_nll(&ids, Some(images), &answer)?;
+            losses.push(f64::try_from(&loss)?);
+            loss.backward();
+            opt.step()?;
+        }
+        println!("  bf16 LoRA SFT losses {losses:.3?}");
+        ensure!(
+            losses.iter().all(|l| l.is_finite()) && losses[STEPS - 1] < 0.5 * losses[0],
+            "bf16 LoRA SFT: {losses:?}"
+        );
+    }
+    Ok(())
+}

@@ -163,7 +163,7 @@ impl LoraAdapter {
         !self.flags.disabled.load(Ordering::Relaxed)
     }
 
-    /// `(α / r) · B A`: what merging the adapter adds to its layer's weight.
+    /// `(α / r) · B A`: what merging the adapter adds to its layer's weight (f32).
     pub(super) fn delta(&self) -> Tensor {
         self.b.matmul(&self.a) * self.scale
     }
@@ -175,9 +175,12 @@ impl LoraAdapter {
         } else {
             x.shallow_clone()
         };
-        x.linear::<Tensor>(&self.a, None)
+        // The adapter computes in its own (f32) precision over half-precision activations.
+        (x.to_kind(self.a.kind())
+            .linear::<Tensor>(&self.a, None)
             .linear::<Tensor>(&self.b, None)
-            * self.scale
+            * self.scale)
+            .to_kind(x.kind())
     }
 }
 

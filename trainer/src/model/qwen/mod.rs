@@ -105,9 +105,24 @@ pub struct QwenVl {
 impl QwenVl {
     /// Loads `ckpt` onto `device` in f32. Every tensor is checked by name and shape first.
     pub fn load(ckpt: &CheckpointDir, device: Device) -> Result<Self> {
+        Self::load_as(ckpt, device, Kind::Float)
+    }
+
+    /// Loads `ckpt` onto `device` with its weights in `dtype` (f32, bf16 or f16): the frozen
+    /// base in half precision halves its memory; activations follow the weights, norms and
+    /// softmaxes compute in f32, and LoRA adapters stay f32 (their inputs and outputs are
+    /// cast at the boundary).
+    pub fn load_as(ckpt: &CheckpointDir, device: Device, dtype: Kind) -> Result<Self> {
+        if !matches!(dtype, Kind::Float | Kind::BFloat16 | Kind::Half) {
+            return Err(Error::Config(format!(
+                "qwen weights can be f32, bf16 or f16, not {dtype:?}"
+            )));
+        }
         let config = ckpt.config.clone();
-        let vs = nn::VarStore::new(device);
-        weights::load(&vs, ckpt)?;
+        let mut vs = nn::VarStore::new(device);
+        // New variables take the store's kind.
+        vs.set_kind(dtype);
+        weights::load(&vs, ckpt, dtype)?;
         let w = weights::Weights::new(&vs);
         let text = text::TextModel::new(&w, weights::TEXT_PREFIX, &config.text)?;
         let visual =

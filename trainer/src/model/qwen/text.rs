@@ -71,9 +71,13 @@ impl Linear {
 
     /// `(`{name}.weight`, W + (α / r) B A)` when the layer has an adapter.
     pub(super) fn merged_weight(&self) -> Option<(String, Tensor)> {
-        self.lora
-            .as_ref()
-            .map(|l| (format!("{}.weight", self.name), &self.weight + l.delta()))
+        self.lora.as_ref().map(|l| {
+            let merged = self.weight.to_kind(Kind::Float) + l.delta();
+            (
+                format!("{}.weight", self.name),
+                merged.to_kind(self.weight.kind()),
+            )
+        })
     }
 
     /// Gives this layer an adapter in `vs` if `cfg` targets it; returns whether it did.
@@ -298,6 +302,8 @@ impl TextModel {
             .triu(past + 1)
         });
         let (cos, sin) = self.rotary.cos_sin(positions);
+        // As transformers: the angles in the activations' precision.
+        let (cos, sin) = (cos.to_kind(embeds.kind()), sin.to_kind(embeds.kind()));
         let mut h = embeds.shallow_clone();
         for (i, layer) in self.layers.iter().enumerate() {
             let slot = cache.as_deref_mut().and_then(|c| c.layers.get_mut(i));

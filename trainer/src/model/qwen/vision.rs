@@ -115,7 +115,7 @@ impl Attention {
                     v.narrow(1, start, len),
                 );
                 let scores = q.matmul(&k.transpose(1, 2)) * scaling;
-                scores.softmax(-1, Kind::Float).matmul(&v)
+                scores.softmax(-1, Kind::Float).to_kind(v.kind()).matmul(&v)
             })
             .collect();
         let out = Tensor::cat(&outs, 1).transpose(0, 1).reshape([n, -1]);
@@ -244,10 +244,11 @@ impl VisionTower {
         let unit = m * m;
         let device = pixel_values.device();
         let mut h = pixel_values
-            .to_kind(Kind::Float)
+            .to_kind(self.patch_embed.kind())
             .linear::<Tensor>(&self.patch_embed, None);
         let head_dim = self.cfg.hidden_size / self.cfg.num_heads;
-        let (mut cos, mut sin) = vision_cos_sin(grids, m, head_dim, device);
+        let (cos, sin) = vision_cos_sin(grids, m, head_dim, device);
+        let (mut cos, mut sin) = (cos.to_kind(h.kind()), sin.to_kind(h.kind()));
         // Each frame of each image is one attention segment.
         let mut cu_seqlens = vec![0i64];
         for &[t, gh, gw] in grids {

@@ -126,9 +126,9 @@ fn module_name(name: &str) -> Option<String> {
     }
 }
 
-/// Creates one f32 variable per expected tensor in `vs`, named as in the checkpoint, and
-/// fills it from the shards. Checks every name and shape first.
-pub fn load(vs: &nn::VarStore, ckpt: &CheckpointDir) -> Result<()> {
+/// Creates one variable of `dtype` (f32, bf16 or f16) per expected tensor in `vs`, named as
+/// in the checkpoint, and fills it from the shards. Checks every name and shape first.
+pub fn load(vs: &nn::VarStore, ckpt: &CheckpointDir, dtype: Kind) -> Result<()> {
     let expected = expected_tensors(&ckpt.config);
     // Resolve names and check shapes before reading any data.
     let mut plan = Vec::with_capacity(expected.len());
@@ -179,7 +179,7 @@ pub fn load(vs: &nn::VarStore, ckpt: &CheckpointDir) -> Result<()> {
                 .and_then(|_| file.read_exact(&mut buf))
                 .map_err(|e| Error::io(&path, e))?;
             let shape: Vec<i64> = info.shape.iter().map(|&d| d as i64).collect();
-            let tensor = Tensor::f_from_data_size(&buf, &shape, kind)?.f_to_kind(Kind::Float)?;
+            let tensor = Tensor::f_from_data_size(&buf, &shape, kind)?.f_to_kind(dtype)?;
             let parts: Vec<&str> = name.split('.').collect();
             let (var, folders) = parts.split_last().unwrap_or((&"", &[]));
             let path = folders.iter().fold(root.clone(), |p, part| p.sub(*part));
@@ -192,7 +192,8 @@ pub fn load(vs: &nn::VarStore, ckpt: &CheckpointDir) -> Result<()> {
         root = %ckpt.root.display(),
         tensors = expected.len(),
         dtypes = ?ckpt.dtypes(),
-        "loaded checkpoint weights as f32"
+        as_dtype = ?dtype,
+        "loaded checkpoint weights"
     );
     Ok(())
 }
