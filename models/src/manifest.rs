@@ -499,29 +499,44 @@ impl Manifest {
         self.vlm_parts().map_err(|m| Error::invalid("manifest", m))
     }
 
-    fn vlm_parts(&self) -> std::result::Result<VlmParts<'_>, String> {
-        if self.architecture != Architecture::ReticleVlm {
+    /// The sections every text-writing package has (graphs, decoder, token budget,
+    /// tokenizer), for a package of architecture `arch`; an error names the first one missing.
+    fn text_sections(
+        &self,
+        arch: Architecture,
+    ) -> std::result::Result<(&Graphs, &DecoderSpec, usize, &str), String> {
+        if self.architecture != arch {
             return Err(format!(
-                "model {} is a `{}` package, not a `reticle-vlm` one",
+                "model {} is a `{}` package, not a `{arch}` one",
                 self.name, self.architecture
             ));
         }
+        let missing = |field: &str| format!("a `{arch}` package needs `{field}`");
+        Ok((
+            self.graphs.as_ref().ok_or_else(|| missing("graphs"))?,
+            self.decoder.as_ref().ok_or_else(|| missing("decoder"))?,
+            self.max_new_tokens
+                .ok_or_else(|| missing("max_new_tokens"))?,
+            self.tokenizer
+                .as_deref()
+                .ok_or_else(|| missing("tokenizer"))?,
+        ))
+    }
+
+    fn vlm_parts(&self) -> std::result::Result<VlmParts<'_>, String> {
+        let (graphs, decoder, max_new_tokens, tokenizer) =
+            self.text_sections(Architecture::ReticleVlm)?;
         let missing = |field: &str| format!("a `reticle-vlm` package needs `{field}`");
         Ok(VlmParts {
-            graphs: self.graphs.as_ref().ok_or_else(|| missing("graphs"))?,
-            decoder: self.decoder.as_ref().ok_or_else(|| missing("decoder"))?,
+            graphs,
+            decoder,
             prompt: self.prompt.as_ref().ok_or_else(|| missing("prompt"))?,
             special_tokens: self
                 .special_tokens
                 .as_ref()
                 .ok_or_else(|| missing("special_tokens"))?,
-            max_new_tokens: self
-                .max_new_tokens
-                .ok_or_else(|| missing("max_new_tokens"))?,
-            tokenizer: self
-                .tokenizer
-                .as_deref()
-                .ok_or_else(|| missing("tokenizer"))?,
+            max_new_tokens,
+            tokenizer,
         })
     }
 
@@ -550,24 +565,17 @@ impl Manifest {
     }
 
     fn qwen_parts(&self) -> std::result::Result<QwenParts<'_>, String> {
-        if self.architecture != Architecture::Qwen2Vl {
-            return Err(format!(
-                "model {} is a `{}` package, not a `qwen2-vl` one",
-                self.name, self.architecture
-            ));
-        }
-        let missing = |field: &str| format!("a `qwen2-vl` package needs `{field}`");
+        let (graphs, decoder, max_new_tokens, tokenizer) =
+            self.text_sections(Architecture::Qwen2Vl)?;
         Ok(QwenParts {
-            graphs: self.graphs.as_ref().ok_or_else(|| missing("graphs"))?,
-            decoder: self.decoder.as_ref().ok_or_else(|| missing("decoder"))?,
-            spec: self.qwen.as_ref().ok_or_else(|| missing("qwen"))?,
-            max_new_tokens: self
-                .max_new_tokens
-                .ok_or_else(|| missing("max_new_tokens"))?,
-            tokenizer: self
-                .tokenizer
-                .as_deref()
-                .ok_or_else(|| missing("tokenizer"))?,
+            graphs,
+            decoder,
+            spec: self
+                .qwen
+                .as_ref()
+                .ok_or("a `qwen2-vl` package needs `qwen`")?,
+            max_new_tokens,
+            tokenizer,
         })
     }
 

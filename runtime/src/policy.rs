@@ -44,22 +44,29 @@ pub(crate) fn load(dir: &Path, opts: &LoadOptions) -> Result<Box<dyn Policy>> {
     })
 }
 
+/// The accessors of [`Policy`] that every policy answers with its own inherent methods.
+macro_rules! forward_accessors {
+    ($t:ident) => {
+        fn manifest(&self) -> &Manifest {
+            $t::manifest(self)
+        }
+
+        fn dir(&self) -> &Path {
+            $t::dir(self)
+        }
+
+        fn provider(&self) -> Provider {
+            $t::provider(self)
+        }
+
+        fn workers(&self) -> usize {
+            $t::workers(self)
+        }
+    };
+}
+
 impl Policy for Grounder {
-    fn manifest(&self) -> &Manifest {
-        Grounder::manifest(self)
-    }
-
-    fn dir(&self) -> &Path {
-        Grounder::dir(self)
-    }
-
-    fn provider(&self) -> Provider {
-        Grounder::provider(self)
-    }
-
-    fn workers(&self) -> usize {
-        Grounder::workers(self)
-    }
+    forward_accessors!(Grounder);
 
     /// ReticleVLM reads pixels only: the spans are not part of its prompt.
     fn ground(
@@ -74,21 +81,7 @@ impl Policy for Grounder {
 }
 
 impl Policy for PointerPolicy {
-    fn manifest(&self) -> &Manifest {
-        PointerPolicy::manifest(self)
-    }
-
-    fn dir(&self) -> &Path {
-        PointerPolicy::dir(self)
-    }
-
-    fn provider(&self) -> Provider {
-        PointerPolicy::provider(self)
-    }
-
-    fn workers(&self) -> usize {
-        PointerPolicy::workers(self)
-    }
+    forward_accessors!(PointerPolicy);
 
     fn ground(
         &self,
@@ -102,21 +95,7 @@ impl Policy for PointerPolicy {
 }
 
 impl Policy for QwenPolicy {
-    fn manifest(&self) -> &Manifest {
-        QwenPolicy::manifest(self)
-    }
-
-    fn dir(&self) -> &Path {
-        QwenPolicy::dir(self)
-    }
-
-    fn provider(&self) -> Provider {
-        QwenPolicy::provider(self)
-    }
-
-    fn workers(&self) -> usize {
-        QwenPolicy::workers(self)
-    }
+    forward_accessors!(QwenPolicy);
 
     /// Qwen packages read pixels only: the spans are not part of the prompt.
     fn ground(
