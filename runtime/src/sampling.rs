@@ -97,27 +97,18 @@ impl Sampler {
     }
 
     /// The next token for one row of logits; errors on an empty or non-finite row.
+    /// (The greedy pick runs on every decoding step over rows of up to 151,936 logits: see
+    /// [`scan`].)
     pub fn pick(&mut self, logits: &[f32]) -> Result<usize> {
         let bad = |m: &str| Error::Output {
             graph: self.graph,
             message: format!("logits {m}"),
         };
-        let (argmax, max) =
-            logits
-                .iter()
-                .copied()
-                .enumerate()
-                .fold((0usize, f32::NEG_INFINITY), |best, (i, v)| {
-                    if v > best.1 {
-                        (i, v)
-                    } else {
-                        best
-                    }
-                });
         if logits.is_empty() {
             return Err(bad("are empty"));
         }
-        if logits.iter().any(|v| v.is_nan()) || !max.is_finite() {
+        let (argmax, max, nan) = scan(logits);
+        if nan || !max.is_finite() {
             return Err(bad("are not finite"));
         }
         if self.temperature == 0.0 {
@@ -158,6 +149,31 @@ impl Sampler {
     }
 }
 
+/// The first index of the maximum of `logits`, the maximum, and whether a NaN was seen: a
+/// branch-free pass in lanes of 8 (it vectorises) for the maximum and the NaN flag, then a
+/// search for the maximum's first position.
+fn scan(logits: &[f32]) -> (usize, f32, bool) {
+    const LANES: usize = 8;
+    let mut max = [f32::NEG_INFINITY; LANES];
+    let mut nan = false;
+    let chunks = logits.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..LANES {
+            nan |= c[l].is_nan();
+            max[l] = max[l].max(c[l]);
+        }
+    }
+    let mut m = max.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    for &v in tail {
+        nan |= v.is_nan();
+        m = m.max(v);
+    }
+    // The first position holding the maximum, as a sequential argmax finds it.
+    let argmax = logits.iter().position(|&v| v == m).unwrap_or(0);
+    (argmax, m, nan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +184,34 @@ mod tests {
             top_p,
             seed,
             max_new_tokens: None,
+        }
+    }
+
+    #[test]
+    fn scan_is_the_sequential_argmax() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for len in [1usize, 7, 8, 9, 100, 1027] {
+            let mut v: Vec<f32> = (0..len).map(|_| rng.gen_range(-5.0..5.0)).collect();
+            if len > 8 {
+                // A tie: the first position wins.
+                let m = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                v[len - 1] = m;
+            }
+            let naive =
+                v.iter()
+                    .copied()
+                    .enumerate()
+                    .fold((0usize, f32::NEG_INFINITY), |b, (i, x)| {
+                        if x > b.1 {
+                            (i, x)
+                        } else {
+                            b
+                        }
+                    });
+            let (i, m, nan) = scan(&v);
+            assert_eq!((i, m, nan), (naive.0, naive.1, false), "len {len}");
+            v[len / 2] = f32::NAN;
+            assert!(scan(&v).2, "len {len}: NaN missed");
         }
     }
 
