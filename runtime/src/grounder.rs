@@ -215,9 +215,7 @@ struct SpecialIds {
 struct Worker {
     vision: Session,
     text: TextDecoder,
-    prep: Preprocessor,
-    planes: Vec<u8>,
-    pixels: Vec<f32>,
+    pixels: PixelBuffer,
 }
 
 /// The graphs of a ReticleVLM package: a vision encoder over the preprocessed planes.
@@ -243,21 +241,8 @@ impl Worker {
         Ok(Self {
             vision: g.vision,
             text: TextDecoder::new(g.embed, g.decoder, layout.decoder),
-            prep: Preprocessor::new(&manifest.preprocess)?,
-            planes: Vec::new(),
-            pixels: Vec::new(),
+            pixels: PixelBuffer::new(&manifest.preprocess)?,
         })
-    }
-
-    /// Resizes and normalises an image into the worker's pixel buffer.
-    fn preprocess(&mut self, image: ImageInput<'_>, depth: Option<DepthRef<'_>>) -> Result<()> {
-        match image {
-            ImageInput::Image(img) => self.prep.planes_from_image(img, depth, &mut self.planes)?,
-            ImageInput::Pixels(px) => self.prep.planes(px, depth, &mut self.planes)?,
-        }
-        self.pixels.clear();
-        self.prep.normalize(&self.planes, &mut self.pixels)?;
-        Ok(())
     }
 
     /// Runs the vision encoder on the preprocessed image: `[N, hidden]` features, row-major.
@@ -269,7 +254,7 @@ impl Worker {
             p.height as usize,
             p.width as usize,
         ];
-        let input = TensorRef::from_array_view((shape, &self.pixels[..]))?;
+        let input = TensorRef::from_array_view((shape, self.pixels.values()))?;
         let outputs = self.vision.run(ort::inputs!["pixel_values" => input])?;
         let d = self.text.dims();
         take_f32(
@@ -354,24 +339,13 @@ impl Grounder {
                 ),
             ));
         }
-        if opts.workers == 0 {
-            return Err(Error::invalid("load options", "workers must be at least 1"));
-        }
-        let (provider, first) = open_first(opts, |cfg| Worker::open(dir, &manifest, cfg))?;
-        let cfg = SessionConfig {
-            provider,
-            intra_threads: opts.intra_threads,
-        };
-        let mut workers = vec![first];
-        for _ in 1..opts.workers {
-            workers.push(Worker::open(dir, &manifest, cfg)?);
-        }
+        let (provider, workers) = open_workers(opts, |cfg| Worker::open(dir, &manifest, cfg))?;
         tracing::info!(
             package = %dir.display(),
             name = %manifest.name,
             requested = %opts.provider,
             provider = %provider,
-            workers = opts.workers,
+            workers = workers.size(),
             "model package loaded"
         );
         Ok(Self {
@@ -380,7 +354,7 @@ impl Grounder {
             tokenizer,
             ids,
             provider,
-            workers: Pool::new(workers),
+            workers,
         })
     }
 
@@ -450,7 +424,7 @@ impl Grounder {
 
         let mut worker = self.workers.lease();
         let t0 = Instant::now();
-        worker.preprocess(image, depth)?;
+        worker.pixels.load(image, depth)?;
         let t1 = Instant::now();
         let features = worker.encode(&self.manifest)?;
         let t2 = Instant::now();
@@ -532,10 +506,66 @@ fn think_block(text: &str) -> Option<String> {
     Some(text[start..end].to_string())
 }
 
-/// Opens the first set of sessions with `open`, trying `auto`'s candidates in order.
-pub(crate) fn open_first<T>(
+/// An image resized and normalised for a package's vision input, in buffers kept from one
+/// request to the next (one per worker).
+#[derive(Debug)]
+pub(crate) struct PixelBuffer {
+    prep: Preprocessor,
+    planes: Vec<u8>,
+    pixels: Vec<f32>,
+}
+
+impl PixelBuffer {
+    pub fn new(spec: &reticle_models::manifest::Preprocess) -> Result<Self> {
+        Ok(Self {
+            prep: Preprocessor::new(spec)?,
+            planes: Vec::new(),
+            pixels: Vec::new(),
+        })
+    }
+
+    /// Resizes and normalises `image` (plus `depth` for RGB-D) into the buffer.
+    pub fn load(&mut self, image: ImageInput<'_>, depth: Option<DepthRef<'_>>) -> Result<()> {
+        match image {
+            ImageInput::Image(img) => self.prep.planes_from_image(img, depth, &mut self.planes)?,
+            ImageInput::Pixels(px) => self.prep.planes(px, depth, &mut self.planes)?,
+        }
+        self.pixels.clear();
+        self.prep.normalize(&self.planes, &mut self.pixels)?;
+        Ok(())
+    }
+
+    /// The normalised planes, `[C, H, W]` row-major.
+    pub fn values(&self) -> &[f32] {
+        &self.pixels
+    }
+}
+
+/// Opens `opts.workers` sets of sessions with `open`: the first trying `auto`'s candidates
+/// in order, the others on the provider that worked. Returns that provider and the pool.
+pub(crate) fn open_workers<T>(
     opts: &LoadOptions,
     open: impl Fn(SessionConfig) -> Result<T>,
+) -> Result<(Provider, Pool<T>)> {
+    if opts.workers == 0 {
+        return Err(Error::invalid("load options", "workers must be at least 1"));
+    }
+    let (provider, first) = open_first(opts, &open)?;
+    let cfg = SessionConfig {
+        provider,
+        intra_threads: opts.intra_threads,
+    };
+    let mut workers = vec![first];
+    for _ in 1..opts.workers {
+        workers.push(open(cfg)?);
+    }
+    Ok((provider, Pool::new(workers)))
+}
+
+/// Opens the first set of sessions with `open`, trying `auto`'s candidates in order.
+fn open_first<T>(
+    opts: &LoadOptions,
+    open: &impl Fn(SessionConfig) -> Result<T>,
 ) -> Result<(Provider, T)> {
     let candidates = provider::candidates(opts.provider)?;
     let mut last = None;

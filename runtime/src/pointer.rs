@@ -20,14 +20,14 @@ use reticle_models::geometry::{FrameMap, Point};
 use reticle_models::grammar::{self, Mode, Value};
 use reticle_models::manifest::Manifest;
 use reticle_models::pointer::{self, PointerSpec, TextInputs, INPUTS, LEX_FEATURES, OUTPUTS};
-use reticle_models::preprocess::{DepthRef, Preprocessor};
+use reticle_models::preprocess::DepthRef;
 use reticle_models::text::TextSpan;
 
 use crate::decode::{StopReason, Timings};
 use crate::error::{Error, Result};
 use crate::graphs::{self, check_side, expect, Expect, SessionConfig};
 use crate::grounder::{
-    open_first, CandidateKind, Grounding, ImageInput, LoadOptions, ScoredCandidate,
+    open_workers, CandidateKind, Grounding, ImageInput, LoadOptions, PixelBuffer, ScoredCandidate,
 };
 use crate::pool::Pool;
 use crate::provider::Provider;
@@ -42,9 +42,7 @@ const GRAPH: &str = "pointer";
 #[derive(Debug)]
 struct Worker {
     session: Session,
-    prep: Preprocessor,
-    planes: Vec<u8>,
-    pixels: Vec<f32>,
+    pixels: PixelBuffer,
 }
 
 /// A loaded pointer package. `Send + Sync`, like [`crate::Grounder`].
@@ -117,20 +115,8 @@ impl Worker {
         tracing::debug!(graph = GRAPH, file = %spec.graph, "graph checked");
         Ok(Self {
             session,
-            prep: Preprocessor::new(&m.preprocess)?,
-            planes: Vec::new(),
-            pixels: Vec::new(),
+            pixels: PixelBuffer::new(&m.preprocess)?,
         })
-    }
-
-    fn preprocess(&mut self, image: ImageInput<'_>, depth: Option<DepthRef<'_>>) -> Result<()> {
-        match image {
-            ImageInput::Image(img) => self.prep.planes_from_image(img, depth, &mut self.planes)?,
-            ImageInput::Pixels(px) => self.prep.planes(px, depth, &mut self.planes)?,
-        }
-        self.pixels.clear();
-        self.prep.normalize(&self.planes, &mut self.pixels)?;
-        Ok(())
     }
 
     /// Runs the graph on the preprocessed image and `text`: `(logits, offsets)`.
@@ -149,7 +135,7 @@ impl Worker {
         let words = [1usize, t.max_words, t.pieces_per_word];
         let pieces = [1usize, s, t.pieces_per_span];
         let outputs = self.session.run(ort::inputs![
-            "pixel_values" => TensorRef::from_array_view((pixels_shape, &self.pixels[..]))?,
+            "pixel_values" => TensorRef::from_array_view((pixels_shape, self.pixels.values()))?,
             "instr_ids" => Tensor::from_array((words, text.instr_ids))?,
             "instr_mask" => Tensor::from_array((words, text.instr_mask))?,
             "span_ids" => Tensor::from_array((pieces, text.span_ids))?,
@@ -204,25 +190,15 @@ impl PointerPolicy {
         let manifest = Manifest::load(dir)?;
         let spec = manifest.pointer_spec()?.clone();
         crate::ort_lib::environment()?;
-        if opts.workers == 0 {
-            return Err(Error::invalid("load options", "workers must be at least 1"));
-        }
-        let (provider, first) = open_first(opts, |cfg| Worker::open(dir, &manifest, &spec, cfg))?;
-        let cfg = SessionConfig {
-            provider,
-            intra_threads: opts.intra_threads,
-        };
-        let mut workers = vec![first];
-        for _ in 1..opts.workers {
-            workers.push(Worker::open(dir, &manifest, &spec, cfg)?);
-        }
+        let (provider, workers) =
+            open_workers(opts, |cfg| Worker::open(dir, &manifest, &spec, cfg))?;
         tracing::info!(
             package = %dir.display(),
             name = %manifest.name,
             architecture = %manifest.architecture,
             requested = %opts.provider,
             provider = %provider,
-            workers = opts.workers,
+            workers = workers.size(),
             "model package loaded"
         );
         Ok(Self {
@@ -230,7 +206,7 @@ impl PointerPolicy {
             manifest,
             spec,
             provider,
-            workers: Pool::new(workers),
+            workers,
         })
     }
 
@@ -276,7 +252,7 @@ impl PointerPolicy {
 
         let mut worker = self.workers.lease();
         let t0 = Instant::now();
-        worker.preprocess(image, depth)?;
+        worker.pixels.load(image, depth)?;
         let t1 = Instant::now();
         let out = worker.run(m, &self.spec, text)?;
         drop(worker);

@@ -33,7 +33,7 @@ use crate::decode::{
 };
 use crate::error::{Error, Result};
 use crate::graphs::{Graphs, Layout, SessionConfig, VisionInput};
-use crate::grounder::{open_first, package_err, Grounding, ImageInput, LoadOptions};
+use crate::grounder::{open_workers, package_err, Grounding, ImageInput, LoadOptions};
 use crate::perception::RgbFrame;
 use crate::pool::Pool;
 use crate::provider::Provider;
@@ -296,9 +296,6 @@ impl QwenPolicy {
         let manifest = Manifest::load(dir)?;
         let q = manifest.qwen()?;
         crate::ort_lib::environment()?;
-        if opts.workers == 0 {
-            return Err(Error::invalid("load options", "workers must be at least 1"));
-        }
         let (config, prompter) = read_checkpoint_files(dir, &q)?;
         let frame = answer_frame(config.family);
         if manifest.coord_frame != frame {
@@ -319,15 +316,7 @@ impl QwenPolicy {
                 patch_dim: 3 * p.temporal_patch_size * p.patch_size * p.patch_size,
             },
         };
-        let (provider, first) = open_first(opts, |cfg| Worker::open(dir, &layout, cfg))?;
-        let cfg = SessionConfig {
-            provider,
-            intra_threads: opts.intra_threads,
-        };
-        let mut workers = vec![first];
-        for _ in 1..opts.workers {
-            workers.push(Worker::open(dir, &layout, cfg)?);
-        }
+        let (provider, workers) = open_workers(opts, |cfg| Worker::open(dir, &layout, cfg))?;
         let stops = StopIds {
             eos: token_u32(dir, q.tokenizer, prompter.eos)?,
             answer_end: prompter
@@ -353,7 +342,7 @@ impl QwenPolicy {
             family = config.family.model_type(),
             requested = %opts.provider,
             provider = %provider,
-            workers = opts.workers,
+            workers = workers.size(),
             "model package loaded"
         );
         let (decoder, max_new_tokens) = (*q.decoder, q.max_new_tokens);
@@ -367,7 +356,7 @@ impl QwenPolicy {
             decoder,
             max_new_tokens,
             provider,
-            workers: Pool::new(workers),
+            workers,
         })
     }
 

@@ -1,7 +1,7 @@
 //! Evaluation: greedy decoding over a dataset, scored with the metrics of `reticle-models`.
 
 use reticle_models::dataset::{Record, Target};
-use reticle_models::geometry::Mask;
+use reticle_models::geometry::{FrameMap, Mask};
 use reticle_models::grammar;
 pub use reticle_models::metrics::{EvalReport, EvalSample};
 use reticle_models::metrics::{Metrics, MetricsSummary};
@@ -30,6 +30,50 @@ impl Encoder {
     }
 }
 
+/// Scores greedy completions one record at a time into an [`EvalReport`] (every
+/// architecture's evaluation goes through it).
+#[derive(Debug)]
+pub struct Scorer {
+    metrics: Metrics,
+    samples: Vec<EvalSample>,
+}
+
+impl Scorer {
+    pub fn new(rewards: &RewardConfig, n: usize) -> Self {
+        Self {
+            metrics: Metrics::new(rewards),
+            samples: Vec::with_capacity(n),
+        }
+    }
+
+    /// Adds the completion `text` of `record` (`tokens` long), whose answers are in the
+    /// answer frame of `frame`.
+    pub fn add(
+        &mut self,
+        record: &Record,
+        text: String,
+        frame: &FrameMap,
+        tokens: usize,
+    ) -> Result<()> {
+        let mask = target_mask(record)?;
+        self.metrics
+            .add(record, &grammar::parse(&text), frame, mask.as_ref(), tokens);
+        self.samples.push(EvalSample {
+            id: record.id.clone(),
+            instruction: record.instruction.clone(),
+            completion: text,
+        });
+        Ok(())
+    }
+
+    pub fn finish(self) -> EvalReport {
+        EvalReport {
+            summary: self.metrics.summary(),
+            samples: self.samples,
+        }
+    }
+}
+
 /// Greedy-decodes every example and scores the answers.
 pub fn evaluate(
     model: &dyn Policy,
@@ -41,8 +85,7 @@ pub fn evaluate(
     rewards: &RewardConfig,
 ) -> Result<EvalReport> {
     let device = model.var_store().device();
-    let mut metrics = Metrics::new(rewards);
-    let mut samples = Vec::with_capacity(examples.len());
+    let mut scorer = Scorer::new(rewards, examples.len());
     let cfg = SampleConfig::greedy(max_new_tokens);
     for chunk in examples.chunks(batch_size.max(1)) {
         let pixels: Vec<&tch::Tensor> = chunk.iter().map(|e| &e.pixels).collect();
@@ -50,28 +93,11 @@ pub fn evaluate(
         let prompts: Vec<Vec<i64>> = chunk.iter().map(|e| e.prompt_ids.clone()).collect();
         let outs = generate(model, &px, &prompts, 1, &cfg, encoder.stop_tokens(), true)?;
         for (ex, ids) in chunk.iter().zip(&outs) {
-            let record = &records[ex.index];
-            let text = encoder.decode(ids)?;
             let frame = encoder.frame(ex.original)?;
-            let mask = target_mask(record)?;
-            metrics.add(
-                record,
-                &grammar::parse(&text),
-                &frame,
-                mask.as_ref(),
-                ids.len(),
-            );
-            samples.push(EvalSample {
-                id: record.id.clone(),
-                instruction: record.instruction.clone(),
-                completion: text,
-            });
+            scorer.add(&records[ex.index], encoder.decode(ids)?, &frame, ids.len())?;
         }
     }
-    Ok(EvalReport {
-        summary: metrics.summary(),
-        samples,
-    })
+    Ok(scorer.finish())
 }
 
 /// Flattens a summary into `eval/<task>/<metric>` values for the metrics log.

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use reticle_models::geometry::CoordFrame;
 use reticle_models::manifest::{
-    qwen_graphs, Architecture, Channels, DecoderSpec, Manifest, PositionScheme, Preprocess,
-    QwenSpec, FORMAT, VERSION,
+    qwen_graphs, Architecture, Channels, DecoderSpec, Manifest, Preprocess, QwenSpec, FORMAT,
+    VERSION,
 };
 use reticle_models::qwen::processor::answer_frame;
 use tch::{Device, Kind, Tensor};
@@ -153,7 +153,7 @@ pub fn build_manifest(trained: &TrainedQwen, name: &str, quant: Option<Quant>) -
             vocab_size: layout.vocab,
             num_image_tokens,
             max_positions,
-            position_scheme: PositionScheme::Mrope,
+            position_scheme: layout.positions.scheme(),
         }),
         // Nominal: the processor resizes each image itself (smart_resize); the size here is
         // its resize unit.

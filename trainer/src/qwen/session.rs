@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 
 use reticle_models::dataset::Record;
 use reticle_models::geometry::FrameMap;
-use reticle_models::grammar;
-use reticle_models::metrics::{EvalReport, EvalSample, Metrics};
+use reticle_models::metrics::EvalReport;
 use reticle_models::qwen::CheckpointDir;
 use reticle_models::rewards::RewardConfig;
 use tch::{Device, Kind, Tensor};
@@ -21,7 +20,7 @@ use super::data::{QwenEncoder, QwenExample};
 use crate::checkpoint::{self, load_into_varstore, varstore_named};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
-use crate::eval::{summary_values, target_mask};
+use crate::eval::{summary_values, Scorer};
 use crate::generate::SampleConfig;
 use crate::metrics_log::MetricsLog;
 use crate::model::qwen::lora::LoraConfig;
@@ -64,8 +63,7 @@ pub fn evaluate(
     rewards: &RewardConfig,
 ) -> Result<EvalReport> {
     model.set_training(false);
-    let mut metrics = Metrics::new(rewards);
-    let mut samples = Vec::with_capacity(examples.len());
+    let mut scorer = Scorer::new(rewards, examples.len());
     let cfg = SampleConfig::greedy(max_new_tokens);
     let stop = encoder.stop_ids();
     for (record, ex) in records.iter().zip(examples) {
@@ -73,25 +71,9 @@ pub fn evaluate(
             .sample(&ex.prompt_ids, Some(ex.images()), 1, &cfg, &stop)?
             .pop()
             .unwrap_or_default();
-        let text = encoder.decode(&ids)?;
-        let mask = target_mask(record)?;
-        metrics.add(
-            record,
-            &grammar::parse(&text),
-            &ex.frame,
-            mask.as_ref(),
-            ids.len(),
-        );
-        samples.push(EvalSample {
-            id: record.id.clone(),
-            instruction: record.instruction.clone(),
-            completion: text,
-        });
+        scorer.add(record, encoder.decode(&ids)?, &ex.frame, ids.len())?;
     }
-    Ok(EvalReport {
-        summary: metrics.summary(),
-        samples,
-    })
+    Ok(scorer.finish())
 }
 
 /// A trained run: its config, the checkpoint's model with the run's last adapters, the
