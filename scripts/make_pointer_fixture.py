@@ -10,7 +10,9 @@ The graph is not a trained policy; it is built so that the answers are known:
   channel), averaged over each `cell × cell` patch, so the reddest patch wins among patches;
 - text logits: `5 · span_feats[..., 1]` (1 when the candidate's words appear as a run of the
   instruction's), `PAD_LOGIT` (−1e4) where `span_valid` is 0, so a label named by the
-  instruction wins with probability ≈ 0.7 and no candidate is confident otherwise;
+  instruction wins with probability ≈ 0.7 and no candidate is confident otherwise; plus
+  `--element-logit` for an element proposal (first piece `e:element`; `--max-elements` sets
+  how many the manifest keeps);
 - offsets: a 1×1 convolution with small weights, averaged per patch, `[B, P, 2]`;
 - anchor_logits: the patch logits.
 The other text inputs are declared (the runtime must feed them) and summed into the text logits
@@ -53,6 +55,18 @@ def sha256(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def fnv1a(data):
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def piece_id(piece):
+    """models/src/pointer.rs `piece_id`: FNV-1a into BUCKETS - 1 buckets, 0 kept for padding."""
+    return fnv1a(piece.encode()) % (BUCKETS - 1) + 1
 
 
 def build(args):
@@ -119,7 +133,21 @@ def build(args):
         # Text logits [B, S]: 5 · feats[..., 1] + 0 · (the other text inputs), padding at PAD.
         helper.make_node("Gather", [name("span_feats"), "feat_idx"], ["feat1_k"], axis=2),
         helper.make_node("Squeeze", ["feat1_k", "ones_axis"], ["feat1"]),
-        helper.make_node("Mul", ["feat1", "five"], ["text_raw"]),
+        helper.make_node("Mul", ["feat1", "five"], ["text_lex"]),
+    ]
+    # + element_logit where a candidate's first piece is `e:element` (an element proposal).
+    inits += [
+        const("first_idx", [0], np.int64),
+        const("element_piece", [piece_id("w:e:element")], np.int64),
+        const("element_logit", args.element_logit),
+    ]
+    nodes += [
+        helper.make_node("Gather", [name("span_ids"), "first_idx"], ["first_k"], axis=2),
+        helper.make_node("Squeeze", ["first_k", "ones_axis"], ["first_piece"]),
+        helper.make_node("Equal", ["first_piece", "element_piece"], ["is_element_b"]),
+        helper.make_node("Cast", ["is_element_b"], ["is_element"], to=f32),
+        helper.make_node("Mul", ["is_element", "element_logit"], ["element_bonus"]),
+        helper.make_node("Add", ["text_lex", "element_bonus"], ["text_raw"]),
     ]
     inits.append(const("ones_axis", [2], np.int64))
     # 0 · sum of every other text input, broadcast to [B, 1].
@@ -167,6 +195,7 @@ def manifest(args):
                 "pieces_per_word": PIECES_PER_WORD,
                 "max_candidates": args.max_candidates,
                 "pieces_per_span": PIECES_PER_SPAN,
+                "max_elements": args.max_elements,
             },
         },
         "preprocess": {
@@ -207,6 +236,10 @@ def main():
     ap.add_argument("--channels", type=int, default=3, choices=[3, 4])
     ap.add_argument("--max-candidates", type=int, default=4)
     ap.add_argument("--graph-candidates", type=int, default=0)
+    ap.add_argument("--max-elements", type=int, default=0,
+                    help="element proposals among the candidates (manifest text.max_elements)")
+    ap.add_argument("--element-logit", type=float, default=0.0,
+                    help="logit added to an element proposal's candidate")
     ap.add_argument("--patch-weights", type=float, nargs="+", default=[0.5, -0.25, -0.25])
     ap.add_argument("--coord-frame", default="norm1000", choices=["pixels", "norm1000"])
     ap.add_argument("--rename", action="append", default=[], metavar="OLD=NEW")

@@ -5,6 +5,7 @@
 //! - [`grammar`]: the answer grammar (`<think>…</think><answer>…</answer>`) and its total parser;
 //! - [`dataset`]: JSONL dataset records, reader and writer; [`import`]: VLM-R1 / ScreenSpot importers;
 //! - [`datacheck`]: every problem of a dataset (files, sizes, boxes, ids), by `file:line`;
+//! - [`elements`]: element proposals (controls and icons found in the pixels) for the pointer;
 //! - [`manifest`]: the model package manifest and its validation;
 //! - [`imageio`]: bounded, EXIF-oriented image decoding and extension-checked encoding;
 //! - [`preprocess`]: image → model input planes (SIMD resize), identical in training and running;
@@ -20,6 +21,7 @@
 pub mod camera;
 pub mod datacheck;
 pub mod dataset;
+pub mod elements;
 pub mod error;
 pub mod fsutil;
 pub mod geometry;

@@ -25,6 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::elements::{self, Element};
 use crate::geometry::{BBox, Point};
 use crate::text::{normalize, TextSpan};
 
@@ -60,6 +61,9 @@ pub struct TextConfig {
     pub max_candidates: usize,
     /// Pieces per text candidate (its words' pieces, in order).
     pub pieces_per_span: usize,
+    /// Element proposals ([`crate::elements`]) kept as candidates beside the text, nearest
+    /// to the most instruction-like text first; 0 (packages made before them) = none.
+    pub max_elements: usize,
 }
 
 impl Default for TextConfig {
@@ -70,6 +74,7 @@ impl Default for TextConfig {
             pieces_per_word: 12,
             max_candidates: 64,
             pieces_per_span: 32,
+            max_elements: 0,
         }
     }
 }
@@ -92,6 +97,12 @@ impl TextConfig {
             if v == 0 || v > max {
                 return Err(format!("{name} {v} is outside 1..={max}"));
             }
+        }
+        if self.max_elements > self.max_candidates {
+            return Err(format!(
+                "text.max_elements {} is more than text.max_candidates {}",
+                self.max_elements, self.max_candidates
+            ));
         }
         Ok(())
     }
@@ -137,6 +148,9 @@ pub enum CandidateKind {
     Line,
     /// One word of a line with several.
     Word,
+    /// An element proposal ([`crate::elements`]): a control or icon found in the pixels; its
+    /// text is its description (`element square frame`).
+    Element,
 }
 
 /// A text candidate in original image pixels.
@@ -194,7 +208,8 @@ pub fn word_pieces(word: &str, buckets: u32, max: usize) -> Vec<i64> {
 /// as a contiguous run of the instruction's, share of the instruction's words covered,
 /// 1 for a word of a longer line]`.
 pub fn lexical_features(cand: &[String], instr: &[String], kind: CandidateKind) -> [f32; 4] {
-    if cand.is_empty() {
+    // An element's description is not read text: "the small square" must not match it.
+    if cand.is_empty() || kind == CandidateKind::Element {
         return [
             0.0,
             0.0,
@@ -214,10 +229,26 @@ pub fn lexical_features(cand: &[String], instr: &[String], kind: CandidateKind) 
     ]
 }
 
-/// Text candidates of a frame: every line with a letter or digit, plus each word of a line
-/// with several, ordered by lexical overlap with the instruction (then reading order) and
-/// cut to `cfg.max_candidates`.
-pub fn candidates(spans: &[TextSpan], instruction: &str, cfg: &TextConfig) -> Vec<TextCandidate> {
+/// The element proposals of a frame for a package whose text config keeps them (none when
+/// `cfg.max_elements` is 0), given the spans read on it.
+pub fn frame_elements(img: &image::RgbImage, spans: &[TextSpan], cfg: &TextConfig) -> Vec<Element> {
+    if cfg.max_elements == 0 {
+        return Vec::new();
+    }
+    elements::detect(img, &elements::text_boxes(spans))
+}
+
+/// The candidates of a frame, cut to `cfg.max_candidates`: every line with a letter or digit,
+/// plus each word of a line with several, ordered by lexical overlap with the instruction
+/// (then reading order) — except that up to `cfg.max_elements` element proposals go right
+/// after the text that overlaps the instruction, the nearest to the best such text first (in
+/// reading order when no text overlaps).
+pub fn candidates(
+    spans: &[TextSpan],
+    elements: &[Element],
+    instruction: &str,
+    cfg: &TextConfig,
+) -> Vec<TextCandidate> {
     let instr = words(instruction);
     let mut all: Vec<(f32, usize, TextCandidate)> = Vec::new();
     let mut push = |text: &str, bbox: BBox, kind: CandidateKind| {
@@ -246,8 +277,47 @@ pub fn candidates(spans: &[TextSpan], instruction: &str, cfg: &TextConfig) -> Ve
         }
     }
     all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    all.truncate(cfg.max_candidates);
-    all.into_iter().map(|(_, _, c)| c).collect()
+    let matched = all.iter().take_while(|c| c.0 > 0.0).count();
+    let mut els: Vec<&Element> = elements.iter().collect();
+    if let Some(best) = all.first().filter(|c| c.0 > 0.0) {
+        let at = best.2.bbox.center();
+        let dist = |e: &Element| {
+            let c = e.bbox.center();
+            (c.x - at.x).powi(2) + (c.y - at.y).powi(2)
+        };
+        els.sort_by(|a, b| dist(a).total_cmp(&dist(b)));
+    }
+    let mut out: Vec<TextCandidate> = Vec::with_capacity(cfg.max_candidates);
+    let mut rest = all.into_iter().map(|(_, _, c)| c);
+    out.extend(rest.by_ref().take(matched));
+    out.extend(
+        els.into_iter()
+            .take(cfg.max_elements)
+            .map(|e| TextCandidate {
+                text: e.description(),
+                bbox: e.bbox,
+                kind: CandidateKind::Element,
+            }),
+    );
+    out.extend(rest);
+    out.truncate(cfg.max_candidates);
+    out
+}
+
+/// The hashed pieces of a candidate: its words' pieces in order; an element's description
+/// words are marked (`e:frame`), so they never share a piece with read text.
+fn candidate_pieces(c: &TextCandidate, cfg: &TextConfig) -> Vec<i64> {
+    let mut pieces = Vec::with_capacity(cfg.pieces_per_span);
+    for w in words(&c.text) {
+        let w = if c.kind == CandidateKind::Element {
+            format!("e:{w}")
+        } else {
+            w
+        };
+        pieces.extend(word_pieces(&w, cfg.buckets, cfg.pieces_per_word));
+    }
+    pieces.truncate(cfg.pieces_per_span);
+    pieces
 }
 
 /// The text inputs of one batch row (flat, row-major in the shapes of the module table).
@@ -265,10 +335,11 @@ pub struct TextInputs {
 }
 
 /// Builds the text inputs for `instruction` over `spans` read on an image of
-/// `width × height` original pixels.
+/// `width × height` original pixels and the `elements` proposed on it ([`frame_elements`]).
 pub fn text_inputs(
     instruction: &str,
     spans: &[TextSpan],
+    elements: &[Element],
     width: u32,
     height: u32,
     cfg: &TextConfig,
@@ -288,7 +359,7 @@ pub fn text_inputs(
         span_boxes: vec![0.0; s * 4],
         span_feats: vec![0.0; s * LEX_FEATURES],
         span_valid: vec![0.0; s],
-        candidates: candidates(spans, instruction, cfg),
+        candidates: candidates(spans, elements, instruction, cfg),
     };
     for (i, w) in instr.iter().take(lw).enumerate() {
         for (j, id) in word_pieces(w, cfg.buckets, kw).into_iter().enumerate() {
@@ -299,12 +370,7 @@ pub fn text_inputs(
     let (fw, fh) = (f64::from(width.max(1)), f64::from(height.max(1)));
     for (i, c) in out.candidates.iter().enumerate() {
         let cw = words(&c.text);
-        let mut pieces = Vec::with_capacity(ks);
-        for w in &cw {
-            pieces.extend(word_pieces(w, cfg.buckets, cfg.pieces_per_word));
-        }
-        pieces.truncate(ks);
-        for (j, id) in pieces.into_iter().enumerate() {
+        for (j, id) in candidate_pieces(c, cfg).into_iter().enumerate() {
             out.span_ids[i * ks + j] = id;
             out.span_mask[i * ks + j] = 1.0;
         }
@@ -416,11 +482,11 @@ mod tests {
             span("Keep me signed", 400.0),
         ];
         let cfg = TextConfig::default();
-        let c = candidates(&spans, "click the Cancel button", &cfg);
+        let c = candidates(&spans, &[], "click the Cancel button", &cfg);
         assert_eq!(c[0].text, "Cancel");
         // A line with three words adds its words.
         assert_eq!(c.len(), 3 + 3);
-        let t = text_inputs("toggle keep me signed", &spans, 1000, 100, &cfg);
+        let t = text_inputs("toggle keep me signed", &spans, &[], 1000, 100, &cfg);
         assert_eq!(t.candidates[0].text, "Keep me signed");
         assert_eq!(&t.span_feats[..4], &[1.0, 1.0, 0.75, 0.0]);
         assert_eq!(t.span_valid.iter().sum::<f32>(), 6.0);
@@ -428,6 +494,60 @@ mod tests {
         // "toggle": the word and the 6 trigrams of "<toggle>".
         assert_eq!(t.instr_mask[..cfg.pieces_per_word].iter().sum::<f32>(), 7.0);
         assert_eq!(t.instr_ids[4 * cfg.pieces_per_word], 0);
+    }
+
+    #[test]
+    fn elements_follow_the_matching_text_nearest_first_and_never_match_words() {
+        let spans = [span("Save", 0.0), span("Remember me", 300.0)];
+        let el = |x: f64| Element {
+            bbox: BBox::new(x, 0.0, x + 12.0, 12.0),
+            shape: vec!["square", "frame"],
+        };
+        let els = [el(0.0), el(280.0), el(600.0)];
+        let mut cfg = TextConfig {
+            max_elements: 2,
+            ..TextConfig::default()
+        };
+        let c = candidates(&spans, &els, "tick the square box Remember me", &cfg);
+        let kinds: Vec<_> = c.iter().map(|c| c.kind).collect();
+        // The matching line and its two words, then the two elements nearest to the line.
+        assert_eq!(
+            &kinds[..3],
+            [CandidateKind::Line; 1]
+                .iter()
+                .chain(&[CandidateKind::Word; 2])
+                .copied()
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(c[3].kind, CandidateKind::Element);
+        assert_eq!(c[3].bbox.x1, 280.0);
+        assert_eq!(c[4].bbox.x1, 600.0);
+        assert_eq!(c[5].text, "Save");
+        assert_eq!(c.len(), 6);
+        let t = text_inputs("tick the square box", &spans, &els, 1000, 100, &cfg);
+        let e = t
+            .candidates
+            .iter()
+            .position(|c| c.kind == CandidateKind::Element)
+            .unwrap();
+        assert_eq!(t.candidates[e].text, "element square frame");
+        // "square" in the instruction does not make the description lexically similar…
+        assert_eq!(&t.span_feats[e * 4..e * 4 + 4], &[0.0; 4]);
+        // …and its pieces are marked, unlike the word "square".
+        let ks = cfg.pieces_per_span;
+        assert_eq!(
+            t.span_ids[e * ks],
+            word_pieces("e:element", cfg.buckets, 12)[0]
+        );
+        assert!(
+            !t.span_ids[e * ks..(e + 1) * ks].contains(&word_pieces("square", cfg.buckets, 12)[0])
+        );
+        cfg.max_elements = 0;
+        assert!(candidates(&spans, &els, "tick", &cfg)
+            .iter()
+            .all(|c| c.kind != CandidateKind::Element));
+        cfg.max_elements = 65;
+        assert!(cfg.validate().unwrap_err().contains("text.max_elements"));
     }
 
     #[test]

@@ -273,24 +273,31 @@ fn measure(cfg: &Config, mut f: impl FnMut() -> Result<Grounding>) -> Result<Run
     Ok(run)
 }
 
-/// Times [`pointer::text_inputs`] as the policy calls it.
+/// The candidates' inputs of `scene` as the policy builds them: element proposals (when the
+/// package keeps them) on an RGB copy of the frame, then [`pointer::text_inputs`].
+fn build_text_inputs(spec: &PointerSpec, scene: &Scene, spans: &[TextSpan]) -> TextInputs {
+    let elements = pointer::frame_elements(&scene.image.to_rgb8(), spans, &spec.text);
+    pointer::text_inputs(
+        &scene.instruction,
+        spans,
+        &elements,
+        scene.image.width(),
+        scene.image.height(),
+        &spec.text,
+    )
+}
+
+/// Times [`build_text_inputs`].
 fn time_text_inputs(
     cfg: &Config,
     spec: &PointerSpec,
     scene: &Scene,
     spans: &[TextSpan],
 ) -> Vec<Duration> {
-    let (w, h) = (scene.image.width(), scene.image.height());
     (0..cfg.iters)
         .map(|_| {
             let t = Instant::now();
-            black_box(pointer::text_inputs(
-                black_box(&scene.instruction),
-                black_box(spans),
-                w,
-                h,
-                &spec.text,
-            ));
+            black_box(build_text_inputs(spec, black_box(scene), black_box(spans)));
             t.elapsed()
         })
         .collect()
@@ -536,20 +543,8 @@ fn run() -> Result<()> {
         ),
         None => (Vec::new(), 0),
     };
-    let ui_text = pointer::text_inputs(
-        &ui.instruction,
-        &ui_spans,
-        ui.image.width(),
-        ui.image.height(),
-        &spec.text,
-    );
-    let sp_text = pointer::text_inputs(
-        &spatial.instruction,
-        &[],
-        spatial.image.width(),
-        spatial.image.height(),
-        &spec.text,
-    );
+    let ui_text = build_text_inputs(&spec, &ui, &ui_spans);
+    let sp_text = build_text_inputs(&spec, &spatial, &[]);
     println!(
         "ui {}×{}: {:?}, {} spans read → {} text candidates; spatial {}×{}: {:?}, {} spans \
          read",

@@ -149,15 +149,19 @@ pub enum CandidateKind {
     Line,
     /// One word of a line with several.
     Word,
+    /// A control or icon found in the pixels (an element proposal); its `text` describes
+    /// its shape.
+    Element,
 }
 
 impl CandidateKind {
-    /// The name in JSON (`patch`, `line`, `word`).
+    /// The name in JSON (`patch`, `line`, `word`, `element`).
     pub fn name(self) -> &'static str {
         match self {
             CandidateKind::Patch => "patch",
             CandidateKind::Line => "line",
             CandidateKind::Word => "word",
+            CandidateKind::Element => "element",
         }
     }
 }
@@ -167,6 +171,7 @@ impl From<reticle_models::pointer::CandidateKind> for CandidateKind {
         match k {
             reticle_models::pointer::CandidateKind::Line => CandidateKind::Line,
             reticle_models::pointer::CandidateKind::Word => CandidateKind::Word,
+            reticle_models::pointer::CandidateKind::Element => CandidateKind::Element,
         }
     }
 }

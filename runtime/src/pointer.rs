@@ -29,6 +29,7 @@ use crate::graphs::{self, check_side, expect, Expect, SessionConfig};
 use crate::grounder::{
     open_workers, CandidateKind, Grounding, ImageInput, LoadOptions, PixelBuffer, ScoredCandidate,
 };
+use crate::perception::to_rgb;
 use crate::pool::Pool;
 use crate::provider::Provider;
 use crate::sampling::{DecodeOptions, Sampler};
@@ -246,12 +247,23 @@ impl PointerPolicy {
         let original = image.size();
         let input = (p.width, p.height);
         let frame = FrameMap::new(original, input, p.resize, m.coord_frame)?;
-        let text =
-            pointer::text_inputs(instruction, spans, original.0, original.1, &self.spec.text);
+        let t0 = Instant::now();
+        let elements = if self.spec.text.max_elements > 0 {
+            pointer::frame_elements(&to_rgb(image)?, spans, &self.spec.text)
+        } else {
+            Vec::new()
+        };
+        let text = pointer::text_inputs(
+            instruction,
+            spans,
+            &elements,
+            original.0,
+            original.1,
+            &self.spec.text,
+        );
         let candidates = text.candidates.clone();
 
         let mut worker = self.workers.lease();
-        let t0 = Instant::now();
         worker.pixels.load(image, depth)?;
         let t1 = Instant::now();
         let out = worker.run(m, &self.spec, text)?;

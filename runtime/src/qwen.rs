@@ -14,11 +14,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use image::RgbImage;
 use ort::session::Session;
 use ort::value::{Tensor, TensorRef};
 use reticle_models::manifest::{DecoderSpec, Manifest, QwenParts};
-use reticle_models::preprocess::{DepthRef, MAX_PIXELS};
+use reticle_models::preprocess::DepthRef;
 use reticle_models::qwen::processor::answer_frame;
 use reticle_models::qwen::rope::rope_index;
 use reticle_models::qwen::template::IMAGE_PAD;
@@ -34,7 +33,7 @@ use crate::decode::{
 use crate::error::{Error, Result};
 use crate::graphs::{Graphs, Layout, SessionConfig, VisionInput};
 use crate::grounder::{open_workers, package_err, Grounding, ImageInput, LoadOptions};
-use crate::perception::RgbFrame;
+use crate::perception::to_rgb;
 use crate::pool::Pool;
 use crate::provider::Provider;
 use crate::sampling::DecodeOptions;
@@ -277,16 +276,6 @@ fn file_err<'a>(dir: &'a Path, file: &'a str) -> impl Fn(reticle_models::Error) 
 /// A `u32` token id of the prompter's (it read them as `u32`).
 fn token_u32(dir: &Path, file: &str, id: i64) -> Result<u32> {
     u32::try_from(id).map_err(|_| package_err(dir, format!("{file}: token id {id} out of range")))
-}
-
-/// An 8-bit RGB copy of `image` (the processor's input).
-fn to_rgb(image: ImageInput<'_>) -> Result<RgbImage> {
-    let mut frame = RgbFrame::default();
-    frame.load(image, MAX_PIXELS)?;
-    let (w, h) = (frame.width, frame.height);
-    // `load` wrote exactly `w × h` RGB pixels, so this only fails on a bug there.
-    RgbImage::from_raw(w, h, frame.data)
-        .ok_or_else(|| Error::invalid("image", format!("{w}x{h}: the RGB copy has the wrong size")))
 }
 
 impl QwenPolicy {

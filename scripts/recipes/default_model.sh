@@ -28,6 +28,7 @@ OCR_N=${OCR_N:-300}           # ui records whose text the runtime's reader reads
 EVAL_N=${EVAL_N:-200}         # held-out records per suite
 SFT_STEPS=${SFT_STEPS:-2000}
 SFT2_STEPS=${SFT2_STEPS:-1000}
+SFT3_STEPS=${SFT3_STEPS:-1200}
 GRPO_STEPS=${GRPO_STEPS:-30}
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/pointer}
@@ -66,6 +67,7 @@ done
 
 fill() {  # template → config with data paths and steps
   sed -e "s#@DATA@#$DATA#g" -e "s/@SFT_STEPS@/$SFT_STEPS/g" -e "s/@SFT2_STEPS@/$SFT2_STEPS/g" \
+    -e "s/@SFT3_STEPS@/$SFT3_STEPS/g" \
     -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
@@ -86,7 +88,8 @@ stage() {  # name, command, extra args…: runs or resumes one training stage
 }
 stage sft sft
 stage sft2 sft --init "$OUT_ABS/sft"
-stage grpo grpo --init "$OUT_ABS/sft2"
+stage sft3 sft --init "$OUT_ABS/sft2"
+stage grpo grpo --init "$OUT_ABS/sft3"
 
 log "export (with the parity check)"
 [ -f "$OUT_ABS/package/model.json" ] || $T export --run "$OUT_ABS/grpo" --out "$OUT_ABS/package" --check >&2
@@ -100,7 +103,7 @@ log "robot: reticle robot's 3-D target vs the object's surface point on the held
 [ -f "$OUT_ABS/robot.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/robot_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/spatial-eval" "$OUT_ABS/robot.json" > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
-for st in sft sft2; do
+for st in sft sft2 sft3; do
   for s in ui spatial; do
     [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done

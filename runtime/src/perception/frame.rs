@@ -1,8 +1,10 @@
 //! The image the reader works on: 8-bit RGB, converted once per read into a reused buffer
 //! (also the Qwen policy's conversion to the processor's RGB input).
 
-use image::DynamicImage;
+use image::{DynamicImage, RgbImage};
 use reticle_models::preprocess::PixelFormat;
+
+use reticle_models::preprocess::MAX_PIXELS;
 
 use crate::error::{Error, Result};
 use crate::grounder::ImageInput;
@@ -71,4 +73,14 @@ impl RgbFrame {
             self.data.extend_from_slice(&[v, v, v]);
         }
     }
+}
+
+/// An 8-bit RGB copy of `image` (the Qwen processor's input, the pointer's element proposals).
+pub(crate) fn to_rgb(image: ImageInput<'_>) -> Result<RgbImage> {
+    let mut frame = RgbFrame::default();
+    frame.load(image, MAX_PIXELS)?;
+    let (w, h) = (frame.width, frame.height);
+    // `load` wrote exactly `w × h` RGB pixels, so this only fails on a bug there.
+    RgbImage::from_raw(w, h, frame.data)
+        .ok_or_else(|| Error::invalid("image", format!("{w}x{h}: the RGB copy has the wrong size")))
 }

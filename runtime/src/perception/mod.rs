@@ -23,7 +23,7 @@ mod reader;
 mod rec;
 
 pub use files::{OcrFiles, OCR_DETECTOR, OCR_RECOGNIZER};
-pub(crate) use frame::RgbFrame;
+pub(crate) use frame::to_rgb;
 pub use incremental::{IncrementalReader, IncrementalStats};
 pub use reader::{ReadTimings, ReaderOptions, Reading, TextReader};
 pub use reticle_models::text::OcrConfig;

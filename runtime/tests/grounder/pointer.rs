@@ -146,6 +146,50 @@ fn without_text_the_reddest_patch_wins_unconfidently() -> Result<()> {
     Ok(())
 }
 
+/// A light 320×240 screen with one outlined 16-px box (a checkbox) at (100..116, 60..76).
+fn checkbox_screen() -> DynamicImage {
+    DynamicImage::ImageRgb8(RgbImage::from_fn(320, 240, |x, y| {
+        let on_x = (100..116).contains(&x) && (y == 60 || y == 75);
+        let on_y = (60..76).contains(&y) && (x == 100 || x == 115);
+        if on_x || on_y {
+            Rgb([40, 40, 40])
+        } else {
+            Rgb([235, 235, 235])
+        }
+    }))
+}
+
+#[test]
+fn an_element_proposal_is_a_candidate_when_the_manifest_keeps_them() -> Result<()> {
+    let img = checkbox_screen();
+    let pkg = package(&["--max-elements", "4", "--element-logit", "8"])?;
+    let p = Pipeline::load(pkg.path(), Provider::Cpu)?;
+    let out = p.ground(Frame::rgb(&img), "tick the box", &GroundOptions::greedy())?;
+    let top = out.candidates.context("no candidates")?;
+    assert_eq!(top[0].kind, CandidateKind::Element, "{top:?}");
+    assert_eq!(top[0].text.as_deref(), Some("element square frame"));
+    // The click is the box's centre (its edges run from 100 to 116 inclusive).
+    let Ok(Value::Points(points)) = &out.answer else {
+        bail!("not a point: {:?}", out.answer);
+    };
+    assert!(
+        BBox::new(104.0, 64.0, 112.0, 72.0).contains(&points[0]),
+        "{points:?}"
+    );
+    assert!(out.confidence.context("no confidence")? > 0.5);
+
+    // A package made before element proposals (max_elements 0) never sees one.
+    let old = package(&["--element-logit", "8"])?;
+    let p = Pipeline::load(old.path(), Provider::Cpu)?;
+    let out = p.ground(Frame::rgb(&img), "tick the box", &GroundOptions::greedy())?;
+    let top = out.candidates.context("no candidates")?;
+    assert!(
+        top.iter().all(|c| c.kind == CandidateKind::Patch),
+        "{top:?}"
+    );
+    Ok(())
+}
+
 #[test]
 fn sampling_is_seeded() -> Result<()> {
     let pkg = package(&[])?;

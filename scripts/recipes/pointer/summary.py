@@ -96,7 +96,8 @@ def main():
         "spatial": "spatial held-out (seed 999998; refer: point in mask)",
     }
     for suite in ("ui", "spatial"):
-        for stage, label in (("sft", "SFT (trainer, libtorch)"), ("sft2", "SFT continued (sft2; trainer)")):
+        for stage, label in (("sft", "SFT (trainer, libtorch)"), ("sft2", "SFT continued (sft2; trainer)"),
+                             ("sft3", "SFT with element proposals (sft3; trainer)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")

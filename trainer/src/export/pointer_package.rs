@@ -211,7 +211,7 @@ pub fn parity_batch(net: &PointerNet, seed: i64) -> PointerBatch {
     ];
     let inputs: Vec<_> = rows
         .iter()
-        .map(|(i, s)| text_inputs(i, s, 400, 300, &cfg.text))
+        .map(|(i, s)| text_inputs(i, s, &[], 400, 300, &cfg.text))
         .collect();
     let t = &cfg.text;
     let (lw, kw, s, ks) = (

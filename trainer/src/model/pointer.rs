@@ -69,6 +69,7 @@ impl PointerConfig {
                 pieces_per_word: 8,
                 max_candidates: 8,
                 pieces_per_span: 16,
+                max_elements: 0,
             },
         }
     }
@@ -96,6 +97,18 @@ impl PointerConfig {
                 "unknown pointer size `{other}` (known: micro, small)"
             ))),
         }
+    }
+
+    /// Whether `other` has the same weights: everything but how many candidates are kept
+    /// (`text.max_candidates`, `text.max_elements`), which no weight depends on, is equal.
+    pub fn same_weights(&self, other: &Self) -> bool {
+        let keep = |c: &Self| {
+            let mut c = c.clone();
+            c.text.max_candidates = 0;
+            c.text.max_elements = 0;
+            c
+        };
+        keep(self) == keep(other)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -604,5 +617,17 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("huge"));
+    }
+
+    #[test]
+    fn keeping_more_candidates_keeps_the_weights() {
+        let a = PointerConfig::small();
+        let mut b = a.clone();
+        b.text.max_candidates = 96;
+        b.text.max_elements = 32;
+        assert!(a.same_weights(&b));
+        b.text.buckets = 4096;
+        assert!(!a.same_weights(&b));
+        assert!(!a.same_weights(&PointerConfig::micro()));
     }
 }

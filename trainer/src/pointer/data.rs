@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
 use reticle_models::dataset::{Record, Target};
+use reticle_models::elements::Element;
 use reticle_models::geometry::{BBox, Mask, Point};
 use reticle_models::pointer::{self as contract, TextCandidate, TextInputs};
 use reticle_models::text::{SpansRecord, TextSpan, Word};
@@ -194,10 +195,21 @@ impl PointerEncoder {
         (self.cfg.image_width, self.cfg.image_height)
     }
 
-    fn pixels(&self, record: &Record) -> Result<(Tensor, (u32, u32))> {
+    /// The input planes, the original size and the element proposals (on the original
+    /// pixels, given the text `spans`: the runtime proposes them on the frame it grounds in).
+    fn pixels(
+        &self,
+        record: &Record,
+        spans: &[TextSpan],
+    ) -> Result<(Tensor, (u32, u32), Vec<Element>)> {
         use reticle_models::preprocess::{self, DepthRef, Preprocessor};
         let img = preprocess::open_image(&record.image)?;
         let original = (img.width(), img.height());
+        let elements = if self.cfg.text.max_elements > 0 {
+            contract::frame_elements(&img.to_rgb8(), spans, &self.cfg.text)
+        } else {
+            Vec::new()
+        };
         let (w, h) = self.input();
         let c = self.cfg.channels;
         let depth = if c == 4 {
@@ -221,6 +233,7 @@ impl PointerEncoder {
         Ok((
             Tensor::from_slice(&buf).view([c as i64, i64::from(h), i64::from(w)]),
             original,
+            elements,
         ))
     }
 
@@ -239,10 +252,11 @@ impl PointerEncoder {
         record: &Record,
         spans: &[TextSpan],
     ) -> Result<PointerExample> {
-        let (pixels, original) = self.pixels(record)?;
+        let (pixels, original, elements) = self.pixels(record, spans)?;
         let text = contract::text_inputs(
             &record.instruction,
             spans,
+            &elements,
             original.0,
             original.1,
             &self.cfg.text,

@@ -100,9 +100,11 @@ impl PointerSession {
         let mut model = PointerNet::new(&mcfg, opts.device)?;
         if let (Some(init), false) = (&opts.init, opts.resume) {
             let (icfg, imodel, step) = load_trained(init, opts.device)?;
-            if icfg.model.resolve_pointer()? != mcfg {
+            let icfg = icfg.model.resolve_pointer()?;
+            if !icfg.same_weights(&mcfg) {
                 return Err(Error::Config(format!(
-                    "--init run {} has a different pointer model config",
+                    "--init run {} has a different pointer model config (weights differ: \
+                     {icfg:?} vs {mcfg:?})",
                     init.display()
                 )));
             }

@@ -179,9 +179,19 @@ fn pointer_export_matches_tch_in_onnx_runtime() {
     let ui = dataset(dir.path(), SuiteKind::Ui, 4, 1);
     let cfg = pointer_config(
         &[&ui],
-        "[sft]\nsteps = 5\nbatch_size = 4\n[optim]\ntotal_steps = 5\n[run]\ncheckpoint_every = 5\n",
+        "[model.overrides.text]\nbuckets = 512\nmax_words = 12\npieces_per_word = 8\n\
+         pieces_per_span = 16\nmax_candidates = 12\nmax_elements = 4\n\
+         [sft]\nsteps = 5\nbatch_size = 4\n[optim]\ntotal_steps = 5\n[run]\ncheckpoint_every = 5\n",
     );
     let mut s = start(dir.path(), "run", &cfg, None);
+    // The screens' controls are proposed as candidates, as the runtime will propose them.
+    let elements = s
+        .examples
+        .iter()
+        .flat_map(|e| &e.text.candidates)
+        .filter(|c| c.kind == reticle_models::pointer::CandidateKind::Element)
+        .count();
+    assert!(elements >= 4, "{elements} element candidates in 4 screens");
     pointer::run_sft(&mut s).unwrap();
     let pkg = dir.path().join("pkg");
     let report =
@@ -194,6 +204,7 @@ fn pointer_export_matches_tch_in_onnx_runtime() {
         reticle_models::manifest::Architecture::Pointer
     );
     assert!(m.perception.ocr.is_some(), "a pointer package reads text");
+    assert_eq!(m.pointer.as_ref().map(|p| p.text.max_elements), Some(4));
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
     let r = reticle_trainer::export::pointer_package::check_package(&s.model, &pkg, &work, 1e-4)
