@@ -75,6 +75,11 @@ pub struct ModelSection {
     /// the LoRA adapters and their optimiser stay f32. Other architectures train in f32.
     #[serde(default, skip_serializing_if = "WeightDtype::is_f32")]
     pub dtype: WeightDtype,
+    /// `qwen2-vl`: keep only each decoder layer's input during a forward pass and recompute
+    /// the layers in the backward pass (activation memory per layer: one `[B, T, hidden]`
+    /// tensor), at the cost of a second forward through the decoder.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gradient_checkpointing: bool,
 }
 
 /// The precision of a model's (frozen) weights.
@@ -109,6 +114,7 @@ impl Default for ModelSection {
             overrides: toml::Table::new(),
             checkpoint: None,
             dtype: WeightDtype::F32,
+            gradient_checkpointing: false,
         }
     }
 }
@@ -337,6 +343,12 @@ impl TrainConfig {
                     self.model.architecture
                 )));
             }
+            if self.model.gradient_checkpointing {
+                return Err(Error::Config(format!(
+                    "[model] gradient_checkpointing applies to qwen2-vl checkpoints, not `{}`",
+                    self.model.architecture
+                )));
+            }
             if self.model.checkpoint.is_some() {
                 return Err(Error::Config(format!(
                     "[model] checkpoint is for architecture qwen2-vl, not `{}`",
@@ -474,6 +486,14 @@ mod tests {
         assert_eq!(bf16.model.dtype.kind(), tch::Kind::BFloat16);
         let e = err("[data]\ntrain=[\"d\"]\n[model]\ndtype = \"bf16\"\n");
         assert!(e.contains("[model] dtype applies to qwen2-vl"), "{e}");
+        let e = err("[data]\ntrain=[\"d\"]\n[model]\narchitecture = \"pointer\"\ngradient_checkpointing = true\n");
+        assert!(
+            e.contains("gradient_checkpointing applies to qwen2-vl"),
+            "{e}"
+        );
+        let ck =
+            TrainConfig::from_toml(&format!("{with_ck}gradient_checkpointing = true\n")).unwrap();
+        assert!(ck.model.gradient_checkpointing);
         let e = err(&format!("{with_ck}dtype = \"fp8\"\n"));
         assert!(e.contains("fp8"), "{e}");
         let e = err("[data]\ntrain=[\"d\"]\n[model]\ncheckpoint = \"ck\"\n");

@@ -50,7 +50,7 @@ pub fn run_sft<T: Trainee>(s: &mut T) -> Result<f64> {
         let mut values = BTreeMap::new();
         if loss_v.is_finite() {
             s.optim_mut().zero_grad();
-            loss.backward();
+            s.backward(&loss);
             let stats = s.optim_mut().step()?;
             values.insert("grad_norm".into(), stats.grad_norm);
             values.insert("lr".into(), stats.lr);

@@ -65,6 +65,12 @@ pub trait Trainee {
     ) -> Result<(Tensor, Tensor)>;
     /// The reference for GRPO's KL term (saved with the run where it is a copy).
     fn reference(&self) -> Result<Self::Reference>;
+    /// Back-propagates a loss built by [`Trainee::sft_loss`] or [`Trainee::logprobs`] into
+    /// the trained parameters (a model with gradient checkpointing recomputes its layers
+    /// here).
+    fn backward(&self, loss: &Tensor) {
+        loss.backward();
+    }
 
     /// The held-out set of `[data] eval`, if any.
     fn eval_set(&self) -> Result<Option<Self::Eval>>;

@@ -332,7 +332,7 @@ pub fn grpo_step<T: Trainee>(
             let loss = out.loss / micro.len() as f64;
             let lv = f64::try_from(&loss)?;
             if lv.is_finite() {
-                loss.backward();
+                s.backward(&loss);
             } else {
                 tracing::warn!(step, "non-finite GRPO loss in a micro-batch; skipped");
             }

@@ -185,6 +185,7 @@ impl QwenSession {
         let cfg = TrainConfig::from_toml(&text)?;
         let ckpt = CheckpointDir::open(cfg.model.qwen_checkpoint()?)?;
         let mut model = QwenVl::load_as(&ckpt, opts.device, cfg.model.dtype.kind())?;
+        model.set_gradient_checkpointing(cfg.model.gradient_checkpointing);
         tch::manual_seed(cfg.run.seed as i64);
         let lora = cfg.lora.clone().unwrap_or_default();
         model.add_lora(&lora)?;
@@ -340,6 +341,10 @@ impl Trainee for QwenSession {
 
     fn reference(&self) -> Result<()> {
         Ok(())
+    }
+
+    fn backward(&self, loss: &Tensor) {
+        self.model.backward(loss);
     }
 
     fn eval_set(&self) -> Result<Option<QwenEvalSet>> {

@@ -194,3 +194,133 @@ fn bf16_base_weights_track_f32_and_train() -> Result<()> {
     }
     Ok(())
 }
+
+/// `[model] gradient_checkpointing`: the decoder keeps only its layers' inputs and the backward
+/// pass recomputes them. Without dropout the gradients equal the plain backward pass's; with
+/// dropout the recomputation draws the same masks as the forward, which a finite difference
+/// through two forward passes (same seed, so the same masks) confirms.
+#[test]
+fn gradient_checkpointing_gives_the_plain_gradients() -> Result<()> {
+    let run = peer()?;
+    let Inputs {
+        ckpt,
+        ids,
+        pixel_values,
+        grid,
+    } = reticle_inputs(&run.checkpoints[1])?;
+    let images = QwenImages {
+        pixel_values: &pixel_values,
+        grid_thw: &[grid],
+    };
+    let answer: Vec<i64> = TextTokenizer::load(&ckpt.tokenizer)?
+        .encode("( ok , save ) <|im_end|>")?
+        .into_iter()
+        .map(i64::from)
+        .collect();
+    let mut model = QwenVl::load(&ckpt, Device::Cpu)?;
+    tch::manual_seed(0);
+    model.add_lora(&LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        dropout: 0.5,
+        ..LoraConfig::default()
+    })?;
+    // B starts at zero; move it so that every adapter has a gradient through A too.
+    let adapters: Vec<(String, tch::Tensor)> = {
+        let mut v: Vec<_> = model
+            .lora_var_store()
+            .expect("adapters were just added")
+            .variables()
+            .into_iter()
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    tch::no_grad(|| {
+        for (_, t) in &adapters {
+            let _ = t.shallow_clone().g_add_(&(t.randn_like() * 0.05));
+        }
+    });
+    let grads = |model: &QwenVl, seed: i64| -> Result<(f64, Vec<tch::Tensor>)> {
+        for (_, t) in &adapters {
+            let mut g = t.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        tch::manual_seed(seed);
+        let loss = model.completion_nll(&ids, Some(images), &answer)?;
+        model.backward(&loss);
+        ensure!(model.pending_backward() == 0, "the tape was not replayed");
+        Ok((
+            f64::try_from(&loss)?,
+            adapters.iter().map(|(_, t)| t.grad().copy()).collect(),
+        ))
+    };
+    let max_diff = |a: &[tch::Tensor], b: &[tch::Tensor]| -> Result<f64> {
+        let mut m: f64 = 0.0;
+        for (x, y) in a.iter().zip(b) {
+            m = m.max(f64::try_from((x - y).abs().max())?);
+        }
+        Ok(m)
+    };
+
+    // Dropout off: the same loss and the same gradients, with and without checkpointing.
+    model.set_training(false);
+    let (plain_loss, plain) = grads(&model, 1)?;
+    model.set_gradient_checkpointing(true);
+    let (ck_loss, ck) = grads(&model, 1)?;
+    ensure!(model.pending_backward() == 0);
+    let diff = max_diff(&plain, &ck)?;
+    let scale = max_diff(
+        &plain,
+        &plain.iter().map(|g| g.zeros_like()).collect::<Vec<_>>(),
+    )?;
+    println!(
+        "gradient checkpointing, dropout off: loss {plain_loss:.6} vs {ck_loss:.6}, max |Δgrad| \
+         {diff:.2e} (max |grad| {scale:.2e})"
+    );
+    ensure!(
+        (plain_loss - ck_loss).abs() < 1e-5,
+        "{plain_loss} vs {ck_loss}"
+    );
+    ensure!(diff <= 1e-5 * scale.max(1.0), "gradients differ by {diff}");
+
+    // Dropout 0.5 on: the checkpointed gradient's slope along a direction d matches the
+    // finite difference of the loss, each forward from the same seed (the same masks).
+    model.set_training(true);
+    let (_, g) = grads(&model, 7)?;
+    let d: Vec<tch::Tensor> = g.iter().map(|t| t.randn_like()).collect();
+    let slope: f64 = g
+        .iter()
+        .zip(&d)
+        .map(|(g, d)| f64::try_from((g * d).sum(tch::Kind::Float)))
+        .sum::<std::result::Result<f64, _>>()?;
+    let loss_at = |eps: f64| -> Result<f64> {
+        tch::no_grad(|| {
+            for ((_, t), d) in adapters.iter().zip(&d) {
+                let _ = t.shallow_clone().g_add_(&(d * eps));
+            }
+        });
+        // With gradients on, so that the forward is the checkpointed one (each layer reseeded
+        // as in `grads`); its tape is dropped by the next backward pass.
+        tch::manual_seed(7);
+        let l = model.completion_nll(&ids, Some(images), &answer)?;
+        tch::no_grad(|| {
+            for ((_, t), d) in adapters.iter().zip(&d) {
+                let _ = t.shallow_clone().g_sub_(&(d * eps));
+            }
+        });
+        Ok(f64::try_from(l)?)
+    };
+    let eps = 1e-3;
+    let numeric = (loss_at(eps)? - loss_at(-eps)?) / (2.0 * eps);
+    println!(
+        "gradient checkpointing, dropout 0.5: slope {slope:.5}, finite difference {numeric:.5}"
+    );
+    ensure!(
+        (slope - numeric).abs() <= 0.02 * slope.abs().max(1e-3),
+        "slope {slope} vs finite difference {numeric}"
+    );
+    Ok(())
+}

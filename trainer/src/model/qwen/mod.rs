@@ -14,6 +14,7 @@
 //! One sequence at a time: `input_ids` with runs of `<|image_pad|>` (as the processor expands
 //! them), `pixel_values` / `image_grid_thw` of the images in order.
 
+mod recompute;
 mod text;
 mod vision;
 
@@ -100,6 +101,9 @@ pub struct QwenVl {
     lora: Option<(nn::VarStore, LoraConfig)>,
     /// Training mode (adapter dropout on) and the adapters' on/off switch, shared with them.
     flags: Arc<LoraFlags>,
+    /// Gradient checkpointing: the decoder's checkpointed forward passes (see
+    /// [`QwenVl::set_gradient_checkpointing`]).
+    tape: Option<recompute::Tape>,
 }
 
 impl QwenVl {
@@ -147,6 +151,7 @@ impl QwenVl {
             lm_head,
             lora: None,
             flags: Arc::new(LoraFlags::default()),
+            tape: None,
         })
     }
 
@@ -209,6 +214,27 @@ impl QwenVl {
     }
 
     /// Training mode turns the adapters' dropout on.
+    /// Gradient checkpointing on or off: with it, a forward pass under gradients keeps only
+    /// each decoder layer's input and [`QwenVl::backward`] recomputes the layers.
+    pub fn set_gradient_checkpointing(&mut self, on: bool) {
+        self.tape = on.then(recompute::Tape::default);
+    }
+
+    /// Back-propagates `loss` into the trainable parameters: `loss.backward()`, then, with
+    /// gradient checkpointing, the replay of the decoder layers. Checkpointed passes that
+    /// `loss` did not use (a skipped non-finite loss) are dropped here too.
+    pub fn backward(&self, loss: &Tensor) {
+        loss.backward();
+        if let Some(tape) = &self.tape {
+            self.text.backward(tape);
+        }
+    }
+
+    /// Checkpointed forward passes waiting for [`QwenVl::backward`].
+    pub fn pending_backward(&self) -> usize {
+        self.tape.as_ref().map_or(0, recompute::Tape::pending)
+    }
+
     pub fn set_training(&self, training: bool) {
         self.flags.training.store(training, Ordering::Relaxed);
     }
@@ -289,7 +315,7 @@ impl QwenVl {
             .index_select(0, &c_ids.view([-1]))
             .view([g, t, -1]);
         let embeds = Tensor::cat(&[prompt.expand([g, p, -1], false), comp], 1);
-        let hidden = self.text.forward(&embeds, &pos, None);
+        let hidden = self.text.forward(&embeds, &pos, None, self.tape.as_ref());
         // The token at position s is predicted at s − 1; the head runs on those rows only.
         let logits = hidden
             .narrow(1, p - 1, t)
@@ -348,7 +374,9 @@ impl QwenVl {
                     .unsqueeze(1);
                 let position = cache.len() + delta;
                 let positions = Tensor::full([3, group as i64, 1], position, (Kind::Int64, device));
-                let hidden = self.text.forward(&embeds, &positions, Some(&mut cache));
+                let hidden = self
+                    .text
+                    .forward(&embeds, &positions, Some(&mut cache), None);
                 logits = hidden.linear::<Tensor>(&self.lm_head, None).select(1, 0);
             }
             Ok(out)
@@ -460,6 +488,7 @@ impl QwenVl {
             &embeds,
             &rope::positions_tensor(&positions, self.device()),
             cache,
+            self.tape.as_ref(),
         );
         Ok(Prefill {
             logits: hidden.linear::<Tensor>(&self.lm_head, None),
@@ -480,7 +509,7 @@ impl QwenVl {
         let positions = Tensor::from_slice(&[position; 3])
             .view([3, 1, 1])
             .to_device(self.device());
-        let hidden = self.text.forward(&embeds, &positions, Some(cache));
+        let hidden = self.text.forward(&embeds, &positions, Some(cache), None);
         Ok(hidden.linear::<Tensor>(&self.lm_head, None).select(1, 0))
     }
 

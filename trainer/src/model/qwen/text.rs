@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tch::{nn, Kind, Tensor};
 
 use super::lora::{LoraAdapter, LoraConfig, LoraFlags};
+use super::recompute::{self, Record, Tape};
 use super::rope::{rotate_half, TextRotary};
 use super::weights::Weights;
 use crate::error::Result;
@@ -281,14 +282,37 @@ impl TextModel {
         self.layers.len()
     }
 
+    /// Decoder layer `i` on `h`: attention then MLP, each with its residual.
+    fn layer(
+        &self,
+        i: usize,
+        h: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+        slot: Option<&mut Option<(Tensor, Tensor)>>,
+    ) -> Tensor {
+        let layer = &self.layers[i];
+        let a = layer
+            .self_attn
+            .forward(&layer.input_layernorm.forward(h), cos, sin, mask, slot);
+        let h = h + a;
+        &h + layer
+            .mlp
+            .forward(&layer.post_attention_layernorm.forward(&h))
+    }
+
     /// `embeds [B, T, H]`, `positions [3, B, T]` → normalised hidden states `[B, T, H]`.
     /// With a cache, the new keys and values are appended and attention covers the cached
-    /// positions too; the mask is causal within the new tokens.
+    /// positions too; the mask is causal within the new tokens. With a `tape` (gradient
+    /// checkpointing) and gradients on, only each layer's input is kept (see
+    /// [`super::recompute`]); [`TextModel::backward`] then replays the layers.
     pub(super) fn forward(
         &self,
         embeds: &Tensor,
         positions: &Tensor,
         mut cache: Option<&mut KvCache>,
+        tape: Option<&Tape>,
     ) -> Tensor {
         let t = embeds.size()[1];
         let past = cache.as_ref().map_or(0, |c| c.len());
@@ -304,22 +328,51 @@ impl TextModel {
         let (cos, sin) = self.rotary.cos_sin(positions);
         // As transformers: the angles in the activations' precision.
         let (cos, sin) = (cos.to_kind(embeds.kind()), sin.to_kind(embeds.kind()));
+        if let (Some(tape), None) = (tape, cache.as_ref()) {
+            if recompute::grad_enabled() {
+                return self.forward_checkpointed(embeds, cos, sin, mask, tape);
+            }
+        }
         let mut h = embeds.shallow_clone();
-        for (i, layer) in self.layers.iter().enumerate() {
+        for i in 0..self.layers.len() {
             let slot = cache.as_deref_mut().and_then(|c| c.layers.get_mut(i));
-            let a = layer.self_attn.forward(
-                &layer.input_layernorm.forward(&h),
-                &cos,
-                &sin,
-                mask.as_ref(),
-                slot,
-            );
-            h = &h + a;
-            h = &h
-                + layer
-                    .mlp
-                    .forward(&layer.post_attention_layernorm.forward(&h));
+            h = self.layer(i, &h, &cos, &sin, mask.as_ref(), slot);
         }
         self.norm.forward(&h)
+    }
+
+    fn forward_checkpointed(
+        &self,
+        embeds: &Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        mask: Option<Tensor>,
+        tape: &Tape,
+    ) -> Tensor {
+        let mut inputs = Vec::with_capacity(self.layers.len());
+        let mut h = embeds.shallow_clone();
+        for i in 0..self.layers.len() {
+            let x = h.detach().set_requires_grad(true);
+            let seed = recompute::draw_seed();
+            tch::manual_seed(seed);
+            h = tch::no_grad(|| self.layer(i, &x, &cos, &sin, mask.as_ref(), None));
+            inputs.push((x, seed));
+        }
+        let last = h.detach().set_requires_grad(true);
+        let out = self.norm.forward(&last);
+        tape.push(Record {
+            embeds: embeds.shallow_clone(),
+            inputs,
+            last,
+            cos,
+            sin,
+            mask,
+        });
+        out
+    }
+
+    /// The backward pass of the checkpointed forwards on `tape` (after `loss.backward()`).
+    pub(super) fn backward(&self, tape: &Tape) {
+        tape.backward(|i, x, rec| self.layer(i, x, &rec.cos, &rec.sin, rec.mask.as_ref(), None));
     }
 }
