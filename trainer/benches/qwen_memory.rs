@@ -70,7 +70,11 @@ fn child(checkpointing: bool) {
     // Spread-out ids well inside the vocabulary, none of them a vision token.
     let prompt: Vec<i64> = (0..p as i64).map(|i| 100 + (7919 * i) % 150_000).collect();
     let completions: Vec<Vec<i64>> = (0..g as i64)
-        .map(|r| (0..t as i64).map(|j| 100 + (104_729 * (j + 31 * r)) % 150_000).collect())
+        .map(|r| {
+            (0..t as i64)
+                .map(|j| 100 + (104_729 * (j + 31 * r)) % 150_000)
+                .collect()
+        })
         .collect();
     let before = status_mib("VmRSS:");
     let mut times = Vec::new();

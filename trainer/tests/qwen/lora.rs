@@ -195,8 +195,8 @@ fn bf16_base_weights_track_f32_and_train() -> Result<()> {
     Ok(())
 }
 
-/// `[model] gradient_checkpointing`: the decoder keeps only its layers' inputs and the backward
-/// pass recomputes them. Without dropout the gradients equal the plain backward pass's; with
+/// `[model] gradient_checkpointing`: the decoder keeps only its layers' inputs, the head's
+/// log-probabilities are computed in chunks of rows, and the backward pass recomputes both. Without dropout the gradients equal the plain backward pass's; with
 /// dropout the recomputation draws the same masks as the forward, which a finite difference
 /// through two forward passes (same seed, so the same masks) confirms.
 #[test]
@@ -241,6 +241,16 @@ fn gradient_checkpointing_gives_the_plain_gradients() -> Result<()> {
             let _ = t.shallow_clone().g_add_(&(t.randn_like() * 0.05));
         }
     });
+    // GRPO's and SFT's path: the completion log-probabilities of two rows (the answer and the
+    // answer reversed) after the prompt.
+    let rows = [
+        answer.clone(),
+        answer.iter().rev().copied().collect::<Vec<_>>(),
+    ];
+    let nll = |model: &QwenVl| -> Result<tch::Tensor> {
+        let (logp, mask) = model.completion_logprobs(&ids, Some(images), &rows, 0)?;
+        Ok(-logp.sum(tch::Kind::Float) / mask.sum(tch::Kind::Float))
+    };
     let grads = |model: &QwenVl, seed: i64| -> Result<(f64, Vec<tch::Tensor>)> {
         for (_, t) in &adapters {
             let mut g = t.grad();
@@ -249,7 +259,7 @@ fn gradient_checkpointing_gives_the_plain_gradients() -> Result<()> {
             }
         }
         tch::manual_seed(seed);
-        let loss = model.completion_nll(&ids, Some(images), &answer)?;
+        let loss = nll(model)?;
         model.backward(&loss);
         ensure!(model.pending_backward() == 0, "the tape was not replayed");
         Ok((
@@ -269,6 +279,9 @@ fn gradient_checkpointing_gives_the_plain_gradients() -> Result<()> {
     model.set_training(false);
     let (plain_loss, plain) = grads(&model, 1)?;
     model.set_gradient_checkpointing(true);
+    // Chunks of 3 rows: the head's log-probabilities in several chunks, recomputed in the
+    // backward pass.
+    model.set_logprob_chunk_rows(3);
     let (ck_loss, ck) = grads(&model, 1)?;
     ensure!(model.pending_backward() == 0);
     let diff = max_diff(&plain, &ck)?;
@@ -305,7 +318,7 @@ fn gradient_checkpointing_gives_the_plain_gradients() -> Result<()> {
         // With gradients on, so that the forward is the checkpointed one (each layer reseeded
         // as in `grads`); its tape is dropped by the next backward pass.
         tch::manual_seed(7);
-        let l = model.completion_nll(&ids, Some(images), &answer)?;
+        let l = nll(&model)?;
         tch::no_grad(|| {
             for ((_, t), d) in adapters.iter().zip(&d) {
                 let _ = t.shallow_clone().g_sub_(&(d * eps));

@@ -104,6 +104,8 @@ pub struct QwenVl {
     /// Gradient checkpointing: the decoder's checkpointed forward passes (see
     /// [`QwenVl::set_gradient_checkpointing`]).
     tape: Option<recompute::Tape>,
+    /// Rows of the completion head computed at a time under gradient checkpointing.
+    head_chunk_rows: i64,
 }
 
 impl QwenVl {
@@ -152,6 +154,7 @@ impl QwenVl {
             lora: None,
             flags: Arc::new(LoraFlags::default()),
             tape: None,
+            head_chunk_rows: 256,
         })
     }
 
@@ -220,12 +223,19 @@ impl QwenVl {
         self.tape = on.then(recompute::Tape::default);
     }
 
+    /// Under gradient checkpointing, the completion log-probabilities are computed `rows` at
+    /// a time (default 256): the head's `rows × vocabulary` logits exist for one chunk only.
+    pub fn set_logprob_chunk_rows(&mut self, rows: usize) {
+        self.head_chunk_rows = rows.max(1) as i64;
+    }
+
     /// Back-propagates `loss` into the trainable parameters: `loss.backward()`, then, with
-    /// gradient checkpointing, the replay of the decoder layers. Checkpointed passes that
+    /// gradient checkpointing, the replay of the chunked head and of the decoder layers. Checkpointed passes that
     /// `loss` did not use (a skipped non-finite loss) are dropped here too.
     pub fn backward(&self, loss: &Tensor) {
         loss.backward();
         if let Some(tape) = &self.tape {
+            tape.backward_heads(|h, ids| self.head_logprobs(h, ids));
             self.text.backward(tape);
         }
     }
@@ -317,14 +327,24 @@ impl QwenVl {
         let embeds = Tensor::cat(&[prompt.expand([g, p, -1], false), comp], 1);
         let hidden = self.text.forward(&embeds, &pos, None, self.tape.as_ref());
         // The token at position s is predicted at s − 1; the head runs on those rows only.
-        let logits = hidden
-            .narrow(1, p - 1, t)
-            .linear::<Tensor>(&self.lm_head, None);
-        let logp = logits
-            .log_softmax(-1, Kind::Float)
-            .gather(2, &c_ids.unsqueeze(-1), false)
-            .squeeze_dim(-1);
+        let rows = hidden.narrow(1, p - 1, t).reshape([g * t, -1]);
+        let logp = recompute::chunked_logprobs(
+            self.tape.as_ref(),
+            &rows,
+            &c_ids.view([-1]),
+            self.head_chunk_rows,
+            |h, ids| self.head_logprobs(h, ids),
+        )
+        .view([g, t]);
         Ok((logp * &c_mask, c_mask))
+    }
+
+    /// `rows [n, H]`, `ids [n]` → the log-probability of each row's token `[n]` (f32).
+    fn head_logprobs(&self, rows: &Tensor, ids: &Tensor) -> Tensor {
+        rows.linear::<Tensor>(&self.lm_head, None)
+            .log_softmax(-1, Kind::Float)
+            .gather(1, &ids.unsqueeze(-1), false)
+            .squeeze_dim(-1)
     }
 
     /// `group` sampled completions of one prompt with the KV cache: one prefill, then the

@@ -15,6 +15,12 @@
 //!    Finally the embeddings receive theirs when they require grad (a trainable vision
 //!    tower).
 //!
+//! The head is checkpointed the same way, in chunks of rows: the log-probabilities of the
+//! completion tokens are computed under `no_grad`, `rows` at a time, from a detached copy of
+//! the last hidden states, so the `rows × vocabulary` logits, their log-softmax and its
+//! gradient exist for one chunk at a time, in the forward and again in the backward pass
+//! ([`Tape::backward_heads`], which runs before the layers').
+//!
 //! Dropout: each layer's forward starts from a seed drawn from libtorch's generator, kept on
 //! the tape and set again before the recomputation, so adapter dropout draws the same mask
 //! both times (the gradients equal those of the plain backward pass).
@@ -39,10 +45,62 @@ pub(super) struct Record {
     pub mask: Option<Tensor>,
 }
 
+/// One chunked head: log-probabilities of `ids` from `hidden`'s rows.
+#[derive(Debug)]
+pub(super) struct HeadRecord {
+    /// The hidden states `[N, H]`, with their graph (ending at a decoder record's `last`).
+    pub hidden: Tensor,
+    /// `hidden` detached: the chunks are recomputed from it.
+    pub leaf: Tensor,
+    /// The log-probabilities `[N]` the loss was built on (a leaf).
+    pub logp: Tensor,
+    /// The token of each row `[N]`.
+    pub ids: Tensor,
+    pub chunk: i64,
+}
+
 /// The checkpointed forward passes since the last backward pass.
 #[derive(Debug, Default)]
 pub(super) struct Tape {
     records: RefCell<Vec<Record>>,
+    heads: RefCell<Vec<HeadRecord>>,
+}
+
+/// `head(rows [n, H], ids [n]) → log-probabilities [n]`, over `hidden`'s rows `chunk` at a
+/// time under `no_grad` when a tape records (the chunks are recomputed in the backward pass),
+/// else in one piece as the caller's grad mode says.
+pub(super) fn chunked_logprobs(
+    tape: Option<&Tape>,
+    hidden: &Tensor,
+    ids: &Tensor,
+    chunk: i64,
+    head: impl Fn(&Tensor, &Tensor) -> Tensor,
+) -> Tensor {
+    let Some(tape) = tape.filter(|_| grad_enabled()) else {
+        return head(hidden, ids);
+    };
+    let n = hidden.size()[0];
+    let chunk = chunk.max(1);
+    let leaf = hidden.detach();
+    let logp = tch::no_grad(|| {
+        let parts: Vec<Tensor> = (0..n)
+            .step_by(chunk as usize)
+            .map(|s| {
+                let len = chunk.min(n - s);
+                head(&leaf.narrow(0, s, len), &ids.narrow(0, s, len))
+            })
+            .collect();
+        Tensor::cat(&parts, 0)
+    })
+    .set_requires_grad(true);
+    tape.heads.borrow_mut().push(HeadRecord {
+        hidden: hidden.shallow_clone(),
+        leaf: leaf.set_requires_grad(true),
+        logp: logp.shallow_clone(),
+        ids: ids.shallow_clone(),
+        chunk,
+    });
+    logp
 }
 
 /// Whether libtorch records gradients now (a forward pass under `no_grad` keeps no tape).
@@ -61,9 +119,33 @@ impl Tape {
         self.records.borrow_mut().push(record);
     }
 
-    /// How many forward passes wait for their backward pass.
+    /// How many forward passes (decoder and head records) wait for their backward pass.
     pub(super) fn pending(&self) -> usize {
-        self.records.borrow().len()
+        self.records.borrow().len() + self.heads.borrow().len()
+    }
+
+    /// Replays the chunked heads' backward passes (after `loss.backward()`, before
+    /// [`Tape::backward`]): each chunk is recomputed with grad and back-propagated, then the
+    /// hidden states' gradient continues into their graph (the decoder's last leaf).
+    pub(super) fn backward_heads(&self, head: impl Fn(&Tensor, &Tensor) -> Tensor) {
+        let heads = std::mem::take(&mut *self.heads.borrow_mut());
+        for h in heads.iter().rev() {
+            let upstream = h.logp.grad();
+            if !upstream.defined() {
+                continue;
+            }
+            let n = h.leaf.size()[0];
+            for s in (0..n).step_by(h.chunk as usize) {
+                let len = h.chunk.min(n - s);
+                let lp = head(&h.leaf.narrow(0, s, len), &h.ids.narrow(0, s, len));
+                (lp * upstream.narrow(0, s, len))
+                    .sum(Kind::Float)
+                    .backward();
+            }
+            if h.hidden.requires_grad() {
+                (&h.hidden * h.leaf.grad()).sum(Kind::Float).backward();
+            }
+        }
     }
 
     /// Replays the backward pass of every recorded forward, newest first, with `layer(i, x,
