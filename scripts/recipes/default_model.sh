@@ -29,6 +29,9 @@ EVAL_N=${EVAL_N:-200}         # held-out records per suite
 SFT_STEPS=${SFT_STEPS:-2000}
 SFT2_STEPS=${SFT2_STEPS:-1000}
 SFT3_STEPS=${SFT3_STEPS:-1200}
+SFT4_STEPS=${SFT4_STEPS:-400}
+BARE_N=${BARE_N:-2000}        # bare X dialogs (ui seed 1005) added for the sft4 stage
+BARE_EVAL_N=${BARE_EVAL_N:-100}
 GRPO_STEPS=${GRPO_STEPS:-30}
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/pointer}
@@ -47,8 +50,8 @@ log() { printf '\n==> [%4ds] %s\n' "$(( $(date +%s) - START ))" "$*" >&2; }
 # half-written report that a rerun would take as done.
 to() { local out=$1; shift; "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 
-gen() {  # suite, n, seed, folder
-  [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" >&2
+gen() {  # suite, n, seed, folder[, suite config]
+  [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" ${5:+--config "$5"} >&2
 }
 log "data (train seeds 1000/1001/1003/1004/2000/2001, held-out seeds 999999/999998)"
 gen ui "$TRAIN_N" 1000 ui
@@ -57,8 +60,11 @@ gen ui "$TRAIN2_N" 1003 ui2
 gen ui "$TRAIN2_N" 1004 ui3
 gen spatial "$TRAIN_N" 2000 spatial
 gen spatial "$TRAIN2_N" 2001 spatial2
+# Bare X displays with one xmessage-like dialog (scripts/recipes/pointer/bare.toml).
+gen ui "$BARE_N" 1005 ui-bare scripts/recipes/pointer/bare.toml
 gen ui "$EVAL_N" 999999 ui-eval
 gen spatial "$EVAL_N" 999998 spatial-eval
+gen ui "$BARE_EVAL_N" 999997 ui-bare-eval scripts/recipes/pointer/bare.toml
 
 log "perception: the runtime's text reader on ui-ocr and ui-eval (spans.jsonl, resumable)"
 for d in ui-ocr ui-eval; do
@@ -67,7 +73,7 @@ done
 
 fill() {  # template → config with data paths and steps
   sed -e "s#@DATA@#$DATA#g" -e "s/@SFT_STEPS@/$SFT_STEPS/g" -e "s/@SFT2_STEPS@/$SFT2_STEPS/g" \
-    -e "s/@SFT3_STEPS@/$SFT3_STEPS/g" \
+    -e "s/@SFT3_STEPS@/$SFT3_STEPS/g" -e "s/@SFT4_STEPS@/$SFT4_STEPS/g" \
     -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
@@ -89,7 +95,8 @@ stage() {  # name, command, extra args…: runs or resumes one training stage
 stage sft sft
 stage sft2 sft --init "$OUT_ABS/sft"
 stage sft3 sft --init "$OUT_ABS/sft2"
-stage grpo grpo --init "$OUT_ABS/sft3"
+stage sft4 sft --init "$OUT_ABS/sft3"
+stage grpo grpo --init "$OUT_ABS/sft4"
 
 log "export (with the parity check)"
 [ -f "$OUT_ABS/package/model.json" ] || $T export --run "$OUT_ABS/grpo" --out "$OUT_ABS/package" --check >&2
@@ -98,12 +105,13 @@ log "held-out evaluation of the exported package (runtime pipeline: PP-OCRv6 + O
 for s in ui spatial; do
   [ -f "$OUT_ABS/eval-$s.json" ] || to "$OUT_ABS/eval-$s.json" $R eval --model "$OUT_ABS/package" --data "$DATA/$s-eval" --json
 done
+[ -f "$OUT_ABS/eval-bare.json" ] || to "$OUT_ABS/eval-bare.json" $R eval --model "$OUT_ABS/package" --data "$DATA/ui-bare-eval" --json
 [ -f "$OUT_ABS/eval-real.json" ] || to "$OUT_ABS/eval-real.json" $R eval --model "$OUT_ABS/package" --data evalsets/real-screens --json
 log "robot: reticle robot's 3-D target vs the object's surface point on the held-out spatial frames"
 [ -f "$OUT_ABS/robot.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/robot_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/spatial-eval" "$OUT_ABS/robot.json" > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
-for st in sft sft2 sft3; do
+for st in sft sft2 sft3 sft4; do
   for s in ui spatial; do
     [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done

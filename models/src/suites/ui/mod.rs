@@ -10,6 +10,7 @@
 //! only when it is unique on the screen, or, qualified by its window ("click Cancel in the
 //! Export dialog"), unique in a window whose title is unique.
 
+mod bare;
 mod icons;
 mod theme;
 mod window;
@@ -41,6 +42,10 @@ pub struct UiConfig {
     pub other_resolution_rate: f64,
     /// UI scale factors; a screen uses one that leaves at least 800×500 logical pixels.
     pub scales: Vec<f32>,
+    /// Share of screens that are a bare X display with one small undecorated dialog
+    /// (`xmessage`-like) instead of a desktop. 0 (the default) draws none and leaves every
+    /// seed's screens as they were.
+    pub bare_dialog_rate: f64,
 }
 
 impl Default for UiConfig {
@@ -55,6 +60,7 @@ impl Default for UiConfig {
             ],
             other_resolution_rate: 0.3,
             scales: vec![1.0, 1.25, 1.5, 2.0],
+            bare_dialog_rate: 0.0,
         }
     }
 }
@@ -79,6 +85,12 @@ impl UiConfig {
             return Err(Error::invalid(
                 "ui.scales",
                 format!("{:?}: need at least one, each within 0.5..=4", self.scales),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.bare_dialog_rate) {
+            return Err(Error::invalid(
+                "ui.bare_dialog_rate",
+                format!("{} is outside 0..=1", self.bare_dialog_rate),
             ));
         }
         if !(0.0..=1.0).contains(&self.other_resolution_rate) {
@@ -842,6 +854,10 @@ fn luma(c: [u8; 3]) -> f64 {
 pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result<Sample> {
     cfg.validate()?;
     let recording = super::font::Recording::start();
+    // No draw at all when the rate is 0, so the seeds of a default config keep their screens.
+    if cfg.bare_dialog_rate > 0.0 && rng.gen_bool(cfg.bare_dialog_rate) {
+        return bare::render(cfg, rng, id, recording);
+    }
     // Surfaces painted over earlier text, with how many runs were drawn before each.
     let mut covers: Vec<(Rect, usize)> = Vec::new();
     let [w, h] = match cfg.resolutions.split_first() {
@@ -1085,6 +1101,42 @@ mod tests {
             );
         }
         assert!(kinds.len() >= 6, "{kinds:?}");
+    }
+
+    #[test]
+    fn bare_dialogs_name_a_button_whose_label_is_drawn_inside_it() {
+        let mut cfg = SuiteConfig::new(SuiteKind::Ui, 12, 4);
+        cfg.ui.bare_dialog_rate = 1.0;
+        let mut styles = std::collections::BTreeSet::new();
+        for i in 0..12 {
+            let r = sample_with(&cfg, i).unwrap().record;
+            r.validate().unwrap();
+            let meta = r.meta.as_ref().unwrap();
+            assert_eq!(meta["template"], "bare_dialog");
+            styles.insert(meta["style"].as_str().unwrap().to_string());
+            let label = meta["label"].as_str().unwrap();
+            assert!(r.instruction.contains(label), "{} / {label}", r.instruction);
+            let Target::Box(b) = r.target else {
+                panic!("box target")
+            };
+            // The label's ink is inside the target button.
+            let inside = meta["texts"].as_array().unwrap().iter().any(|t| {
+                let tb: Vec<f64> = serde_json::from_value(t["box"].clone()).unwrap();
+                t["text"] == label
+                    && tb[0] >= b.x1
+                    && tb[1] >= b.y1
+                    && tb[2] <= b.x2
+                    && tb[3] <= b.y2
+            });
+            assert!(inside, "{label} not drawn inside {b:?}: {}", meta["texts"]);
+        }
+        assert!(styles.len() >= 2, "{styles:?}");
+        // A rate outside 0..=1 is refused by name.
+        cfg.ui.bare_dialog_rate = 1.5;
+        assert!(sample_with(&cfg, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("ui.bare_dialog_rate"));
     }
 
     #[test]
