@@ -2,7 +2,7 @@
 
 Usage: python3 scripts/recipes/pointer/summary.py RUN_FOLDER
 
-Rows: the SFT and continued-SFT checkpoints (trainer, libtorch, on the spans the runtime's reader wrote to
+Rows: the SFT, continued-SFT, element-proposal and bare-dialog SFT checkpoints (trainer, libtorch, on the spans the runtime's reader wrote to
 spans.jsonl) and the exported SFT→GRPO package (the runtime's pipeline: PP-OCRv6 + ONNX
 Runtime), on the held-out suite seeds; the exported package on the real-screen set. Then
 accuracy by element / expression kind, recomputed from the runtime's answers.
@@ -97,12 +97,15 @@ def main():
     }
     for suite in ("ui", "spatial"):
         for stage, label in (("sft", "SFT (trainer, libtorch)"), ("sft2", "SFT continued (sft2; trainer)"),
-                             ("sft3", "SFT with element proposals (sft3; trainer)")):
+                             ("sft3", "SFT with element proposals (sft3; trainer)"),
+                             ("sft4", "SFT with bare X dialogs added (sft4; trainer)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
         a, n = runtime_acc(load(f"{run}/eval-{suite}.json"))
         print(f"| {names[suite]} | SFT→GRPO, exported package (runtime: PP-OCRv6 + ONNX Runtime) | {a} | {n} |")
+    a, n = runtime_acc(load(f"{run}/eval-bare.json"))
+    print(f"| bare X dialogs held-out (ui seed 999997, bare.toml) | SFT→GRPO, exported package | {a} | {n} |")
     a, n = runtime_acc(load(f"{run}/eval-real.json"))
     print(f"| real screens (evalsets/real-screens, never trained on) | SFT→GRPO, exported package | {a} | {n} |")
     robot = load(f"{run}/robot.json")
