@@ -85,7 +85,13 @@ impl PointerConfig {
             layers: 2,
             heads: 4,
             paint: 24,
-            text: TextConfig::default(),
+            // Element proposals among the candidates: up to 32 (real screens: 15 on average,
+            // 41 at most) within 96 (docs/pointer.md).
+            text: TextConfig {
+                max_candidates: 96,
+                max_elements: 32,
+                ..TextConfig::default()
+            },
         }
     }
 
@@ -622,9 +628,10 @@ mod tests {
     #[test]
     fn keeping_more_candidates_keeps_the_weights() {
         let a = PointerConfig::small();
+        assert_eq!((a.text.max_candidates, a.text.max_elements), (96, 32));
         let mut b = a.clone();
-        b.text.max_candidates = 96;
-        b.text.max_elements = 32;
+        b.text.max_candidates = 64;
+        b.text.max_elements = 0;
         assert!(a.same_weights(&b));
         b.text.buckets = 4096;
         assert!(!a.same_weights(&b));
