@@ -12,24 +12,32 @@ use crate::util::{peer, reticle_inputs, Inputs};
 
 const STEPS: usize = 12;
 
-#[test]
-fn lora_sft_steps_lower_the_loss_and_only_adapters_move() -> Result<()> {
-    let run = peer()?;
-    let Inputs {
-        ckpt,
-        ids,
-        pixel_values,
-        grid,
-    } = reticle_inputs(&run.checkpoints[1])?;
-    let images = QwenImages {
-        pixel_values: &pixel_values,
-        grid_thw: &[grid],
-    };
-    let answer: Vec<i64> = TextTokenizer::load(&ckpt.tokenizer)?
+/// The Qwen2.5-VL peer checkpoint's inputs and the answer the tests train on.
+fn qwen25_with_answer() -> Result<(Inputs, Vec<i64>)> {
+    let inputs = reticle_inputs(&peer()?.checkpoints[1])?;
+    let answer = TextTokenizer::load(&inputs.ckpt.tokenizer)?
         .encode("( ok , save ) <|im_end|>")?
         .into_iter()
         .map(i64::from)
         .collect();
+    Ok((inputs, answer))
+}
+
+#[test]
+fn lora_sft_steps_lower_the_loss_and_only_adapters_move() -> Result<()> {
+    let (
+        Inputs {
+            ckpt,
+            ids,
+            pixel_values,
+            grid,
+        },
+        answer,
+    ) = qwen25_with_answer()?;
+    let images = QwenImages {
+        pixel_values: &pixel_values,
+        grid_thw: &[grid],
+    };
     let mut model = QwenVl::load(&ckpt, Device::Cpu)?;
     let base: Vec<(String, tch::Tensor)> = model
         .var_store()
@@ -201,22 +209,19 @@ fn bf16_base_weights_track_f32_and_train() -> Result<()> {
 /// through two forward passes (same seed, so the same masks) confirms.
 #[test]
 fn gradient_checkpointing_gives_the_plain_gradients() -> Result<()> {
-    let run = peer()?;
-    let Inputs {
-        ckpt,
-        ids,
-        pixel_values,
-        grid,
-    } = reticle_inputs(&run.checkpoints[1])?;
+    let (
+        Inputs {
+            ckpt,
+            ids,
+            pixel_values,
+            grid,
+        },
+        answer,
+    ) = qwen25_with_answer()?;
     let images = QwenImages {
         pixel_values: &pixel_values,
         grid_thw: &[grid],
     };
-    let answer: Vec<i64> = TextTokenizer::load(&ckpt.tokenizer)?
-        .encode("( ok , save ) <|im_end|>")?
-        .into_iter()
-        .map(i64::from)
-        .collect();
     let mut model = QwenVl::load(&ckpt, Device::Cpu)?;
     tch::manual_seed(0);
     model.add_lora(&LoraConfig {

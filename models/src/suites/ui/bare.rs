@@ -11,8 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use super::window::bevel;
-use super::{visible_texts, UiConfig};
-use crate::dataset::{Record, Target, Task};
+use super::{click_sample, visible_texts, UiConfig};
 use crate::error::Result;
 use crate::suites::canvas::{bordered_round_rect, fill_rect, stroke_rect, Color, Rect};
 use crate::suites::font::{fonts, Ink, Recording, Weight};
@@ -201,23 +200,8 @@ pub(super) fn render(
         "texts": visible_texts(recording.finish(), &[]),
     });
     let (cx, cy) = target.center();
-    let record = Record {
-        image: format!("images/{id}.png").into(),
-        id,
-        depth: None,
-        camera: None,
-        instruction,
-        task: Task::Click,
-        target: Target::Box(target.bbox()),
-        cot: Some(format!(
-            "The {label} button is in the row of buttons under the message, at ({cx:.0},{cy:.0})."
-        )),
-        meta: Some(meta),
-    };
-    Ok(Sample {
-        image: img,
-        depth: None,
-        mask: None,
-        record,
-    })
+    let cot = format!(
+        "The {label} button is in the row of buttons under the message, at ({cx:.0},{cy:.0})."
+    );
+    Ok(click_sample(img, id, instruction, target, cot, meta))
 }

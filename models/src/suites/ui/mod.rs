@@ -1036,6 +1036,18 @@ pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result
         "n_elements": visible.len(),
         "texts": visible_texts(recording.finish(), &covers),
     });
+    Ok(click_sample(img, id, instruction, el.rect, cot, meta))
+}
+
+/// A screen and its click record (target: the element's box).
+fn click_sample(
+    img: RgbImage,
+    id: String,
+    instruction: String,
+    target: Rect,
+    cot: String,
+    meta: serde_json::Value,
+) -> Sample {
     let record = Record {
         image: format!("images/{id}.png").into(),
         id,
@@ -1043,16 +1055,16 @@ pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result
         camera: None,
         instruction,
         task: Task::Click,
-        target: Target::Box(el.rect.bbox()),
+        target: Target::Box(target.bbox()),
         cot: Some(cot),
         meta: Some(meta),
     };
-    Ok(Sample {
+    Sample {
         image: img,
         depth: None,
         mask: None,
         record,
-    })
+    }
 }
 
 #[cfg(test)]
