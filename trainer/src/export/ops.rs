@@ -156,8 +156,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// `x * rsqrt(mean(x²) + eps) * w`, written as a division by the square root.
+    /// `x / sqrt(mean(x²) + eps) · weight`, written as ONNX Runtime's
+    /// `SimplifiedLayerNormFusion` expects it (`Pow(x, 2)` → `ReduceMean` → `Add` → `Sqrt` →
+    /// `Div` → `Mul`), so that its optimiser fuses it into `SimplifiedLayerNormalization`, and
+    /// with the residual `Add` before it into `SkipSimplifiedLayerNormalization`.
     pub fn rms_norm(&mut self, x: &str, prefix: &str) -> Result<String> {
-        let sq = self.op("Mul", &[x, x])?;
+        let two = self.g.scalar_f32("two", 2.0)?;
+        let sq = self.op("Pow", &[x, &two])?;
         let mean = self.g.node(
             "ReduceMean",
             &[&sq],
