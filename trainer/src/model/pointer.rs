@@ -85,8 +85,8 @@ impl PointerConfig {
             layers: 2,
             heads: 4,
             paint: 24,
-            // Element proposals among the candidates: up to 32 (real screens: 15 on average,
-            // 41 at most) within 96 (docs/pointer.md).
+            // Element proposals among the candidates: up to 32 (real screens: 16 on average,
+            // 44 at most) within 96 (docs/pointer.md).
             text: TextConfig {
                 max_candidates: 96,
                 max_elements: 32,
