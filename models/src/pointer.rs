@@ -203,11 +203,28 @@ pub fn word_pieces(word: &str, buckets: u32, max: usize) -> Vec<i64> {
     out
 }
 
-/// Lexical overlap of a candidate's words with the instruction's:
-/// `[share of the candidate's words in the instruction, 1 if the candidate's words appear
-/// as a contiguous run of the instruction's, share of the instruction's words covered,
-/// 1 for a word of a longer line]`.
+/// A word as compared with another: the characters a text reader confuses folded together
+/// (`0` → `o`; `1`, `i`, `|` → `l`), so that `0K` read from a bitmap font matches "OK" and
+/// `Cance1` matches "Cancel". Used for the lexical features only; a candidate's pieces keep
+/// the text as read.
+pub fn match_form(word: &str) -> String {
+    word.chars()
+        .map(|c| match c {
+            '0' => 'o',
+            '1' | 'i' | '|' => 'l',
+            c => c,
+        })
+        .collect()
+}
+
+/// Lexical overlap of a candidate's words with the instruction's, compared in
+/// [`match_form`]: `[share of the candidate's words in the instruction, 1 if the candidate's
+/// words appear as a contiguous run of the instruction's, share of the instruction's words
+/// covered, 1 for a word of a longer line]`.
 pub fn lexical_features(cand: &[String], instr: &[String], kind: CandidateKind) -> [f32; 4] {
+    let cand: Vec<String> = cand.iter().map(|w| match_form(w)).collect();
+    let instr: Vec<String> = instr.iter().map(|w| match_form(w)).collect();
+    let (cand, instr) = (&cand[..], &instr[..]);
     // An element's description is not read text: "the small square" must not match it.
     if cand.is_empty() || kind == CandidateKind::Element {
         return [
@@ -548,6 +565,18 @@ mod tests {
             .all(|c| c.kind != CandidateKind::Element));
         cfg.max_elements = 65;
         assert!(cfg.validate().unwrap_err().contains("text.max_elements"));
+    }
+
+    #[test]
+    fn reading_confusions_still_match() {
+        let f = |c: &str, i: &str| lexical_features(&words(c), &words(i), CandidateKind::Line);
+        assert_eq!(f("0K", "click the OK button")[0], 1.0);
+        assert_eq!(f("Cance1", "click Cancel")[0], 1.0);
+        assert_eq!(f("Fi1e", "open the File menu")[1], 1.0);
+        assert_eq!(f("Save", "click OK")[0], 0.0);
+        // Digits fold too, alike on both sides: a postcode still matches itself.
+        assert_eq!(match_form("10115"), "loll5");
+        assert_eq!(f("10115", "the field with 10115")[0], 1.0);
     }
 
     #[test]
