@@ -38,8 +38,8 @@ pub const ALL: &[(&str, fn())] = &[
         a_pointer_package_below_min_confidence_clicks_nothing,
     ),
     (
-        "the_shipped_default_presses_ok_or_refuses_on_a_real_xmessage_dialog",
-        the_shipped_default_presses_ok_or_refuses_on_a_real_xmessage_dialog,
+        "the_shipped_default_presses_ok_on_a_real_xmessage_dialog",
+        the_shipped_default_presses_ok_on_a_real_xmessage_dialog,
     ),
 ];
 
@@ -476,12 +476,11 @@ fn a_pointer_package_below_min_confidence_clicks_nothing() {
 
 /// A real X11 dialog the model never saw: `xmessage` with Cancel and OK buttons, whose exit
 /// status says which button was pressed (2 = Cancel, 3 = OK), grounded by the shipped default
-/// package (found as `reticle` finds it: no `--model`). The issue's target is that it presses
-/// OK; the package of this recipe does not reach it on this screen (a tiny grey dialog on a
-/// black desktop is far from the `ui` suite) and is unsure, so what this test holds it to is
-/// the safety contract: it presses OK or refuses for low confidence, and never presses
-/// Cancel or clicks elsewhere; an instruction that names nothing on the screen is refused.
-fn the_shipped_default_presses_ok_or_refuses_on_a_real_xmessage_dialog() {
+/// package (found as `reticle` finds it: no `--model`). The issue's target: "click the OK
+/// button" presses OK. PP-OCRv6 reads xmessage's bitmap font as `Cance1 0K`; the contract's
+/// match form folds those confusions. An instruction that names nothing on the screen is
+/// refused for low confidence, and nothing is clicked.
+fn the_shipped_default_presses_ok_on_a_real_xmessage_dialog() {
     let x = Xvfb::start(1280, 800);
     let dialog = || {
         std::process::Command::new("xmessage")
@@ -543,21 +542,16 @@ fn the_shipped_default_presses_ok_or_refuses_on_a_real_xmessage_dialog() {
     let mut child = dialog();
     wait_mapped();
     let out = ground("click the OK button");
-    match settle(&mut child) {
-        Some(status) => {
-            assert!(out.status.success(), "{}", stderr(&out));
-            assert_eq!(
-                status.code(),
-                Some(3),
-                "exit 3 = OK, 2 = Cancel\n{}",
-                stderr(&out)
-            );
-        }
-        None => {
-            // Not pressed: then it must have refused, saying why, and clicked nothing.
-            assert_refused(&out, "--min-confidence");
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
+    let status = settle(&mut child);
+    if status.is_none() {
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(3),
+        "exit 3 = OK, 2 = Cancel, none = not dismissed\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

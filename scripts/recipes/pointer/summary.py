@@ -102,21 +102,26 @@ def main():
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
-        a, n = runtime_acc(load(f"{run}/eval-{suite}.json"))
-        print(f"| {names[suite]} | SFT→GRPO, exported package (runtime: PP-OCRv6 + ONNX Runtime) | {a} | {n} |")
-    a, n = runtime_acc(load(f"{run}/eval-bare.json"))
-    print(f"| bare X dialogs held-out (ui seed 999997, bare.toml) | SFT→GRPO, exported package | {a} | {n} |")
-    a, n = runtime_acc(load(f"{run}/eval-real.json"))
-    print(f"| real screens (evalsets/real-screens, never trained on) | SFT→GRPO, exported package | {a} | {n} |")
+        for tag, label in (("eval", "shipped package (sft4; runtime: PP-OCRv6 + ONNX Runtime)"),
+                           ("eval-grpo", "SFT→GRPO package (runtime)")):
+            a, n = runtime_acc(load(f"{run}/{tag}-{suite}.json"))
+            print(f"| {names[suite]} | {label} | {a} | {n} |")
+    for tag, label in (("eval", "shipped package (sft4)"), ("eval-grpo", "SFT→GRPO package")):
+        a, n = runtime_acc(load(f"{run}/{tag}-bare.json"))
+        print(f"| bare X dialogs held-out (ui seed 999997, bare.toml) | {label} | {a} | {n} |")
+    for tag, label in (("eval", "shipped package (sft4)"), ("eval-grpo", "SFT→GRPO package")):
+        a, n = runtime_acc(load(f"{run}/{tag}-real.json"))
+        print(f"| real screens (evalsets/real-screens, never trained on) | {label} | {a} | {n} |")
     robot = load(f"{run}/robot.json")
     if robot:
         r = robot["summary"]
         print(
             f"| robot 3-D target within 2 cm of the object's surface point (spatial held-out object queries; "
-            f"`reticle robot`) | SFT→GRPO, exported package | {100 * r['within_2cm']:.1f} % "
+            f"`reticle robot`) | shipped package (sft4) | {100 * r['within_2cm']:.1f} % "
             f"(median error {100 * r['median_error_m']:.1f} cm) | {r['n']} |"
         )
     for suite, data_file in (
+        ("bare", f"{data}/ui-bare-eval/data.jsonl"),
         ("ui", f"{data}/ui-eval/data.jsonl"),
         ("spatial", f"{data}/spatial-eval/data.jsonl"),
         ("real", "evalsets/real-screens/data.jsonl"),
@@ -125,7 +130,7 @@ def main():
         if rep is None or not os.path.exists(data_file):
             continue
         kinds = by_kind(rep, data_file)
-        print(f"\n{suite}: accuracy by kind (exported package)\n")
+        print(f"\n{suite}: accuracy by kind (shipped package)\n")
         print("| kind | accuracy | n |")
         print("|---|---|---|")
         for k, (h, n) in sorted(kinds.items()):
