@@ -203,15 +203,19 @@ pub fn word_pieces(word: &str, buckets: u32, max: usize) -> Vec<i64> {
     out
 }
 
-/// A word as compared with another: the characters a text reader confuses folded together
-/// (`0` → `o`; `1`, `i`, `|` → `l`), so that `0K` read from a bitmap font matches "OK" and
-/// `Cance1` matches "Cancel". Used for the lexical features only; a candidate's pieces keep
-/// the text as read.
+/// A word as compared with another: in a word with a letter, the digits a text reader
+/// confuses with letters are folded (`0` → `o`, `1` and `|` → `l`), so that `0K` read from a
+/// bitmap font matches "OK" and `Cance1` matches "Cancel"; numbers stay as they are. Letters
+/// are never folded into each other (`i` → `l` would make "in" match `Ln`). Used for the
+/// lexical features only; a candidate's pieces keep the text as read.
 pub fn match_form(word: &str) -> String {
+    if !word.chars().any(char::is_alphabetic) {
+        return word.to_string();
+    }
     word.chars()
         .map(|c| match c {
             '0' => 'o',
-            '1' | 'i' | '|' => 'l',
+            '1' | '|' => 'l',
             c => c,
         })
         .collect()
@@ -574,9 +578,10 @@ mod tests {
         assert_eq!(f("Cance1", "click Cancel")[0], 1.0);
         assert_eq!(f("Fi1e", "open the File menu")[1], 1.0);
         assert_eq!(f("Save", "click OK")[0], 0.0);
-        // Digits fold too, alike on both sides: a postcode still matches itself.
-        assert_eq!(match_form("10115"), "loll5");
+        // Numbers stay numbers; letters never fold into each other.
+        assert_eq!(match_form("10115"), "10115");
         assert_eq!(f("10115", "the field with 10115")[0], 1.0);
+        assert_eq!(f("Ln", "click Tools in the menu bar")[0], 0.0);
     }
 
     #[test]
