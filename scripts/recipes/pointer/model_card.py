@@ -45,7 +45,7 @@ print(f"**Held-out accuracy** (exported package through the runtime: real OCR, O
       f"greedy): `ui` {fmt(ui)}, `spatial` {fmt(spatial)}, real screens {fmt(real)}. "
       "Targets: 97 %, 92 %, 90 %.\n")
 print("## Evaluation\n")
-print("Suite seeds 999999 (`ui`) and 999998 (`spatial`) and the real-screen set "
+print("Suite seeds 999999 (`ui`), 999998 (`spatial`) and 999997 (bare X dialogs) and the real-screen set "
       "(`evalsets/real-screens`, Chromium pages) were never seen in training.\n")
 print(table)
 print("""
