@@ -250,13 +250,30 @@ pub fn lexical_features(cand: &[String], instr: &[String], kind: CandidateKind) 
     ]
 }
 
-/// The element proposals of a frame for a package whose text config keeps them (none when
-/// `cfg.max_elements` is 0), given the spans read on it.
-pub fn frame_elements(img: &image::RgbImage, spans: &[TextSpan], cfg: &TextConfig) -> Vec<Element> {
-    if cfg.max_elements == 0 {
-        return Vec::new();
-    }
-    elements::detect(img, &elements::text_boxes(spans))
+/// The inputs of one frame as a policy sees it — the training encoder and the runtime both
+/// call this: the element proposals found on the frame when `cfg.max_elements` > 0 (`rgb`
+/// gives its original pixels, and is called only then), then [`text_inputs`] over `spans`
+/// and them.
+pub fn frame_inputs<E>(
+    instruction: &str,
+    spans: &[TextSpan],
+    (width, height): (u32, u32),
+    cfg: &TextConfig,
+    rgb: impl FnOnce() -> Result<image::RgbImage, E>,
+) -> Result<TextInputs, E> {
+    let elements = if cfg.max_elements > 0 {
+        elements::detect(&rgb()?, &elements::text_boxes(spans))
+    } else {
+        Vec::new()
+    };
+    Ok(text_inputs(
+        instruction,
+        spans,
+        &elements,
+        width,
+        height,
+        cfg,
+    ))
 }
 
 /// The candidates of a frame, cut to `cfg.max_candidates`: every line with a letter or digit,
@@ -356,7 +373,7 @@ pub struct TextInputs {
 }
 
 /// Builds the text inputs for `instruction` over `spans` read on an image of
-/// `width × height` original pixels and the `elements` proposed on it ([`frame_elements`]).
+/// `width × height` original pixels and the `elements` proposed on it (see [`frame_inputs`]).
 pub fn text_inputs(
     instruction: &str,
     spans: &[TextSpan],

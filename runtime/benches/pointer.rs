@@ -274,18 +274,16 @@ fn measure(cfg: &Config, mut f: impl FnMut() -> Result<Grounding>) -> Result<Run
     Ok(run)
 }
 
-/// The candidates' inputs of `scene` as the policy builds them: element proposals (when the
-/// package keeps them) on an RGB copy of the frame, then [`pointer::text_inputs`].
+/// The candidates' inputs of `scene` as the policy builds them ([`pointer::frame_inputs`]:
+/// element proposals on an RGB copy of the frame when the package keeps them, then the text
+/// inputs).
 fn build_text_inputs(spec: &PointerSpec, scene: &Scene, spans: &[TextSpan]) -> TextInputs {
-    let elements = pointer::frame_elements(&scene.image.to_rgb8(), spans, &spec.text);
-    pointer::text_inputs(
-        &scene.instruction,
-        spans,
-        &elements,
-        scene.image.width(),
-        scene.image.height(),
-        &spec.text,
-    )
+    let size = (scene.image.width(), scene.image.height());
+    let rgb = || Ok::<_, std::convert::Infallible>(scene.image.to_rgb8());
+    match pointer::frame_inputs(&scene.instruction, spans, size, &spec.text, rgb) {
+        Ok(t) => t,
+        Err(never) => match never {},
+    }
 }
 
 /// Times [`build_text_inputs`].

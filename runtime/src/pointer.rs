@@ -249,19 +249,9 @@ impl PointerPolicy {
         let frame = FrameMap::new(original, input, p.resize, m.coord_frame)?;
         // Building the candidates (element proposals included) precedes the timings, as the
         // bench (`runtime/benches/pointer.rs`) times it on its own.
-        let elements = if self.spec.text.max_elements > 0 {
-            pointer::frame_elements(&to_rgb(image)?, spans, &self.spec.text)
-        } else {
-            Vec::new()
-        };
-        let text = pointer::text_inputs(
-            instruction,
-            spans,
-            &elements,
-            original.0,
-            original.1,
-            &self.spec.text,
-        );
+        let text = pointer::frame_inputs(instruction, spans, original, &self.spec.text, || {
+            to_rgb(image)
+        })?;
         let candidates = text.candidates.clone();
 
         let mut worker = self.workers.lease();

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
 use reticle_models::dataset::{Record, Target};
-use reticle_models::elements::Element;
 use reticle_models::geometry::{BBox, Mask, Point};
 use reticle_models::pointer::{self as contract, TextCandidate, TextInputs};
 use reticle_models::text::{SpansRecord, TextSpan, Word};
@@ -195,21 +194,21 @@ impl PointerEncoder {
         (self.cfg.image_width, self.cfg.image_height)
     }
 
-    /// The input planes, the original size and the element proposals (on the original
-    /// pixels, given the text `spans`: the runtime proposes them on the frame it grounds in).
-    fn pixels(
+    /// The input planes and the candidates' inputs of `record` over the text `spans`
+    /// ([`contract::frame_inputs`], as the runtime builds them on the frame it grounds in),
+    /// and the original size.
+    fn frame(
         &self,
         record: &Record,
         spans: &[TextSpan],
-    ) -> Result<(Tensor, (u32, u32), Vec<Element>)> {
+    ) -> Result<(Tensor, TextInputs, (u32, u32))> {
         use reticle_models::preprocess::{self, DepthRef, Preprocessor};
         let img = preprocess::open_image(&record.image)?;
         let original = (img.width(), img.height());
-        let elements = if self.cfg.text.max_elements > 0 {
-            contract::frame_elements(&img.to_rgb8(), spans, &self.cfg.text)
-        } else {
-            Vec::new()
-        };
+        let text =
+            contract::frame_inputs(&record.instruction, spans, original, &self.cfg.text, || {
+                Ok::<_, Error>(img.to_rgb8())
+            })?;
         let (w, h) = self.input();
         let c = self.cfg.channels;
         let depth = if c == 4 {
@@ -232,8 +231,8 @@ impl PointerEncoder {
         pre.planes_from_image(&img, depth_ref, &mut buf)?;
         Ok((
             Tensor::from_slice(&buf).view([c as i64, i64::from(h), i64::from(w)]),
+            text,
             original,
-            elements,
         ))
     }
 
@@ -252,15 +251,7 @@ impl PointerEncoder {
         record: &Record,
         spans: &[TextSpan],
     ) -> Result<PointerExample> {
-        let (pixels, original, elements) = self.pixels(record, spans)?;
-        let text = contract::text_inputs(
-            &record.instruction,
-            spans,
-            &elements,
-            original.0,
-            original.1,
-            &self.cfg.text,
-        );
+        let (pixels, text, original) = self.frame(record, spans)?;
         let region = Region::of(record)?;
         let (target, offset_target, offset_mask) =
             self.targets(&region, record, &text.candidates, original)?;

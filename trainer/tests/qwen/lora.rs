@@ -204,9 +204,10 @@ fn bf16_base_weights_track_f32_and_train() -> Result<()> {
 }
 
 /// `[model] gradient_checkpointing`: the decoder keeps only its layers' inputs, the head's
-/// log-probabilities are computed in chunks of rows, and the backward pass recomputes both. Without dropout the gradients equal the plain backward pass's; with
-/// dropout the recomputation draws the same masks as the forward, which a finite difference
-/// through two forward passes (same seed, so the same masks) confirms.
+/// log-probabilities are computed in chunks of rows, and the backward pass recomputes both.
+/// Without dropout the gradients equal the plain backward pass's; with dropout the
+/// recomputation draws the same masks as the forward, which a finite difference through two
+/// forward passes (same seed, so the same masks) confirms.
 #[test]
 fn gradient_checkpointing_gives_the_plain_gradients() -> Result<()> {
     let (

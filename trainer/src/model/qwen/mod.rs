@@ -216,7 +216,6 @@ impl QwenVl {
         self.lora.as_ref().map(|(vs, _)| vs)
     }
 
-    /// Training mode turns the adapters' dropout on.
     /// Gradient checkpointing on or off: with it, a forward pass under gradients keeps only
     /// each decoder layer's input and [`QwenVl::backward`] recomputes the layers.
     pub fn set_gradient_checkpointing(&mut self, on: bool) {
@@ -230,8 +229,9 @@ impl QwenVl {
     }
 
     /// Back-propagates `loss` into the trainable parameters: `loss.backward()`, then, with
-    /// gradient checkpointing, the replay of the chunked head and of the decoder layers. Checkpointed passes that
-    /// `loss` did not use (a skipped non-finite loss) are dropped here too.
+    /// gradient checkpointing, the replay of the chunked head and of the decoder layers.
+    /// Checkpointed passes that `loss` did not use (a skipped non-finite loss) are dropped
+    /// here too.
     pub fn backward(&self, loss: &Tensor) {
         loss.backward();
         if let Some(tape) = &self.tape {
@@ -245,6 +245,7 @@ impl QwenVl {
         self.tape.as_ref().map_or(0, recompute::Tape::pending)
     }
 
+    /// Training mode turns the adapters' dropout on.
     pub fn set_training(&self, training: bool) {
         self.flags.training.store(training, Ordering::Relaxed);
     }
