@@ -9,7 +9,7 @@
 # trained with SFT on them until it has memorised them (120 steps, batch 12, lr 3e-3,
 # vocabulary 400, 24 new tokens), exported with `reticle-train export --force`. Suite data is
 # a pure function of (suite, seed, index) and the run a pure function of its config and seed,
-# so the tests can regenerate the very same records with `reticle_models::suites::generate`.
+# so the tests can regenerate the very same records with `reticle_suites::generate`.
 # Rerun this whenever the export format (model.json, graph I/O) changes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

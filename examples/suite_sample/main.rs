@@ -2,7 +2,7 @@
 //! top, to see what a model is asked to ground.
 //!
 //! ```sh
-//! cargo run -p reticle-models --example suite_sample -- --suite ui --seed 3 --index 0 --out sample.png
+//! cargo run -p reticle-suites --example suite_sample -- --suite ui --seed 3 --index 0 --out sample.png
 //! ```
 
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use imageproc::drawing::{draw_filled_circle_mut, draw_hollow_rect_mut};
 use imageproc::rect::Rect;
 use reticle_models::dataset::Target;
 use reticle_models::geometry::{BBox, Mask};
-use reticle_models::suites::{self, SuiteKind};
+use reticle_suites::{self as suites, SuiteKind};
 
 /// Command-line arguments, parsed by hand to keep the example dependency-free.
 struct Args {

@@ -219,6 +219,15 @@ pub fn save_rgb(path: &Path, image: &image::RgbImage) -> Result<()> {
     crate::fsutil::write_atomic(path, &bytes)
 }
 
+/// A 16-bit single-channel image: a depth record's file (camera-frame z in millimetres, 0 = no
+/// reading), as the `spatial` suite writes and `reticle robot` reads.
+pub type Depth16 = image::ImageBuffer<image::Luma<u16>, Vec<u16>>;
+
+/// Reads a 16-bit depth PNG (bounded and checked like every image, see [`open`]).
+pub fn read_depth(path: &Path) -> Result<Depth16> {
+    Ok(open(path)?.into_luma16())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,14 +7,16 @@
 //! - [`datacheck`]: every problem of a dataset (files, sizes, boxes, ids), by `file:line`;
 //! - [`elements`]: element proposals (controls and icons found in the pixels) for the pointer;
 //! - [`manifest`]: the model package manifest and its validation;
-//! - [`imageio`]: bounded, EXIF-oriented image decoding and extension-checked encoding;
+//! - [`imageio`]: bounded, EXIF-oriented image decoding and extension-checked encoding; depth
+//!   PNGs (`Depth16`);
 //! - [`preprocess`]: image → model input planes (SIMD resize), identical in training and running;
 //! - [`qwen`]: Qwen2-VL / Qwen2.5-VL checkpoints (config, safetensors headers, image processor,
 //!   chat template), checked against `transformers`;
 //! - [`rewards`] and [`metrics`]: verifiable rewards and evaluation metrics (pure functions);
 //! - [`text`]: text spans read by the perception stage (lines, words, boxes);
 //! - [`tokenizer`]: building and loading Hugging Face `tokenizer.json` files;
-//! - [`suites`]: deterministic synthetic task suites (`ui`, `spatial`, `shapes`).
+//!
+//! The synthetic task suites that write records of this format are `reticle-suites`.
 //!
 //! This crate has no native dependencies: it never links libtorch or ONNX Runtime.
 
@@ -34,7 +36,6 @@ pub mod pointer;
 pub mod preprocess;
 pub mod qwen;
 pub mod rewards;
-pub mod suites;
 pub mod text;
 pub mod tokenizer;
 

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use image::DynamicImage;
-use reticle_models::suites::{self, SuiteKind};
 use reticle_runtime::{DecodeOptions, Grounder, ImageInput, LoadOptions, Provider};
+use reticle_suites::{self as suites, SuiteKind};
 
 const INSTRUCTION: &str = "click the Save button";
 const WIDTH: u32 = 1280;

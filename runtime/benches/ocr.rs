@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use image::{DynamicImage, GenericImage, GenericImageView};
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
 use reticle_models::text::OcrConfig;
 use reticle_runtime::perception::{IncrementalReader, OcrFiles, ReaderOptions, TextReader};
 use reticle_runtime::Provider;
+use reticle_suites::{self as suites, SuiteConfig, SuiteKind};
 
 fn env_usize(name: &str, default: usize) -> Result<usize> {
     match std::env::var(name) {

@@ -53,9 +53,9 @@ use reticle_models::grammar::Value;
 use reticle_models::manifest::{Architecture, Channels, Manifest};
 use reticle_models::pointer::{self, PointerSpec, TextInputs};
 use reticle_models::preprocess::DepthRef;
-use reticle_models::suites::{self, Sample, SuiteKind};
 use reticle_models::text::TextSpan;
 use reticle_runtime::{Frame, GroundOptions, Grounding, LoadOptions, Pipeline, Provider};
+use reticle_suites::{self as suites, Sample, SuiteKind};
 
 const UI_SIZE: (u32, u32) = (1280, 800);
 const SPATIAL_SIZE: (u32, u32) = (640, 480);
@@ -169,7 +169,7 @@ fn quantiles(samples: &[Duration]) -> Quantiles {
 /// A rendered suite sample, written to `dir` as PNG for the peer.
 struct Scene {
     image: DynamicImage,
-    depth: Option<reticle_models::suites::Depth16>,
+    depth: Option<reticle_models::imageio::Depth16>,
     instruction: String,
     png: PathBuf,
 }

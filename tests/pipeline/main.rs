@@ -8,8 +8,8 @@
 mod qwen;
 
 use reticle_models::rewards::RewardConfig;
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
 use reticle_runtime::{Pipeline, Provider};
+use reticle_suites::{self as suites, SuiteConfig, SuiteKind};
 use reticle_trainer::data::Encoder;
 use reticle_trainer::eval::evaluate;
 use reticle_trainer::export::{export_package, ExportOptions};

@@ -15,7 +15,7 @@
 
 use std::time::Instant;
 
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
+use reticle_suites::{self as suites, SuiteConfig, SuiteKind};
 use reticle_trainer::device::DeviceRequest;
 use reticle_trainer::generate::{generate, SampleConfig, StopTokens};
 use reticle_trainer::grpo::trainer::grpo_step;

@@ -151,7 +151,7 @@ impl Encoder {
                 .depth
                 .as_ref()
                 .ok_or_else(|| bad("an RGB-D model needs a `depth` image".into()))?;
-            Some(reticle_models::suites::read_depth(path)?)
+            Some(reticle_models::imageio::read_depth(path)?)
         } else {
             None
         };

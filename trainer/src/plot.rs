@@ -23,7 +23,7 @@ pub const DEFAULT_PLOT_KEYS: [&str; 5] = ["reward", "accuracy", "kl", "completio
 pub const PLOT_SIZE: (u32, u32) = (900, 540);
 
 const FONT: &str = "sans-serif";
-static FONT_BYTES: &[u8] = include_bytes!("../../models/assets/fonts/DejaVuSans.ttf");
+static FONT_BYTES: &[u8] = include_bytes!("../../suites/assets/fonts/DejaVuSans.ttf");
 
 /// One line per phase, in step order.
 type Series = BTreeMap<String, Vec<(f64, f64)>>;

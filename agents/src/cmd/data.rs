@@ -10,8 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use reticle_models::datacheck::{self, Problem};
 use reticle_models::dataset::{self, Record, Target, DATA_FILE};
 use reticle_models::import::{self, BoxFormat, ImportOptions};
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
 use reticle_models::tokenizer::TextTokenizer;
+use reticle_suites::{self as suites, SuiteConfig, SuiteKind};
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use image::DynamicImage;
+use reticle_models::imageio::Depth16;
 use reticle_models::preprocess::{decode_image, open_image};
-use reticle_models::suites::Depth16;
 use serde::Serialize;
 
 use super::error::{Error, Result};

@@ -24,4 +24,4 @@ pub use depth::{decode_depth_png, median_depth, read_depth_png, DepthSample, MAX
 pub use error::{Error, Result};
 pub use lens::UNDISTORT_TOLERANCE_PX;
 pub use pipeline::{check_sizes, locate, refer, Location, ReferOptions, RobotTarget, RobotTimings};
-pub use reticle_models::suites::Depth16;
+pub use reticle_models::imageio::Depth16;

@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use image::DynamicImage;
 use reticle_models::grammar::Value;
+use reticle_models::imageio::Depth16;
 use reticle_models::manifest::Channels;
 use reticle_models::preprocess::DepthRef;
-use reticle_models::suites::Depth16;
 use reticle_runtime::{millis, DecodeOptions, Frame, GroundOptions, ImageInput, Pipeline};
 use serde::{Deserialize, Serialize};
 

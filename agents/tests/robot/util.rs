@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use image::{ImageBuffer, Luma};
 use reticle_models::camera::Intrinsics;
 use reticle_models::dataset::{read_dataset, Record};
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
+use reticle_suites::{self as suites, SuiteConfig, SuiteKind};
 use tempfile::TempDir;
 
 pub use crate::support::{arg, fixture, reticle, stderr, stdout};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use reticle_models::dataset::Record;
-use reticle_models::suites::SuiteKind;
+use reticle_suites::SuiteKind;
 use serde_json::{json, Value};
 
 /// A token long enough for the service.

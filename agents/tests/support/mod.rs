@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use reticle_models::dataset::{read_dataset, Record};
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
+use reticle_suites::{self as suites, SuiteConfig, SuiteKind};
 use tempfile::TempDir;
 
 /// The committed model package (a micro model that memorised [`training_data`]).

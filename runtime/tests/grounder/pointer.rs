@@ -10,12 +10,12 @@ use image::{DynamicImage, Rgb, RgbImage};
 use reticle_models::geometry::BBox;
 use reticle_models::grammar::{self, Value};
 use reticle_models::manifest::{Manifest, ModelFile, OcrStage, Perception};
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
 use reticle_models::text::{OcrConfig, TextSpan, Word};
 use reticle_runtime::perception::{OCR_DETECTOR, OCR_RECOGNIZER};
 use reticle_runtime::{
     CandidateKind, DecodeOptions, Frame, GroundOptions, Pipeline, Provider, StopReason,
 };
+use reticle_suites::{self as suites, SuiteConfig, SuiteKind};
 
 use crate::util;
 

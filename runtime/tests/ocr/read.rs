@@ -1,6 +1,6 @@
 use image::{DynamicImage, Rgb, RgbImage};
 use reticle_models::geometry::BBox;
-use reticle_models::suites::font::{fonts, Ink, Weight};
+use reticle_suites::font::{fonts, Ink, Weight};
 
 use crate::util::{reader, recall, ui_screen};
 

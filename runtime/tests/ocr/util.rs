@@ -2,10 +2,10 @@ use std::sync::{Arc, OnceLock};
 
 use image::RgbImage;
 use reticle_models::geometry::BBox;
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
 use reticle_models::text::{find_label, OcrConfig, TextSpan};
 use reticle_runtime::perception::{OcrFiles, ReaderOptions, TextReader};
 use reticle_runtime::Provider;
+use reticle_suites::{self as suites, SuiteConfig, SuiteKind};
 
 /// One reader for the whole test binary (loading takes ~0.3 s).
 pub fn reader() -> Arc<TextReader> {

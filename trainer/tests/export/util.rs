@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
+use reticle_suites::{self as suites, SuiteConfig, SuiteKind};
 use reticle_trainer::session::{Session, StartOptions};
 use reticle_trainer::sft::run_sft;
 

@@ -1,4 +1,4 @@
-use reticle_models::suites::SuiteKind;
+use reticle_suites::SuiteKind;
 use reticle_trainer::grpo::trainer::run_grpo;
 use reticle_trainer::session::{Session, StartOptions};
 use reticle_trainer::sft::run_sft;

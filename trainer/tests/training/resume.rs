@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reticle_models::suites::SuiteKind;
+use reticle_suites::SuiteKind;
 
 use crate::util::{config, dataset, metric};
 

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use reticle_models::suites::{self, SuiteConfig, SuiteKind};
+use reticle_suites::{self as suites, SuiteConfig, SuiteKind};
 
 /// Generates `n` samples of `kind` into `dir/<kind>` and returns that folder.
 pub fn dataset(dir: &Path, kind: SuiteKind, n: usize, seed: u64) -> PathBuf {

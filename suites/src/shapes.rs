@@ -13,9 +13,9 @@ use serde_json::json;
 
 use super::canvas::{fill_circle, fill_polygon, fill_rect, mix, vgradient, Color, Rect};
 use super::{ipx, Sample};
-use crate::dataset::{Record, Target, Task};
 use crate::error::{Error, Result};
-use crate::geometry::BBox;
+use reticle_models::dataset::{Record, Target, Task};
+use reticle_models::geometry::BBox;
 
 /// Knobs of the `shapes` suite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -608,7 +608,7 @@ pub(super) fn render(cfg: &ShapesConfig, rng: &mut ChaCha8Rng, id: String) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::suites::{sample, SuiteKind};
+    use crate::{sample, SuiteKind};
 
     #[test]
     fn answers_agree_with_the_drawn_shapes() {

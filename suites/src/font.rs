@@ -14,8 +14,8 @@ use image::RgbImage;
 use super::canvas::{blend, Color};
 use crate::error::{Error, Result};
 
-static REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-static BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+static REGULAR_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static BOLD_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf");
 
 /// A text run as drawn: its string, the box of its ink (pixels, clipped to the image) and
 /// its pixel scale. Recorded by a [`Recording`].

@@ -64,8 +64,13 @@ impl Rect {
         w * h
     }
 
-    pub fn bbox(&self) -> crate::geometry::BBox {
-        crate::geometry::BBox::from_xywh(self.x as f64, self.y as f64, self.w as f64, self.h as f64)
+    pub fn bbox(&self) -> reticle_models::geometry::BBox {
+        reticle_models::geometry::BBox::from_xywh(
+            self.x as f64,
+            self.y as f64,
+            self.w as f64,
+            self.h as f64,
+        )
     }
 }
 

@@ -10,12 +10,11 @@ use std::fs;
 use std::path::Path;
 
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use image::{ExtendedColorType, ImageBuffer, ImageEncoder, Luma, RgbImage};
+use image::{ExtendedColorType, ImageEncoder, RgbImage};
 
 use crate::error::{Error, Result};
 
-/// A 16-bit single-channel image (depth in millimetres).
-pub type Depth16 = ImageBuffer<Luma<u16>, Vec<u16>>;
+pub use reticle_models::imageio::Depth16;
 
 fn encode(path: &Path, bytes: &[u8], w: u32, h: u32, color: ExtendedColorType) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len() / 4);
@@ -69,9 +68,4 @@ pub fn write_depth(path: &Path, depth: &Depth16) -> Result<()> {
             ExtendedColorType::L16,
         )?,
     )
-}
-
-/// Reads a 16-bit depth PNG back.
-pub fn read_depth(path: &Path) -> Result<Depth16> {
-    Ok(crate::imageio::open(path)?.into_luma16())
 }

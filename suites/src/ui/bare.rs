@@ -12,10 +12,10 @@ use serde_json::json;
 
 use super::window::bevel;
 use super::{click_sample, visible_texts, UiConfig};
+use crate::canvas::{bordered_round_rect, fill_rect, stroke_rect, Color, Rect};
 use crate::error::Result;
-use crate::suites::canvas::{bordered_round_rect, fill_rect, stroke_rect, Color, Rect};
-use crate::suites::font::{fonts, Ink, Recording, Weight};
-use crate::suites::Sample;
+use crate::font::{fonts, Ink, Recording, Weight};
+use crate::Sample;
 
 const BUTTON_SETS: &[&[&str]] = &[
     &["Cancel", "OK"],

@@ -5,13 +5,14 @@
 //! is trained and tested. Each sample is rendered from a ChaCha RNG seeded by
 //! `(kind, seed, index)` only, so generation runs in parallel and the output is
 //! byte-identical whatever the thread count. [`generate`] writes the dataset record format
-//! of [`crate::dataset`]: `OUT/data.jsonl`, `OUT/images/*.png` and, for `spatial`,
+//! of [`reticle_models::dataset`]: `OUT/data.jsonl`, `OUT/images/*.png` and, for `spatial`,
 //! `OUT/depth/*.png` and `OUT/masks/*.png`. [`sample`] renders one sample in memory.
 //!
 //! All targets are in original image pixels. Pixel `(u, v)` covers `[u, u+1) × [v, v+1)`;
 //! its centre is `(u + 0.5, v + 0.5)` (see `spatial` for the camera convention).
 
 mod canvas;
+pub mod error;
 pub mod font;
 mod png;
 mod shapes;
@@ -31,11 +32,11 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{self, Record, Target};
-use crate::error::{Error, Result};
-use crate::geometry::Mask;
+pub use crate::error::{Error, Result};
+use reticle_models::dataset::{self, Record, Target};
+use reticle_models::geometry::Mask;
 
-pub use png::{read_depth, Depth16};
+pub use reticle_models::imageio::{read_depth, Depth16};
 pub use shapes::ShapesConfig;
 pub use spatial::SpatialConfig;
 pub use ui::UiConfig;

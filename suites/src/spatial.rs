@@ -29,10 +29,10 @@ use serde_json::{json, Value};
 
 use super::canvas::Color;
 use super::{Depth16, Sample};
-use crate::camera::Intrinsics;
-use crate::dataset::{Record, Target, Task};
 use crate::error::{Error, Result};
-use crate::geometry::Mask;
+use reticle_models::camera::Intrinsics;
+use reticle_models::dataset::{Record, Target, Task};
+use reticle_models::geometry::Mask;
 
 /// Knobs of the `spatial` suite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -625,6 +625,9 @@ struct Expr {
     cot: String,
     target: Option<usize>,
     anchor: Option<(usize, (u32, u32))>,
+    /// The other object of "between A and B" (the anchor is A): the meta's `anchors` lists
+    /// both, so the anchor step can point at the pair.
+    second_anchor: Option<usize>,
 }
 
 fn attribute(sc: &Scene, rng: &mut ChaCha8Rng) -> Vec<Expr> {
@@ -639,6 +642,7 @@ fn attribute(sc: &Scene, rng: &mut ChaCha8Rng) -> Vec<Expr> {
                 mask: sc.masks[i].clone(),
                 target: Some(i),
                 anchor: None,
+                second_anchor: None,
             })
         })
         .collect()
@@ -717,6 +721,7 @@ fn relations(sc: &Scene, rng: &mut ChaCha8Rng) -> Vec<Expr> {
                     mask: sc.masks[t].clone(),
                     target: Some(t),
                     anchor: Some((a, sc.spots[a])),
+                    second_anchor: None,
                 });
             }
         }
@@ -761,6 +766,7 @@ fn distance(sc: &Scene, _rng: &mut ChaCha8Rng) -> Vec<Expr> {
                 mask: sc.masks[t].clone(),
                 target: Some(t),
                 anchor: None,
+                second_anchor: None,
             });
         }
     }
@@ -806,6 +812,7 @@ fn extremes(sc: &Scene, _rng: &mut ChaCha8Rng) -> Vec<Expr> {
                 mask: sc.masks[t].clone(),
                 target: Some(t),
                 anchor: None,
+                second_anchor: None,
             });
         }
     }
@@ -889,6 +896,7 @@ fn free_space(sc: &Scene, frame: &Frame, rng: &mut ChaCha8Rng, min_px: usize) ->
                 mask,
                 target: None,
                 anchor: Some((a_idx, sc.spots[a_idx])),
+                second_anchor: Some(b_idx),
             });
         }
     }
@@ -1022,6 +1030,9 @@ pub(super) fn render(cfg: &SpatialConfig, rng: &mut ChaCha8Rng, id: String) -> R
     if let (Some((a, p)), Some(m)) = (expr.anchor, meta.as_object_mut()) {
         m.insert("anchor".into(), json!(a));
         m.insert("anchor_point".into(), json!([p.0, p.1]));
+        if let Some(b) = expr.second_anchor {
+            m.insert("anchors".into(), json!([a, b]));
+        }
     }
     let record = Record {
         image: format!("images/{id}.png").into(),
@@ -1053,7 +1064,7 @@ fn round_um(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::suites::{generate, read_depth, SuiteConfig, SuiteKind};
+    use crate::{generate, read_depth, SuiteConfig, SuiteKind};
 
     fn small() -> SuiteConfig {
         let mut cfg = SuiteConfig::new(SuiteKind::Spatial, 6, 21);
@@ -1066,7 +1077,7 @@ mod tests {
     fn depth_png_deprojects_onto_the_surface_points() {
         let dir = tempfile::tempdir().unwrap();
         generate(&small(), dir.path(), &|_| {}).unwrap();
-        let records = crate::dataset::read_dataset(dir.path()).unwrap();
+        let records = reticle_models::dataset::read_dataset(dir.path()).unwrap();
         assert_eq!(records.len(), 6);
         for r in &records {
             let cam = r.camera.unwrap();
@@ -1115,7 +1126,7 @@ mod tests {
         cfg.spatial.width = 160;
         cfg.spatial.height = 120;
         for i in 0..40 {
-            let s = crate::suites::sample_with(&cfg, i).unwrap();
+            let s = crate::sample_with(&cfg, i).unwrap();
             s.record.validate().unwrap();
             kinds.insert(
                 s.record.meta.as_ref().unwrap()["expression"]

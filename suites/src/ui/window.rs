@@ -9,11 +9,11 @@ use rand_chacha::ChaCha8Rng;
 
 use super::icons::{draw_icon, ICONS};
 use super::theme::{Style, Theme};
-use crate::suites::canvas::{
+use crate::canvas::{
     bordered_round_rect, drop_shadow, fill_circle, fill_rect, fill_round_rect, line, mix, polyline,
     Color, Rect,
 };
-use crate::suites::font::{Fonts, Ink, Weight};
+use crate::font::{Fonts, Ink, Weight};
 
 /// Pixel sizes for one screen: logical sizes times the UI scale.
 #[derive(Debug, Clone, Copy)]
@@ -799,7 +799,7 @@ impl Pen<'_> {
             if t.style == Style::Classic {
                 bevel(im, r, t.button, false);
                 if primary {
-                    crate::suites::canvas::stroke_rect(im, r.inset(-1), 1, [0, 0, 0]);
+                    crate::canvas::stroke_rect(im, r.inset(-1), 1, [0, 0, 0]);
                 }
             } else if primary {
                 fill_round_rect(im, r, t.radius * m.scale, t.accent);
@@ -1045,7 +1045,7 @@ impl Pen<'_> {
                                 line(im, (cx - k, cy - k), (cx + k, cy + k), lw, fg);
                                 line(im, (cx - k, cy + k), (cx + k, cy - k), lw, fg);
                             }
-                            1 => crate::suites::canvas::stroke_rect(
+                            1 => crate::canvas::stroke_rect(
                                 im,
                                 Rect::new(
                                     (cx - k) as i32,

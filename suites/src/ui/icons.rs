@@ -2,7 +2,7 @@
 
 use image::RgbImage;
 
-use crate::suites::canvas::{
+use crate::canvas::{
     fill_circle, fill_polygon, fill_rect, fill_round_rect, line, polyline, stroke_circle, Color,
     Rect,
 };

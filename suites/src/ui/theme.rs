@@ -3,7 +3,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::suites::canvas::{mix, Color};
+use crate::canvas::{mix, Color};
 
 /// How title bars, controls and the desktop bar look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

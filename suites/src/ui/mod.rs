@@ -29,8 +29,8 @@ use super::canvas::{
 };
 use super::font::{fonts, Ink, Weight};
 use super::{ipx, Sample};
-use crate::dataset::{Record, Target, Task};
 use crate::error::{Error, Result};
+use reticle_models::dataset::{Record, Target, Task};
 
 /// Knobs of the `ui` suite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1070,7 +1070,7 @@ fn click_sample(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::suites::{sample_with, SuiteConfig, SuiteKind};
+    use crate::{sample_with, SuiteConfig, SuiteKind};
 
     #[test]
     fn targets_are_visible_unique_and_varied() {
@@ -1155,7 +1155,7 @@ mod tests {
     fn a_large_scale_on_a_small_screen_still_places_a_window() {
         // Seed 1002, sample 2922: 1366×768 at scale 1.5, whose first drawn specs are all
         // too big for the work area; generating the suite used to fail on it.
-        let s = crate::suites::sample(SuiteKind::Ui, 1002, 2922).unwrap();
+        let s = crate::sample(SuiteKind::Ui, 1002, 2922).unwrap();
         assert!(!s.record.instruction.is_empty());
     }
 

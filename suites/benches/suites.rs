@@ -1,13 +1,13 @@
 //! Throughput of the synthetic suites, PNG writing included, on all cores.
 //!
-//! `cargo bench -p reticle-models --bench suites [-- ui|spatial|shapes ...]`
+//! `cargo bench -p reticle-suites --bench suites [-- ui|spatial|shapes ...]`
 //!
 //! Set `RETICLE_SUITES_KEEP=DIR` to keep the generated datasets in `DIR/<suite>` for a look.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use reticle_models::suites::{generate, SuiteConfig, SuiteKind};
+use reticle_suites::{generate, SuiteConfig, SuiteKind};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let wanted: Vec<String> = std::env::args()
