@@ -86,6 +86,10 @@ def runtime_acc(report):
     return (f"{100 * acc[0]:.1f} %" if acc else "–"), s["n"]
 
 
+# The stage the shipped package was exported from (the recipe exports SHIP_STAGE).
+SHIP = os.environ.get("SHIP_STAGE", "sft5")
+
+
 def main():
     run = sys.argv[1]
     data = os.path.join(run, "data")
@@ -98,18 +102,19 @@ def main():
     for suite in ("ui", "spatial"):
         for stage, label in (("sft", "SFT (trainer, libtorch)"), ("sft2", "SFT continued (sft2; trainer)"),
                              ("sft3", "SFT with element proposals (sft3; trainer)"),
-                             ("sft4", "SFT with bare X dialogs added (sft4; trainer)")):
+                             ("sft4", "SFT with bare X dialogs added (sft4; trainer)"),
+                             ("sft5", "SFT with the relative head (sft5; trainer)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
-        for tag, label in (("eval", "shipped package (sft4; runtime: PP-OCRv6 + ONNX Runtime)"),
+        for tag, label in (("eval", f"shipped package ({SHIP}; runtime: PP-OCRv6 + ONNX Runtime)"),
                            ("eval-grpo", "SFT→GRPO package (runtime)")):
             a, n = runtime_acc(load(f"{run}/{tag}-{suite}.json"))
             print(f"| {names[suite]} | {label} | {a} | {n} |")
-    for tag, label in (("eval", "shipped package (sft4)"), ("eval-grpo", "SFT→GRPO package")):
+    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
         a, n = runtime_acc(load(f"{run}/{tag}-bare.json"))
         print(f"| bare X dialogs held-out (ui seed 999997, bare.toml) | {label} | {a} | {n} |")
-    for tag, label in (("eval", "shipped package (sft4)"), ("eval-grpo", "SFT→GRPO package")):
+    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
         a, n = runtime_acc(load(f"{run}/{tag}-real.json"))
         print(f"| real screens (evalsets/real-screens, never trained on) | {label} | {a} | {n} |")
     robot = load(f"{run}/robot.json")
@@ -117,7 +122,7 @@ def main():
         r = robot["summary"]
         print(
             f"| robot 3-D target within 2 cm of the object's surface point (spatial held-out object queries; "
-            f"`reticle robot`) | shipped package (sft4) | {100 * r['within_2cm']:.1f} % "
+            f"`reticle robot`) | shipped package ({SHIP}) | {100 * r['within_2cm']:.1f} % "
             f"(median error {100 * r['median_error_m']:.1f} cm) | {r['n']} |"
         )
     for suite, data_file in (

@@ -13,7 +13,7 @@ use super::onnx_builder::{attr_float, attr_int, attr_ints, model, Dim, Elem, Gra
 use super::proto::ModelProto;
 use crate::checkpoint::varstore_named;
 use crate::error::{Error, Result};
-use crate::model::pointer::{PointerNet, LN_EPS, MASK_BIAS};
+use crate::model::pointer::{PointerNet, LN_EPS, MASK_BIAS, RELATIVE_SCALE};
 
 const BATCH: &str = "batch_size";
 
@@ -382,14 +382,14 @@ pub fn pointer_graph(net: &PointerNet) -> Result<ModelProto> {
     // 4. anchor, then target
     let al = c.conv(&m, "head.anchor", 1, 1)?;
     let anchor_logits = c.reshape(&al, &[0, p])?;
-    let a =
+    let a_soft =
         c.g.node("Softmax", &[&anchor_logits], vec![attr_int("axis", -1)])?;
     let amax = c.g.node(
         "ReduceMax",
-        &[&a],
+        &[&a_soft],
         vec![attr_ints("axes", &[1]), attr_int("keepdims", 1)],
     )?;
-    let a = c.op("Div", &[&a, &amax])?;
+    let a = c.op("Div", &[&a_soft, &amax])?;
     let a = c.reshape(&a, &[0, 1, rows, cols])?;
     let tt = c.concat(&[&m, &a], 1)?;
     let tt = c.conv(&tt, "head.target", 3, 1)?;
@@ -398,7 +398,7 @@ pub fn pointer_graph(net: &PointerNet) -> Result<ModelProto> {
     let tr = c.relu(&tr)?;
     let tt = c.op("Add", &[&tt, &tr])?;
     let pl = c.conv(&tt, "head.patch", 1, 1)?;
-    let patch_logits = c.reshape(&pl, &[0, p])?;
+    let mut patch_logits = c.reshape(&pl, &[0, p])?;
     let off = c.conv(&tt, "head.offset", 1, 1)?;
     let off = c.op("Tanh", &[&off])?;
     let off = c.reshape(&off, &[0, 2, p])?;
@@ -415,7 +415,50 @@ pub fn pointer_graph(net: &PointerNet) -> Result<ModelProto> {
     let sh = c.linear(&sh, "head.span_fc")?;
     let sh = c.relu(&sh)?;
     let sl = c.linear(&sh, "head.span")?;
-    let sl = c.reshape(&sl, &[0, s])?;
+    let mut sl = c.reshape(&sl, &[0, s])?;
+
+    // 6. anchor-relative geometry
+    if cfg.relative {
+        let w = c.linear(&q, "head.relative")?;
+        let w = c.unsqueeze(&w, 1)?; // [B, 1, F]
+        let half = c.f("half", 0.5)?;
+        let cx = c.op("Add", &[&e[0], &e[2]])?;
+        let cx = c.op("Mul", &[&cx, &half])?;
+        let cy = c.op("Add", &[&e[1], &e[3]])?;
+        let cy = c.op("Mul", &[&cy, &half])?;
+        let ax = c.op("Mul", &[&a_soft, &cx])?;
+        let ax = c.reduce_sum(&ax, -1, true)?;
+        let ay = c.op("Mul", &[&a_soft, &cy])?;
+        let ay = c.reduce_sum(&ay, -1, true)?;
+        let scale = c.f("relative_scale", RELATIVE_SCALE as f32)?;
+        let score = |c: &mut Ctx<'_>, x: &str, y: &str| -> Result<String> {
+            let dx = c.op("Sub", &[x, &ax])?;
+            let dx = c.op("Mul", &[&dx, &scale])?;
+            let dy = c.op("Sub", &[y, &ay])?;
+            let dy = c.op("Mul", &[&dy, &scale])?;
+            let dx2 = c.op("Mul", &[&dx, &dx])?;
+            let dy2 = c.op("Mul", &[&dy, &dy])?;
+            let parts = [&dx, &dy, &dx2, &dy2]
+                .into_iter()
+                .map(|t| c.unsqueeze(t, 1))
+                .collect::<Result<Vec<_>>>()?;
+            let f = c.concat(&[&parts[0], &parts[1], &parts[2], &parts[3]], 1)?; // [B, F, N]
+            let sc = c.op("MatMul", &[&w, &f])?;
+            c.reshape(&sc, &[0, -1])
+        };
+        let pcx = c.unsqueeze(&cx, 0)?;
+        let pcy = c.unsqueeze(&cy, 0)?;
+        let ps = score(&mut c, &pcx, &pcy)?;
+        patch_logits = c.op("Add", &[&patch_logits, &ps])?;
+        let scx = c.op("Add", &[&bx[0], &bx[2]])?;
+        let scx = c.op("Mul", &[&scx, &half])?;
+        let scx = c.reshape(&scx, &[0, s])?;
+        let scy = c.op("Add", &[&bx[1], &bx[3]])?;
+        let scy = c.op("Mul", &[&scy, &half])?;
+        let scy = c.reshape(&scy, &[0, s])?;
+        let ss = score(&mut c, &scx, &scy)?;
+        sl = c.op("Add", &[&sl, &ss])?;
+    }
     let sl = c.op("Mul", &[&sl, &span_valid])?;
     let inv = c.op("Sub", &[&one, &span_valid])?;
     let pad = c.f("pad_logit", PAD_LOGIT)?;

@@ -19,6 +19,11 @@
 //! 5. **Pointer**: one logit per patch (plus an offset inside it) and one per text candidate
 //!    (its transformer state and the target features pooled under its box); padding slots get
 //!    `PAD_LOGIT`.
+//! 6. **Relative geometry** (`relative`): the anchor distribution's expected position
+//!    `(ax, ay)`; every candidate's logit (patch centre or candidate box centre) gets
+//!    `w(instruction) · [dx, dy, dx², dy²]` of its offset from it, so "left of the mug", "the
+//!    free space between A and B" (the anchor step points at both) and "the leftmost cube"
+//!    need no receptive field spanning the frame.
 //!
 //! Every operation has a direct ONNX counterpart (`export/pointer.rs` writes the same graph);
 //! variable names are the initializer names.
@@ -49,6 +54,12 @@ pub struct PointerConfig {
     /// Channels painted from the text candidates onto the patches.
     pub paint: usize,
     pub text: TextConfig,
+    /// Anchor-relative geometry (step 6 of the forward pass): every candidate's logit gets
+    /// an instruction-weighted function of its offset from the anchor's expected position.
+    /// Off in the presets (runs before it have no such weights); `--init` from a run without
+    /// it starts the new weights at zero, i.e. from the same function.
+    #[serde(default)]
+    pub relative: bool,
 }
 
 impl PointerConfig {
@@ -71,6 +82,7 @@ impl PointerConfig {
                 pieces_per_span: 16,
                 max_elements: 0,
             },
+            relative: false,
         }
     }
 
@@ -92,6 +104,7 @@ impl PointerConfig {
                 max_elements: 32,
                 ..TextConfig::default()
             },
+            relative: false,
         }
     }
 
@@ -115,6 +128,18 @@ impl PointerConfig {
             c
         };
         keep(self) == keep(other)
+    }
+
+    /// Whether a model of this config can start from `earlier`'s weights: the same weights,
+    /// or these plus the relative head (`relative` turned on; its weights start at zero).
+    pub fn extends(&self, earlier: &Self) -> bool {
+        self.same_weights(earlier)
+            || (self.relative
+                && !earlier.relative
+                && self.same_weights(&Self {
+                    relative: true,
+                    ..earlier.clone()
+                }))
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -294,7 +319,16 @@ pub struct PointerNet {
     offset_head: nn::Conv2D,
     span_fc: nn::Linear,
     span_head: nn::Linear,
+    relative: Option<nn::Linear>,
 }
+
+/// Names of the relative head's weights (absent from runs made before it).
+pub const RELATIVE_WEIGHTS: [&str; 2] = ["head.relative.weight", "head.relative.bias"];
+/// Features of a candidate's offset `(dx, dy)` from the anchor's expected position, in
+/// fractions of the frame times [`RELATIVE_SCALE`]: `dx, dy, dx², dy²` (a linear term says
+/// "left of", a quadratic one "near" or "at a distance").
+pub const RELATIVE_FEATURES: usize = 4;
+pub const RELATIVE_SCALE: f64 = 4.0;
 
 impl PointerNet {
     pub fn new(cfg: &PointerConfig, device: Device) -> Result<Self> {
@@ -382,6 +416,18 @@ impl PointerNet {
             offset_head: conv(&root / "head" / "offset", k3, 2, 1, 1),
             span_fc: linear(&root / "head" / "span_fc", d + k3, d),
             span_head: linear(&root / "head" / "span", d, 1),
+            relative: cfg.relative.then(|| {
+                nn::linear(
+                    &root / "head" / "relative",
+                    d as i64,
+                    RELATIVE_FEATURES as i64,
+                    nn::LinearConfig {
+                        ws_init: nn::Init::Const(0.0),
+                        bs_init: Some(nn::Init::Const(0.0)),
+                        bias: true,
+                    },
+                )
+            }),
             cfg: cfg.clone(),
             vs,
         };
@@ -529,7 +575,7 @@ impl PointerNet {
             .forward(&Tensor::cat(&[&m, &a.detach()], 1))
             .relu();
         let t = &t + self.target_res.forward(&t).relu();
-        let patch_logits = self.patch_head.forward(&t).view([b, p]);
+        let mut patch_logits = self.patch_head.forward(&t).view([b, p]);
         let offsets = self
             .offset_head
             .forward(&t)
@@ -545,7 +591,28 @@ impl PointerNet {
             .span_fc
             .forward(&Tensor::cat(&[&span_state, &pooled], 2))
             .relu();
-        let span_logits = self.span_head.forward(&sh).view([b, s]);
+        let mut span_logits = self.span_head.forward(&sh).view([b, s]);
+
+        // 6. anchor-relative geometry
+        if let Some(rel) = &self.relative {
+            let w = rel.forward(&q).unsqueeze(1); // [B, 1, F]
+            let a = anchor_logits.softmax(-1, Kind::Float); // [B, P]
+            let [px1, py1, px2, py2] = self.patch_extents(x.pixels.device());
+            let (cx, cy) = ((px1 + px2) * 0.5, (py1 + py2) * 0.5); // [P]
+            let ax = (&a * &cx).sum_dim_intlist(-1, true, Kind::Float); // [B, 1]
+            let ay = (&a * &cy).sum_dim_intlist(-1, true, Kind::Float);
+            let score = |x: &Tensor, y: &Tensor| {
+                let dx = (x - &ax) * RELATIVE_SCALE;
+                let dy = (y - &ay) * RELATIVE_SCALE;
+                let f = Tensor::stack(&[&dx, &dy, &(&dx * &dx), &(&dy * &dy)], 1); // [B, F, N]
+                w.matmul(&f).squeeze_dim(1) // [B, N]
+            };
+            patch_logits = &patch_logits + score(&cx.unsqueeze(0), &cy.unsqueeze(0));
+            let bx = |i: i64| x.span_boxes.narrow(2, i, 1).squeeze_dim(2); // [B, S]
+            let scx = (bx(0) + bx(2)) * 0.5;
+            let scy = (bx(1) + bx(3)) * 0.5;
+            span_logits = &span_logits + score(&scx, &scy);
+        }
         let span_logits =
             &span_logits * &x.span_valid + (1.0 - &x.span_valid) * f64::from(PAD_LOGIT);
         PointerOutput {
@@ -623,6 +690,45 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("huge"));
+    }
+
+    #[test]
+    fn the_relative_head_starts_as_the_model_without_it() {
+        let plain = PointerConfig::micro();
+        let rel = PointerConfig {
+            relative: true,
+            ..plain.clone()
+        };
+        assert!(rel.extends(&plain));
+        assert!(!plain.extends(&rel));
+        assert!(!rel.same_weights(&plain));
+        let a = PointerNet::new(&plain, Device::Cpu).unwrap();
+        let mut b = PointerNet::new(&rel, Device::Cpu).unwrap();
+        let mut named = crate::checkpoint::varstore_named(a.var_store());
+        named.extend(
+            crate::checkpoint::varstore_named(b.var_store())
+                .into_iter()
+                .filter(|(n, _)| RELATIVE_WEIGHTS.contains(&n.as_str())),
+        );
+        crate::checkpoint::load_into_varstore(b.var_store_mut(), &named).unwrap();
+        let x = batch(&plain, 2);
+        let (oa, ob) = (a.forward(&x), b.forward(&x));
+        assert_eq!(
+            f64::try_from((&oa.logits - &ob.logits).abs().max()).unwrap(),
+            0.0
+        );
+        // Once its weights move, candidates left of the anchor's expected position gain
+        // logit over those right of it (w_dx < 0: "left of").
+        tch::no_grad(|| {
+            let mut vars = b.var_store().variables();
+            vars.get_mut("head.relative.bias")
+                .unwrap()
+                .copy_(&Tensor::from_slice(&[-2.0f32, 0.0, 0.0, 0.0]));
+        });
+        let d = (b.forward(&x).logits - oa.logits).narrow(1, 0, plain.patches() as i64);
+        let (cols, _) = plain.grid();
+        let first_row = Vec::<f32>::try_from(d.get(0).narrow(0, 0, cols as i64)).unwrap();
+        assert!(first_row.windows(2).all(|w| w[0] > w[1]), "{first_row:?}");
     }
 
     #[test]

@@ -216,7 +216,7 @@ impl PointerEncoder {
                 id: record.id.clone(),
                 message: "an RGB-D pointer needs a `depth` image".into(),
             })?;
-            Some(reticle_models::suites::read_depth(path)?)
+            Some(reticle_models::imageio::read_depth(path)?)
         } else {
             None
         };
@@ -352,20 +352,37 @@ impl PointerEncoder {
         Ok((w, offset_target, offset_mask))
     }
 
-    /// The anchor distribution: uniform over the patches inside the anchor object's box.
+    /// The anchor distribution: uniform over the patches inside the anchor object's box; for
+    /// "between A and B" (`meta.anchors` lists both) each object gets half the mass.
     fn anchor(&self, record: &Record, original: (u32, u32)) -> Option<Vec<f32>> {
         let meta = record.meta.as_ref()?;
-        let idx = meta.get("anchor")?.as_u64()? as usize;
-        let obj = meta.get("objects")?.as_array()?.get(idx)?;
-        let b: BBox = serde_json::from_value(obj.get("box")?.clone()).ok()?;
+        let objects = meta.get("objects")?.as_array()?;
+        let ids: Vec<usize> = match meta.get("anchors").and_then(|a| a.as_array()) {
+            Some(list) => list
+                .iter()
+                .map(|v| v.as_u64().map(|i| i as usize))
+                .collect::<Option<_>>()?,
+            None => vec![meta.get("anchor")?.as_u64()? as usize],
+        };
         let p = self.cfg.patches();
-        let mut a: Vec<f32> = (0..p)
-            .map(|i| f32::from(u8::from(b.contains(&self.patch_center(i, original)))))
-            .collect();
-        if a.iter().all(|&v| v == 0.0) {
-            a[self.patch_at(b.center(), original)] = 1.0;
+        let mut a = vec![0.0f32; p];
+        for idx in ids {
+            let b: BBox = serde_json::from_value(objects.get(idx)?.get("box")?.clone()).ok()?;
+            let mut one: Vec<f32> = (0..p)
+                .map(|i| f32::from(u8::from(b.contains(&self.patch_center(i, original)))))
+                .collect();
+            if one.iter().all(|&v| v == 0.0) {
+                one[self.patch_at(b.center(), original)] = 1.0;
+            }
+            let total: f32 = one.iter().sum();
+            for (s, v) in a.iter_mut().zip(one) {
+                *s += v / total;
+            }
         }
         let total: f32 = a.iter().sum();
+        if total <= 0.0 {
+            return None;
+        }
         a.iter_mut().for_each(|v| *v /= total);
         Some(a)
     }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use reticle_models::suites::SuiteKind;
+use reticle_suites::SuiteKind;
 use reticle_trainer::pointer::{self, PointerSession};
 use reticle_trainer::session::StartOptions;
 
@@ -179,9 +179,11 @@ fn pointer_export_matches_tch_in_onnx_runtime() {
     let ui = dataset(dir.path(), SuiteKind::Ui, 4, 1);
     let cfg = pointer_config(
         &[&ui],
-        "[model.overrides.text]\nbuckets = 512\nmax_words = 12\npieces_per_word = 8\n\
+        "[model.overrides]\nrelative = true\n\
+         [model.overrides.text]\nbuckets = 512\nmax_words = 12\npieces_per_word = 8\n\
          pieces_per_span = 16\nmax_candidates = 12\nmax_elements = 4\n\
-         [sft]\nsteps = 5\nbatch_size = 4\n[optim]\ntotal_steps = 5\n[run]\ncheckpoint_every = 5\n",
+         [sft]\nsteps = 5\nbatch_size = 4\n[optim]\nlr = 3e-3\ntotal_steps = 5\n\
+         [run]\ncheckpoint_every = 5\n",
     );
     let mut s = start(dir.path(), "run", &cfg, None);
     // The screens' controls are proposed as candidates, as the runtime will propose them.
@@ -193,6 +195,14 @@ fn pointer_export_matches_tch_in_onnx_runtime() {
         .count();
     assert!(elements >= 4, "{elements} element candidates in 4 screens");
     pointer::run_sft(&mut s).unwrap();
+    // The relative head (step 6) has moved off its zero start, so parity covers it.
+    let rel = f64::try_from(
+        s.model.var_store().variables()["head.relative.weight"]
+            .abs()
+            .max(),
+    )
+    .unwrap();
+    assert!(rel > 1e-3, "relative head weights {rel}");
     let pkg = dir.path().join("pkg");
     let report =
         reticle_trainer::export::export_package(&dir.path().join("run"), &pkg, &Default::default())
