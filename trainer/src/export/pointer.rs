@@ -13,7 +13,7 @@ use super::onnx_builder::{attr_float, attr_int, attr_ints, model, Dim, Elem, Gra
 use super::proto::ModelProto;
 use crate::checkpoint::varstore_named;
 use crate::error::{Error, Result};
-use crate::model::pointer::{PointerNet, LN_EPS, MASK_BIAS, RELATIVE_SCALE};
+use crate::model::pointer::{PointerNet, LN_EPS, MASK_BIAS, RELATIVE_GAIN, RELATIVE_SCALE};
 
 const BATCH: &str = "batch_size";
 
@@ -420,6 +420,8 @@ pub fn pointer_graph(net: &PointerNet) -> Result<ModelProto> {
     // 6. anchor-relative geometry
     if cfg.relative {
         let w = c.linear(&q, "head.relative")?;
+        let gain = c.f("relative_gain", RELATIVE_GAIN as f32)?;
+        let w = c.op("Mul", &[&w, &gain])?;
         let w = c.unsqueeze(&w, 1)?; // [B, 1, F]
         let half = c.f("half", 0.5)?;
         let cx = c.op("Add", &[&e[0], &e[2]])?;

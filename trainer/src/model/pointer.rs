@@ -329,6 +329,11 @@ pub const RELATIVE_WEIGHTS: [&str; 2] = ["head.relative.weight", "head.relative.
 /// "left of", a quadratic one "near" or "at a distance").
 pub const RELATIVE_FEATURES: usize = 4;
 pub const RELATIVE_SCALE: f64 = 4.0;
+/// The relative head's output is `RELATIVE_GAIN · (W q + b)`: its few weights see a consistent
+/// gradient only from the minority of records that name a relation, so under AdamW (a step of
+/// about `lr` per weight) they would take thousands of steps to reach useful sizes; the gain
+/// multiplies their effective learning rate (measured: max |W| 0.036 after 500 steps without it).
+pub const RELATIVE_GAIN: f64 = 8.0;
 
 impl PointerNet {
     pub fn new(cfg: &PointerConfig, device: Device) -> Result<Self> {
@@ -595,7 +600,7 @@ impl PointerNet {
 
         // 6. anchor-relative geometry
         if let Some(rel) = &self.relative {
-            let w = rel.forward(&q).unsqueeze(1); // [B, 1, F]
+            let w = (rel.forward(&q) * RELATIVE_GAIN).unsqueeze(1); // [B, 1, F]
             let a = anchor_logits.softmax(-1, Kind::Float); // [B, P]
             let [px1, py1, px2, py2] = self.patch_extents(x.pixels.device());
             let (cx, cy) = ((px1 + px2) * 0.5, (py1 + py2) * 0.5); // [P]
