@@ -12,7 +12,7 @@
 # perception (the runtime's reader on ui-ocr and ui-eval) → SFT → SFT continued on more
 # screens and scenes (sft2) → SFT with element proposals among the candidates (sft3) → SFT
 # with bare X dialogs added (sft4) → SFT with the relative head (sft5: anchor-relative
-# geometry) → GRPO → export of $SHIP_STAGE (sft5 by default) and of
+# geometry), and GRPO from sft4 → export of $SHIP_STAGE (sft5 by default) and of
 # grpo (with the tch vs ONNX Runtime parity check) → held-out evaluation of both packages
 # through the runtime's one pipeline (`reticle eval`: real OCR, ONNX Runtime) on the
 # held-out suite seeds, the bare-dialog seed and the real-screen set → the robot target →
@@ -103,7 +103,9 @@ stage sft2 sft --init "$OUT_ABS/sft"
 stage sft3 sft --init "$OUT_ABS/sft2"
 stage sft4 sft --init "$OUT_ABS/sft3"
 stage sft5 sft --init "$OUT_ABS/sft4"
-stage grpo grpo --init "$OUT_ABS/sft5"
+# GRPO continues sft4 (before the relative head): the comparison SFT vs SFT→GRPO on the same
+# start; it has not beaten SFT here (docs/results.md).
+stage grpo grpo --init "$OUT_ABS/sft4"
 
 # Two packages: the shipped one from $SHIP_STAGE (an SFT stage: see docs/results.md — GRPO's
 # 30 steps left held-out accuracy within noise but made the policy click the screen corner on

@@ -102,9 +102,14 @@ impl PointerSession {
             let (icfg, imodel, step) = load_trained(init, opts.device)?;
             let icfg = icfg.model.resolve_pointer()?;
             if !mcfg.extends(&icfg) {
+                let hint = if icfg.relative && !mcfg.relative {
+                    "; it has the relative head: add `[model.overrides] relative = true`"
+                } else {
+                    ""
+                };
                 return Err(Error::Config(format!(
-                    "--init run {} has a different pointer model config (weights differ: \
-                     {icfg:?} vs {mcfg:?})",
+                    "--init run {} has a different pointer model config{hint} (weights \
+                     differ: {icfg:?} vs {mcfg:?})",
                     init.display()
                 )));
             }
