@@ -1,5 +1,7 @@
 //! Invariants of ARCHITECTURE.md, checked on the real dependency graph:
-//! - `models` ← `runtime` ← `agents`; `trainer` depends on `models` only;
+//! - `models` ← `runtime` ← `agents`; `models` ← `suites` ← `agents` (`reticle data gen`);
+//!   `trainer` depends on `models` only (the suites are a dev-dependency of trainer and
+//!   runtime, for tests and benches);
 //! - runtime and agents never link libtorch (directly or transitively); trainer never links
 //!   ONNX Runtime;
 //! - plain `cargo build` at the root (`default-members`) needs no libtorch.
@@ -100,6 +102,7 @@ fn direct_edges_between_reticle_crates() -> Result<()> {
     let g = graph()?;
     let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(reticle_deps(&g, "reticle-models"), set(&[]));
+    assert_eq!(reticle_deps(&g, "reticle-suites"), set(&["reticle-models"]));
     assert_eq!(
         reticle_deps(&g, "reticle-runtime"),
         set(&["reticle-models"])
@@ -110,7 +113,7 @@ fn direct_edges_between_reticle_crates() -> Result<()> {
     );
     assert_eq!(
         reticle_deps(&g, "reticle-agents"),
-        set(&["reticle-models", "reticle-runtime"])
+        set(&["reticle-models", "reticle-runtime", "reticle-suites"])
     );
     Ok(())
 }
@@ -120,7 +123,12 @@ fn native_dependencies_stay_where_they_belong() -> Result<()> {
     let g = graph()?;
     let torch = ["tch", "torch-sys"];
     let onnx = ["ort", "ort-sys"];
-    for krate in ["reticle-models", "reticle-runtime", "reticle-agents"] {
+    for krate in [
+        "reticle-models",
+        "reticle-suites",
+        "reticle-runtime",
+        "reticle-agents",
+    ] {
         let deps = transitive(&g, krate);
         for t in torch {
             assert!(
@@ -129,7 +137,7 @@ fn native_dependencies_stay_where_they_belong() -> Result<()> {
             );
         }
     }
-    for krate in ["reticle-models", "reticle-trainer"] {
+    for krate in ["reticle-models", "reticle-suites", "reticle-trainer"] {
         let deps = transitive(&g, krate);
         for o in onnx {
             assert!(
@@ -165,7 +173,7 @@ fn default_members_need_no_libtorch() -> Result<()> {
         !members.contains(&"trainer"),
         "default-members must not include the trainer"
     );
-    for m in ["models", "runtime", "agents"] {
+    for m in ["models", "suites", "runtime", "agents"] {
         assert!(members.contains(&m), "default-members must include {m}");
     }
     Ok(())
