@@ -36,7 +36,7 @@ pub use crate::error::{Error, Result};
 use reticle_models::dataset::{self, Record, Target};
 use reticle_models::geometry::Mask;
 
-pub use reticle_models::imageio::{read_depth, Depth16};
+pub use reticle_models::imageio::Depth16;
 pub use shapes::ShapesConfig;
 pub use spatial::SpatialConfig;
 pub use ui::UiConfig;

@@ -14,7 +14,7 @@ use image::{ExtendedColorType, ImageEncoder, RgbImage};
 
 use crate::error::{Error, Result};
 
-pub use reticle_models::imageio::Depth16;
+use reticle_models::imageio::Depth16;
 
 fn encode(path: &Path, bytes: &[u8], w: u32, h: u32, color: ExtendedColorType) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len() / 4);

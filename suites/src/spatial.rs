@@ -1064,7 +1064,8 @@ fn round_um(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{generate, read_depth, SuiteConfig, SuiteKind};
+    use crate::{generate, SuiteConfig, SuiteKind};
+    use reticle_models::imageio::read_depth;
 
     fn small() -> SuiteConfig {
         let mut cfg = SuiteConfig::new(SuiteKind::Spatial, 6, 21);

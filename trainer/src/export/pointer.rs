@@ -423,11 +423,11 @@ pub fn pointer_graph(net: &PointerNet) -> Result<ModelProto> {
         let gain = c.f("relative_gain", RELATIVE_GAIN as f32)?;
         let w = c.op("Mul", &[&w, &gain])?;
         let w = c.unsqueeze(&w, 1)?; // [B, 1, F]
+                                     // Patch centres are constants, computed here as the model computes them.
+        let [cx, cy] = net.patch_centres(Device::Cpu);
+        let cx = c.g.const_f32("pcx", &[1, p], &Vec::<f32>::try_from(&cx)?)?;
+        let cy = c.g.const_f32("pcy", &[1, p], &Vec::<f32>::try_from(&cy)?)?;
         let half = c.f("half", 0.5)?;
-        let cx = c.op("Add", &[&e[0], &e[2]])?;
-        let cx = c.op("Mul", &[&cx, &half])?;
-        let cy = c.op("Add", &[&e[1], &e[3]])?;
-        let cy = c.op("Mul", &[&cy, &half])?;
         let ax = c.op("Mul", &[&a_soft, &cx])?;
         let ax = c.reduce_sum(&ax, -1, true)?;
         let ay = c.op("Mul", &[&a_soft, &cy])?;
@@ -448,9 +448,7 @@ pub fn pointer_graph(net: &PointerNet) -> Result<ModelProto> {
             let sc = c.op("MatMul", &[&w, &f])?;
             c.reshape(&sc, &[0, -1])
         };
-        let pcx = c.unsqueeze(&cx, 0)?;
-        let pcy = c.unsqueeze(&cy, 0)?;
-        let ps = score(&mut c, &pcx, &pcy)?;
+        let ps = score(&mut c, &cx, &cy)?;
         patch_logits = c.op("Add", &[&patch_logits, &ps])?;
         let scx = c.op("Add", &[&bx[0], &bx[2]])?;
         let scx = c.op("Mul", &[&scx, &half])?;

@@ -323,7 +323,7 @@ pub struct PointerNet {
 }
 
 /// Names of the relative head's weights (absent from runs made before it).
-pub const RELATIVE_WEIGHTS: [&str; 2] = ["head.relative.weight", "head.relative.bias"];
+const RELATIVE_WEIGHTS: [&str; 2] = ["head.relative.weight", "head.relative.bias"];
 /// Features of a candidate's offset `(dx, dy)` from the anchor's expected position, in
 /// fractions of the frame times [`RELATIVE_SCALE`]: `dx, dy, dx², dy²` (a linear term says
 /// "left of", a quadratic one "near" or "at a distance").
@@ -475,6 +475,29 @@ impl PointerNet {
         [px1, py1, px2, py2]
     }
 
+    /// Patch centres `[cx, cy]` (`[P]` each, fractions of the frame), the points the relative
+    /// head measures offsets from.
+    pub fn patch_centres(&self, dev: Device) -> [Tensor; 2] {
+        let [px1, py1, px2, py2] = self.patch_extents(dev);
+        [(px1 + px2) * 0.5, (py1 + py2) * 0.5]
+    }
+
+    /// Loads `earlier`'s weights (a run whose config this one [`PointerConfig::extends`]); a
+    /// relative head `earlier` lacks keeps its zero start, so the model begins as `earlier`'s
+    /// function.
+    pub fn load_from(&mut self, earlier: &PointerNet) -> Result<()> {
+        let mut named = crate::checkpoint::varstore_named(earlier.var_store());
+        if self.relative.is_some() && earlier.relative.is_none() {
+            named.extend(
+                crate::checkpoint::varstore_named(self.var_store())
+                    .into_iter()
+                    .filter(|(n, _)| RELATIVE_WEIGHTS.contains(&n.as_str())),
+            );
+            tracing::info!("the relative head starts at zero (the earlier run has none)");
+        }
+        crate::checkpoint::load_into_varstore(self.var_store_mut(), &named)
+    }
+
     /// Which patches each text candidate overlaps: `boxes [B, S, 4]` (fractions) → `[B, S, P]`.
     fn coverage(&self, boxes: &Tensor, valid: &Tensor) -> Tensor {
         let [px1, py1, px2, py2] = self.patch_extents(boxes.device());
@@ -602,8 +625,7 @@ impl PointerNet {
         if let Some(rel) = &self.relative {
             let w = (rel.forward(&q) * RELATIVE_GAIN).unsqueeze(1); // [B, 1, F]
             let a = anchor_logits.softmax(-1, Kind::Float); // [B, P]
-            let [px1, py1, px2, py2] = self.patch_extents(x.pixels.device());
-            let (cx, cy) = ((px1 + px2) * 0.5, (py1 + py2) * 0.5); // [P]
+            let [cx, cy] = self.patch_centres(x.pixels.device()); // [P]
             let ax = (&a * &cx).sum_dim_intlist(-1, true, Kind::Float); // [B, 1]
             let ay = (&a * &cy).sum_dim_intlist(-1, true, Kind::Float);
             let score = |x: &Tensor, y: &Tensor| {
@@ -709,13 +731,7 @@ mod tests {
         assert!(!rel.same_weights(&plain));
         let a = PointerNet::new(&plain, Device::Cpu).unwrap();
         let mut b = PointerNet::new(&rel, Device::Cpu).unwrap();
-        let mut named = crate::checkpoint::varstore_named(a.var_store());
-        named.extend(
-            crate::checkpoint::varstore_named(b.var_store())
-                .into_iter()
-                .filter(|(n, _)| RELATIVE_WEIGHTS.contains(&n.as_str())),
-        );
-        crate::checkpoint::load_into_varstore(b.var_store_mut(), &named).unwrap();
+        b.load_from(&a).unwrap();
         let x = batch(&plain, 2);
         let (oa, ob) = (a.forward(&x), b.forward(&x));
         assert_eq!(

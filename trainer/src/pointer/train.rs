@@ -28,7 +28,7 @@ use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::grpo::loss::{advantages, grpo_loss, zero_variance_groups, LossInputs};
 use crate::metrics_log::{MetricsLog, Progress};
-use crate::model::pointer::{PointerConfig, PointerNet, RELATIVE_WEIGHTS};
+use crate::model::pointer::{PointerConfig, PointerNet};
 use crate::optim::AdamW;
 use crate::run::RunDir;
 use crate::session::{batch_indices, read_records, StartOptions};
@@ -113,18 +113,7 @@ impl PointerSession {
                     init.display()
                 )));
             }
-            let mut named = varstore_named(imodel.var_store());
-            if mcfg.relative && !icfg.relative {
-                // The relative head is new: it keeps its zero start, so the model begins as
-                // the earlier run's function.
-                let own = varstore_named(model.var_store());
-                named.extend(
-                    own.into_iter()
-                        .filter(|(n, _)| RELATIVE_WEIGHTS.contains(&n.as_str())),
-                );
-                tracing::info!("the relative head starts at zero (the --init run has none)");
-            }
-            load_into_varstore(model.var_store_mut(), &named)?;
+            model.load_from(&imodel)?;
             tracing::info!(step, "initialised from an earlier run");
         }
         let encoder = PointerEncoder::new(mcfg, cfg.prep.clone());
