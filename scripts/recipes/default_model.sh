@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Trains, evaluates and exports the shipped default package (models/default): the pointer
 # policy (an action head over image patches and the text PP-OCRv6 reads) for `ui` clicks and
-# `spatial` referring expressions, SFT in five stages then GRPO, on the CPU.
+# `spatial` referring expressions, SFT in six stages then GRPO, on the CPU.
 #
-#   scripts/recipes/default_model.sh                  # the shipped recipe (~4 h on 2 cores)
-#   SFT_STEPS=100 SFT2_STEPS=50 SFT3_STEPS=50 SFT4_STEPS=20 SFT5_STEPS=20 GRPO_STEPS=5 TRAIN_N=200 \
-#     TRAIN2_N=100 BARE_N=100 OUT=/tmp/d scripts/recipes/default_model.sh   # a quick try
+#   scripts/recipes/default_model.sh                  # the shipped recipe (~5 h on 2 cores)
+#   SFT_STEPS=100 SFT2_STEPS=50 SFT3_STEPS=50 SFT4_STEPS=20 SFT5_STEPS=20 SFT6_STEPS=20 \
+#     GRPO_STEPS=5 TRAIN_N=200 TRAIN2_N=100 BARE_N=100 ICONS_N=100 OUT=/tmp/d \
+#     scripts/recipes/default_model.sh                # a quick try
 #
 # Stages, each resumable and each ≤ 90 min on 2 cores (a killed run continues from its last
 # checkpoint; finished stages are skipped, so the recipe can span two sessions): data →
 # perception (the runtime's reader on ui-ocr and ui-eval) → SFT → SFT continued on more
 # screens and scenes (sft2) → SFT with element proposals among the candidates (sft3) → SFT
 # with bare X dialogs added (sft4) → SFT with the relative head (sft5: anchor-relative
-# geometry), and GRPO from sft4 → export of $SHIP_STAGE (sft5 by default) and of
+# geometry) → SFT with icon screens added (sft6: 25 icons named by what users call them),
+# and GRPO from sft4 → export of $SHIP_STAGE (sft6 by default) and of
 # grpo (with the tch vs ONNX Runtime parity check) → held-out evaluation of both packages
 # through the runtime's one pipeline (`reticle eval`: real OCR, ONNX Runtime) on the
-# held-out suite seeds, the bare-dialog seed and the real-screen set → the robot target →
+# held-out suite seeds, the bare-dialog and icon seeds and the real-screen set → the robot
+# target →
 # summary. Training and held-out data come from disjoint suite seeds. With SHIP=1 (default
 # when OUT is the default) the package is copied to models/default without
 # weights.safetensors (size budget).
@@ -34,10 +37,12 @@ SFT2_STEPS=${SFT2_STEPS:-1000}
 SFT3_STEPS=${SFT3_STEPS:-1200}
 SFT4_STEPS=${SFT4_STEPS:-400}
 SFT5_STEPS=${SFT5_STEPS:-1000}
+SFT6_STEPS=${SFT6_STEPS:-1200}
 BARE_N=${BARE_N:-2000}        # bare X dialogs (ui seed 1005) added for the sft4 stage
 BARE_EVAL_N=${BARE_EVAL_N:-100}
+ICONS_N=${ICONS_N:-3000}      # icon screens (ui seed 1006, icons.toml) added for the sft6 stage
 GRPO_STEPS=${GRPO_STEPS:-30}
-SHIP_STAGE=${SHIP_STAGE:-sft5}   # the stage models/default is exported from (sft1…5 or grpo)
+SHIP_STAGE=${SHIP_STAGE:-sft6}   # the stage models/default is exported from (sft1…6 or grpo)
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/pointer}
 SHIP=${SHIP:-$([ "$OUT" = runs/pointer ] && echo 1 || echo 0)}
@@ -58,7 +63,7 @@ to() { local out=$1; shift; "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 gen() {  # suite, n, seed, folder[, suite config]
   [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" ${5:+--config "$5"} >&2
 }
-log "data (train seeds 1000/1001/1003/1004/2000/2001, held-out seeds 999999/999998)"
+log "data (train seeds 1000/1001/1003/1004/1005/1006/2000/2001, held-out 999999/999998/999997/999996)"
 gen ui "$TRAIN_N" 1000 ui
 gen ui "$OCR_N" 1001 ui-ocr
 gen ui "$TRAIN2_N" 1003 ui2
@@ -70,6 +75,9 @@ gen ui "$BARE_N" 1005 ui-bare scripts/recipes/pointer/bare.toml
 gen ui "$EVAL_N" 999999 ui-eval
 gen spatial "$EVAL_N" 999998 spatial-eval
 gen ui "$BARE_EVAL_N" 999997 ui-bare-eval scripts/recipes/pointer/bare.toml
+# Icon toolbars from the full icon set (scripts/recipes/pointer/icons.toml).
+gen ui "$ICONS_N" 1006 ui-icons scripts/recipes/pointer/icons.toml
+gen ui "$EVAL_N" 999996 ui-icons-eval scripts/recipes/pointer/icons.toml
 
 log "perception: the runtime's text reader on ui-ocr and ui-eval (spans.jsonl, resumable)"
 for d in ui-ocr ui-eval; do
@@ -79,7 +87,7 @@ done
 fill() {  # template → config with data paths and steps
   sed -e "s#@DATA@#$DATA#g" -e "s/@SFT_STEPS@/$SFT_STEPS/g" -e "s/@SFT2_STEPS@/$SFT2_STEPS/g" \
     -e "s/@SFT3_STEPS@/$SFT3_STEPS/g" -e "s/@SFT4_STEPS@/$SFT4_STEPS/g" \
-    -e "s/@SFT5_STEPS@/$SFT5_STEPS/g" \
+    -e "s/@SFT5_STEPS@/$SFT5_STEPS/g" -e "s/@SFT6_STEPS@/$SFT6_STEPS/g" \
     -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
@@ -103,6 +111,7 @@ stage sft2 sft --init "$OUT_ABS/sft"
 stage sft3 sft --init "$OUT_ABS/sft2"
 stage sft4 sft --init "$OUT_ABS/sft3"
 stage sft5 sft --init "$OUT_ABS/sft4"
+stage sft6 sft --init "$OUT_ABS/sft5"
 # GRPO continues sft4 (before the relative head): the comparison SFT vs SFT→GRPO on the same
 # start; it has not beaten SFT here (docs/results.md).
 stage grpo grpo --init "$OUT_ABS/sft4"
@@ -122,13 +131,14 @@ for pkg in package package-grpo; do
     [ -f "$OUT_ABS/$tag-$s.json" ] || to "$OUT_ABS/$tag-$s.json" $R eval --model "$OUT_ABS/$pkg" --data "$DATA/$s-eval" --json
   done
   [ -f "$OUT_ABS/$tag-bare.json" ] || to "$OUT_ABS/$tag-bare.json" $R eval --model "$OUT_ABS/$pkg" --data "$DATA/ui-bare-eval" --json
+  [ -f "$OUT_ABS/$tag-icons.json" ] || to "$OUT_ABS/$tag-icons.json" $R eval --model "$OUT_ABS/$pkg" --data "$DATA/ui-icons-eval" --json
   [ -f "$OUT_ABS/$tag-real.json" ] || to "$OUT_ABS/$tag-real.json" $R eval --model "$OUT_ABS/$pkg" --data evalsets/real-screens --json
 done
 log "robot: reticle robot's 3-D target vs the object's surface point on the held-out spatial frames"
 [ -f "$OUT_ABS/robot.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/robot_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/spatial-eval" "$OUT_ABS/robot.json" > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
-for st in sft sft2 sft3 sft4 sft5; do
+for st in sft sft2 sft3 sft4 sft5 sft6; do
   for s in ui spatial; do
     [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done

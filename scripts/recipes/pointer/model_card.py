@@ -29,7 +29,7 @@ fmt = lambda v: "–" if v is None else f"{100 * v:.1f} %"
 print("# reticle default package: the pointer policy (ui clicks + spatial referring)\n")
 print("The model `reticle` uses when no `--model` is given. Reproduce it with one command:\n")
 print("```sh\nscripts/recipes/default_model.sh\n```\n")
-ship = os.environ.get("SHIP_STAGE", "sft5")
+ship = os.environ.get("SHIP_STAGE", "sft6")
 print("An action head over image patches, the text PP-OCRv6 reads and the controls and icons "
       "found in the pixels (element proposals; docs/pointer.md), with a relative head that "
       "scores each candidate's offset from the anchor step's point (\"left of\", \"between\"), "
@@ -37,7 +37,7 @@ print("An action head over image patches, the text PP-OCRv6 reads and the contro
       "3,000 `ui` records (seeds 1000, 1003, 1004; ui3 has radio buttons and switches) whose "
       "text is the drawn labels, 300 `ui` records (seed 1001) read by the runtime's reader, "
       "2,000 bare X dialogs (seed 1005), 4,000 + 3,000 `spatial` records (seeds 2000, 2001). "
-      "Configs: `scripts/recipes/pointer/{sft,sft2,sft3,sft4,sft5,grpo}.toml`. "
+      "Configs: `scripts/recipes/pointer/{sft,sft2,sft3,sft4,sft5,sft6,grpo}.toml`. "
       f"This package is the `{ship}` stage; the recipe's GRPO stage (30 steps) is evaluated "
       "beside it (figures below) and not shipped: on a real `xmessage` dialog GRPO has made "
       "the policy click the screen corner confidently. The PP-OCRv6 graphs are not in this "

@@ -2,7 +2,7 @@
 
 Usage: python3 scripts/recipes/pointer/summary.py RUN_FOLDER
 
-Rows: the SFT, continued-SFT, element-proposal and bare-dialog SFT checkpoints (trainer, libtorch, on the spans the runtime's reader wrote to
+Rows: the six SFT checkpoints (trainer, libtorch, on the spans the runtime's reader wrote to
 spans.jsonl) and the exported SFT→GRPO package (the runtime's pipeline: PP-OCRv6 + ONNX
 Runtime), on the held-out suite seeds; the exported package on the real-screen set. Then
 accuracy by element / expression kind, recomputed from the runtime's answers.
@@ -87,7 +87,7 @@ def runtime_acc(report):
 
 
 # The stage the shipped package was exported from (the recipe exports SHIP_STAGE).
-SHIP = os.environ.get("SHIP_STAGE", "sft5")
+SHIP = os.environ.get("SHIP_STAGE", "sft6")
 
 
 def main():
@@ -103,7 +103,8 @@ def main():
         for stage, label in (("sft", "SFT (trainer, libtorch)"), ("sft2", "SFT continued (sft2; trainer)"),
                              ("sft3", "SFT with element proposals (sft3; trainer)"),
                              ("sft4", "SFT with bare X dialogs added (sft4; trainer)"),
-                             ("sft5", "SFT with the relative head (sft5; trainer)")):
+                             ("sft5", "SFT with the relative head (sft5; trainer)"),
+                             ("sft6", "SFT with icon screens added (sft6; trainer)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
@@ -114,6 +115,9 @@ def main():
     for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
         a, n = runtime_acc(load(f"{run}/{tag}-bare.json"))
         print(f"| bare X dialogs held-out (ui seed 999997, bare.toml) | {label} | {a} | {n} |")
+    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
+        a, n = runtime_acc(load(f"{run}/{tag}-icons.json"))
+        print(f"| icon screens held-out (ui seed 999996, icons.toml) | {label} | {a} | {n} |")
     for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
         a, n = runtime_acc(load(f"{run}/{tag}-real.json"))
         print(f"| real screens (evalsets/real-screens, never trained on) | {label} | {a} | {n} |")
@@ -127,6 +131,7 @@ def main():
         )
     for suite, data_file in (
         ("bare", f"{data}/ui-bare-eval/data.jsonl"),
+        ("icons", f"{data}/ui-icons-eval/data.jsonl"),
         ("ui", f"{data}/ui-eval/data.jsonl"),
         ("spatial", f"{data}/spatial-eval/data.jsonl"),
         ("real", "evalsets/real-screens/data.jsonl"),

@@ -13,6 +13,45 @@ pub const ICONS: [&str; 13] = [
     "download", "bell", "lock",
 ];
 
+/// Icons drawn only when `ui.icon_rate` > 0, so the default vocabulary keeps its seeds.
+pub const MORE_ICONS: [&str; 12] = [
+    "menu", "more", "edit", "refresh", "share", "filter", "calendar", "cart", "info", "back",
+    "upload", "play",
+];
+
+/// What users call icon `name` in an instruction (its name first): "the settings icon" is
+/// the gear. No word names two icons.
+pub fn names(name: &str) -> &'static [&'static str] {
+    match name {
+        "trash" => &["trash", "delete", "bin", "trash can"],
+        "gear" => &["gear", "settings", "cog", "preferences"],
+        "search" => &["search", "magnifying glass", "find"],
+        "home" => &["home", "house"],
+        "star" => &["star", "favourite", "favorite"],
+        "plus" => &["plus", "add", "new"],
+        "folder" => &["folder", "open folder"],
+        "mail" => &["mail", "email", "envelope", "inbox"],
+        "user" => &["user", "profile", "account"],
+        "heart" => &["heart", "like"],
+        "download" => &["download"],
+        "bell" => &["bell", "notifications", "alerts"],
+        "lock" => &["lock", "padlock"],
+        "menu" => &["menu", "hamburger menu", "main menu"],
+        "more" => &["more", "more options", "three dots"],
+        "edit" => &["edit", "pencil", "rename"],
+        "refresh" => &["refresh", "reload"],
+        "share" => &["share"],
+        "filter" => &["filter", "funnel"],
+        "calendar" => &["calendar", "date"],
+        "cart" => &["cart", "shopping cart", "basket"],
+        "info" => &["info", "information", "details"],
+        "back" => &["back", "back arrow", "previous"],
+        "upload" => &["upload"],
+        "play" => &["play", "start"],
+        _ => &[],
+    }
+}
+
 /// Draws icon `name` centred in `r` with stroke colour `c` over background `bg`.
 pub fn draw_icon(img: &mut RgbImage, name: &str, r: Rect, c: Color, bg: Color) {
     let s = r.w.min(r.h) as f32;
@@ -130,6 +169,130 @@ pub fn draw_icon(img: &mut RgbImage, name: &str, r: Rect, c: Color, bg: Color) {
             );
             fill_circle(img, cx, cy + 0.36 * s, 0.08 * s, c);
             fill_circle(img, cx, cy - 0.38 * s, 0.05 * s, c);
+        }
+        "menu" => {
+            for y in [-0.26, 0.0, 0.26] {
+                line(img, p(-0.38, y), p(0.38, y), t * 1.3, c);
+            }
+        }
+        "more" => {
+            for x in [-0.3, 0.0, 0.3] {
+                fill_circle(img, cx + x * s, cy, 0.09 * s, c);
+            }
+        }
+        "edit" => {
+            fill_polygon(
+                img,
+                &[
+                    p(-0.3, 0.16),
+                    p(0.18, -0.32),
+                    p(0.34, -0.16),
+                    p(-0.14, 0.32),
+                ],
+                c,
+            );
+            fill_polygon(img, &[p(-0.3, 0.16), p(-0.14, 0.32), p(-0.4, 0.42)], c);
+        }
+        "refresh" => {
+            let pts: Vec<(f32, f32)> = (0..=16)
+                .map(|i| {
+                    let a = (40.0 + 290.0 * i as f32 / 16.0).to_radians();
+                    p(0.32 * a.cos(), 0.32 * a.sin())
+                })
+                .collect();
+            polyline(img, &pts, t * 1.3, c);
+            let a = 40f32.to_radians();
+            let (ex, ey) = (0.32 * a.cos(), 0.32 * a.sin());
+            fill_polygon(
+                img,
+                &[
+                    p(ex - 0.2, ey - 0.02),
+                    p(ex + 0.14, ey - 0.08),
+                    p(ex, ey + 0.22),
+                ],
+                c,
+            );
+        }
+        "share" => {
+            let dots = [p(0.28, -0.3), p(-0.28, 0.0), p(0.28, 0.3)];
+            polyline(img, &dots, t, c);
+            for (x, y) in dots {
+                fill_circle(img, x, y, 0.12 * s, c);
+            }
+        }
+        "filter" => {
+            fill_polygon(
+                img,
+                &[
+                    p(-0.42, -0.34),
+                    p(0.42, -0.34),
+                    p(0.08, 0.04),
+                    p(0.08, 0.42),
+                    p(-0.08, 0.32),
+                    p(-0.08, 0.04),
+                ],
+                c,
+            );
+        }
+        "calendar" => {
+            fill_round_rect(img, rect(p(-0.4, -0.32), p(0.4, 0.42)), 0.05 * s, c);
+            fill_rect(img, rect(p(-0.32, -0.12), p(0.32, 0.34)), bg);
+            for x in [-0.2, 0.2] {
+                fill_rect(img, rect(p(x - 0.05, -0.44), p(x + 0.05, -0.24)), c);
+            }
+            for (x, y) in [
+                (-0.16, 0.02),
+                (0.0, 0.02),
+                (0.16, 0.02),
+                (-0.16, 0.18),
+                (0.0, 0.18),
+            ] {
+                fill_rect(img, rect(p(x - 0.05, y - 0.05), p(x + 0.05, y + 0.05)), c);
+            }
+        }
+        "cart" => {
+            polyline(
+                img,
+                &[
+                    p(-0.46, -0.34),
+                    p(-0.3, -0.34),
+                    p(-0.18, 0.14),
+                    p(0.3, 0.14),
+                    p(0.42, -0.2),
+                    p(-0.24, -0.2),
+                ],
+                t * 1.2,
+                c,
+            );
+            fill_circle(img, cx - 0.12 * s, cy + 0.32 * s, 0.08 * s, c);
+            fill_circle(img, cx + 0.24 * s, cy + 0.32 * s, 0.08 * s, c);
+        }
+        "info" => {
+            fill_circle(img, cx, cy, 0.44 * s, c);
+            fill_rect(img, rect(p(-0.06, -0.06), p(0.06, 0.28)), bg);
+            fill_circle(img, cx, cy - 0.2 * s, 0.07 * s, bg);
+        }
+        "back" => {
+            line(img, p(0.36, 0.0), p(-0.3, 0.0), t * 1.3, c);
+            polyline(
+                img,
+                &[p(-0.02, -0.3), p(-0.34, 0.0), p(-0.02, 0.3)],
+                t * 1.3,
+                c,
+            );
+        }
+        "upload" => {
+            line(img, p(0.0, 0.14), p(0.0, -0.22), t * 1.3, c);
+            fill_polygon(img, &[p(-0.24, -0.16), p(0.24, -0.16), p(0.0, -0.42)], c);
+            polyline(
+                img,
+                &[p(-0.4, 0.18), p(-0.4, 0.38), p(0.4, 0.38), p(0.4, 0.18)],
+                t * 1.2,
+                c,
+            );
+        }
+        "play" => {
+            fill_polygon(img, &[p(-0.24, -0.36), p(0.36, 0.0), p(-0.24, 0.36)], c);
         }
         _ => {
             // "lock": shackle ring, then the body hides its lower half.

@@ -46,6 +46,11 @@ pub struct UiConfig {
     /// (`xmessage`-like) instead of a desktop. 0 (the default) draws none and leaves every
     /// seed's screens as they were.
     pub bare_dialog_rate: f64,
+    /// Share of windows given an icon toolbar from the full icon set (25 icons, drawn
+    /// 14–24 px, at the left or right end of the bar); icons are then preferred as targets
+    /// and named by what users call them ("the settings icon" for the gear). 0 (the
+    /// default) draws none of this and leaves every seed's screens as they were.
+    pub icon_rate: f64,
 }
 
 impl Default for UiConfig {
@@ -61,6 +66,7 @@ impl Default for UiConfig {
             other_resolution_rate: 0.3,
             scales: vec![1.0, 1.25, 1.5, 2.0],
             bare_dialog_rate: 0.0,
+            icon_rate: 0.0,
         }
     }
 }
@@ -91,6 +97,12 @@ impl UiConfig {
             return Err(Error::invalid(
                 "ui.bare_dialog_rate",
                 format!("{} is outside 0..=1", self.bare_dialog_rate),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.icon_rate) {
+            return Err(Error::invalid(
+                "ui.icon_rate",
+                format!("{} is outside 0..=1", self.icon_rate),
             ));
         }
         if !(0.0..=1.0).contains(&self.other_resolution_rate) {
@@ -539,7 +551,27 @@ fn region(r: Rect, p: (f32, f32)) -> &'static str {
 }
 
 /// An instruction and its reasoning for clicking `el`, if it can be named unambiguously.
-fn refer(screen: &Screen, el: &El, rng: &mut ChaCha8Rng) -> Option<(String, String)> {
+/// Gives `spec` a toolbar of 4–8 icons from the full set (`ui.icon_rate`).
+fn icon_toolbar(spec: &mut WindowSpec, rng: &mut ChaCha8Rng) {
+    let all: Vec<&'static str> = icons::ICONS
+        .iter()
+        .chain(icons::MORE_ICONS.iter())
+        .copied()
+        .collect();
+    let n = rng.gen_range(4..=8);
+    spec.toolbar = all.choose_multiple(rng, n).copied().collect();
+    spec.toolbar_px = rng.gen_range(14.0..24.0);
+    spec.toolbar_right = rng.gen_bool(0.4);
+}
+
+/// An instruction and a chain of thought naming `el`, or `None` when it cannot be named
+/// unambiguously. `icon_words`: icons may be named by what users call them (`icons::names`).
+fn refer(
+    screen: &Screen,
+    el: &El,
+    icon_words: bool,
+    rng: &mut ChaCha8Rng,
+) -> Option<(String, String)> {
     let label = el
         .label
         .trim_end_matches('…')
@@ -668,7 +700,24 @@ fn refer(screen: &Screen, el: &El, rng: &mut ChaCha8Rng) -> Option<(String, Stri
                 .iter()
                 .filter(|e| e.kind == ElKind::Icon && e.label == el.label)
                 .count();
-            let inst = if n_same == 1 {
+            let inst = if n_same == 1 && icon_words {
+                // A word that is also text on the screen would name that text instead.
+                let words: Vec<&str> = icons::names(&el.label)
+                    .iter()
+                    .copied()
+                    .filter(|w| screen.count(w, None) == 0)
+                    .collect();
+                let w = words
+                    .get(rng.gen_range(0..words.len().max(1)))
+                    .unwrap_or(&l);
+                let forms = [
+                    "click the {W} icon",
+                    "click the {W} button",
+                    "click the {W} icon in the toolbar",
+                    "click {W}",
+                ];
+                forms[rng.gen_range(0..forms.len())].replace("{W}", w)
+            } else if n_same == 1 {
                 choose(
                     rng,
                     &forms(&[
@@ -912,7 +961,11 @@ pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result
             if specs.len() >= n_windows {
                 break;
             }
-            let spec = random_spec(rng);
+            let mut spec = random_spec(rng);
+            // No draw at all when the rate is 0 (seeds keep their screens).
+            if cfg.icon_rate > 0.0 && rng.gen_bool(cfg.icon_rate) {
+                icon_toolbar(&mut spec, rng);
+            }
             if specs
                 .iter()
                 .any(|s| s.title == spec.title || s.template == spec.template)
@@ -988,6 +1041,7 @@ pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result
     // close and minimise controls, so they get less weight than buttons and fields.
     let weight = |k: ElKind| match k {
         ElKind::Button => 3.0,
+        ElKind::Icon if cfg.icon_rate > 0.0 => 12.0,
         ElKind::TextField | ElKind::Checkbox | ElKind::Icon => 2.0,
         // Only some windows have them: picked first when there.
         ElKind::Radio | ElKind::Toggle => 4.0,
@@ -1007,7 +1061,7 @@ pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result
         let mut of_kind: Vec<&&El> = visible.iter().filter(|e| e.kind == kind).collect();
         of_kind.shuffle(rng);
         for el in of_kind {
-            if let Some((inst, cot)) = refer(&screen, el, rng) {
+            if let Some((inst, cot)) = refer(&screen, el, cfg.icon_rate > 0.0, rng) {
                 chosen = Some((*el, inst, cot));
                 break 'kinds;
             }
@@ -1149,6 +1203,59 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ui.bare_dialog_rate"));
+    }
+
+    #[test]
+    fn icon_screens_name_icons_by_what_users_call_them() {
+        let mut cfg = SuiteConfig::new(SuiteKind::Ui, 40, 11);
+        cfg.ui.icon_rate = 1.0;
+        let (mut icons, mut other_words, mut new_icons) = (0, 0, 0);
+        for i in 0..40 {
+            let r = sample_with(&cfg, i).unwrap().record;
+            r.validate().unwrap();
+            let meta = r.meta.as_ref().unwrap();
+            if meta["element"] != "icon" {
+                continue;
+            }
+            icons += 1;
+            let label = meta["label"].as_str().unwrap();
+            let said = icons::names(label);
+            assert!(!said.is_empty(), "{label} has no names");
+            assert!(
+                said.iter().any(|w| r.instruction.contains(w)),
+                "{} / {label}",
+                r.instruction
+            );
+            other_words += usize::from(!r.instruction.contains(label));
+            new_icons += usize::from(icons::MORE_ICONS.contains(&label));
+        }
+        // Icons are preferred as targets; some are named by another word, some are new.
+        assert!(icons >= 20, "{icons} icon targets of 40");
+        assert!(
+            other_words > 0 && new_icons > 0,
+            "{other_words} {new_icons}"
+        );
+        // No word names two icons.
+        let all: Vec<&str> = icons::ICONS
+            .iter()
+            .chain(icons::MORE_ICONS.iter())
+            .copied()
+            .collect();
+        for a in &all {
+            for b in &all {
+                if a != b {
+                    assert!(
+                        !icons::names(a).iter().any(|w| icons::names(b).contains(w)),
+                        "{a} {b}"
+                    );
+                }
+            }
+        }
+        cfg.ui.icon_rate = -0.5;
+        assert!(sample_with(&cfg, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("ui.icon_rate"));
     }
 
     #[test]

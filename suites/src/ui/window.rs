@@ -144,6 +144,11 @@ pub struct WindowSpec {
     pub width: f32,
     pub menubar: Vec<String>,
     pub toolbar: Vec<&'static str>,
+    /// Drawn size of the toolbar icons in logical pixels (18 unless `ui.icon_rate` > 0).
+    pub toolbar_px: f32,
+    /// The toolbar's icons sit at the right end of the bar (a web page's header) instead
+    /// of the left.
+    pub toolbar_right: bool,
     pub tabs: Option<(Vec<String>, usize)>,
     pub sidebar: Option<(Vec<String>, usize)>,
     pub rows: Vec<Row>,
@@ -298,6 +303,8 @@ pub fn random_spec(rng: &mut ChaCha8Rng) -> WindowSpec {
         width: 420.0,
         menubar: Vec::new(),
         toolbar: Vec::new(),
+        toolbar_px: 18.0,
+        toolbar_right: false,
         tabs: None,
         sidebar: None,
         rows: Vec::new(),
@@ -1141,11 +1148,20 @@ impl Pen<'_> {
                 );
                 fill_rect(im, Rect::new(inner_x, y + bh - 1, inner_w, 1), t.border);
             }
-            let mut x = inner_x + d(8.0);
+            // An 18-px icon in a 30-px slot; other icon sizes keep the 6-px margin and are
+            // centred in the 38-px bar.
+            let px = spec.toolbar_px.clamp(10.0, 26.0);
+            let slot = d(px + 12.0);
+            let n = spec.toolbar.len() as i32;
+            let mut x = if spec.toolbar_right {
+                inner_x + inner_w - d(8.0) - n * (slot + d(4.0))
+            } else {
+                inner_x + d(8.0)
+            };
             for (i, icon) in spec.toolbar.iter().enumerate() {
-                let r = Rect::new(x, y + d(4.0), d(30.0), d(30.0));
+                let r = Rect::new(x, y + (bh - slot) / 2, slot, slot);
                 if let Some(im) = img.as_deref_mut() {
-                    let ir = Rect::new(r.x + d(6.0), r.y + d(6.0), d(18.0), d(18.0));
+                    let ir = Rect::new(r.x + d(6.0), r.y + d(6.0), d(px), d(px));
                     draw_icon(
                         im,
                         icon,
