@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Trains, evaluates and exports the shipped default package (models/default): the pointer
 # policy (an action head over image patches and the text PP-OCRv6 reads) for `ui` clicks and
-# `spatial` referring expressions, SFT in six stages then GRPO, on the CPU.
+# `spatial` referring expressions, SFT in seven stages then GRPO, on the CPU.
 #
 #   scripts/recipes/default_model.sh                  # the shipped recipe (~5 h on 2 cores)
 #   SFT_STEPS=100 SFT2_STEPS=50 SFT3_STEPS=50 SFT4_STEPS=20 SFT5_STEPS=20 SFT6_STEPS=20 \
-#     GRPO_STEPS=5 TRAIN_N=200 TRAIN2_N=100 BARE_N=100 ICONS_N=100 OUT=/tmp/d \
+#     SFT7_STEPS=20 GRPO_STEPS=5 TRAIN_N=200 TRAIN2_N=100 BARE_N=100 ICONS_N=100 OUT=/tmp/d \
 #     scripts/recipes/default_model.sh                # a quick try
 #
 # Stages, each resumable and each ≤ 90 min on 2 cores (a killed run continues from its last
 # checkpoint; finished stages are skipped, so the recipe can span two sessions): data →
-# perception (the runtime's reader on ui-ocr and ui-eval) → SFT → SFT continued on more
+# perception (the runtime's reader on ui-ocr, ui-bare-ocr and ui-eval) → SFT → SFT continued on more
 # screens and scenes (sft2) → SFT with element proposals among the candidates (sft3) → SFT
 # with bare X dialogs added (sft4) → SFT with the relative head (sft5: anchor-relative
-# geometry) → SFT with icon screens added (sft6: 25 icons named by what users call them),
-# and GRPO from sft4 → export of $SHIP_STAGE (sft6 by default) and of
+# geometry) → SFT with icon screens added (sft6: 25 icons named by what users call them;
+# evaluated, not shipped) and, from sft5, SFT with bare dialogs as the reader reads them
+# added (sft7), and GRPO from sft4 → export
+# of $SHIP_STAGE (sft7 by default) and of
 # grpo (with the tch vs ONNX Runtime parity check) → held-out evaluation of both packages
 # through the runtime's one pipeline (`reticle eval`: real OCR, ONNX Runtime) on the
 # held-out suite seeds, the bare-dialog and icon seeds and the real-screen set → the robot
@@ -38,11 +40,13 @@ SFT3_STEPS=${SFT3_STEPS:-1200}
 SFT4_STEPS=${SFT4_STEPS:-400}
 SFT5_STEPS=${SFT5_STEPS:-1000}
 SFT6_STEPS=${SFT6_STEPS:-1200}
+SFT7_STEPS=${SFT7_STEPS:-800}
 BARE_N=${BARE_N:-2000}        # bare X dialogs (ui seed 1005) added for the sft4 stage
 BARE_EVAL_N=${BARE_EVAL_N:-100}
 ICONS_N=${ICONS_N:-3000}      # icon screens (ui seed 1006, icons.toml) added for the sft6 stage
+BARE_OCR_N=${BARE_OCR_N:-$BARE_N}  # bare X dialogs read by the reader (ui seed 1007), sft7
 GRPO_STEPS=${GRPO_STEPS:-30}
-SHIP_STAGE=${SHIP_STAGE:-sft6}   # the stage models/default is exported from (sft1…6 or grpo)
+SHIP_STAGE=${SHIP_STAGE:-sft7}   # the stage models/default is exported from (sft1…7 or grpo)
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/pointer}
 SHIP=${SHIP:-$([ "$OUT" = runs/pointer ] && echo 1 || echo 0)}
@@ -63,7 +67,7 @@ to() { local out=$1; shift; "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 gen() {  # suite, n, seed, folder[, suite config]
   [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" ${5:+--config "$5"} >&2
 }
-log "data (train seeds 1000/1001/1003/1004/1005/1006/2000/2001, held-out 999999/999998/999997/999996)"
+log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/2000/2001, held-out 999999/999998/999997/999996)"
 gen ui "$TRAIN_N" 1000 ui
 gen ui "$OCR_N" 1001 ui-ocr
 gen ui "$TRAIN2_N" 1003 ui2
@@ -72,6 +76,7 @@ gen spatial "$TRAIN_N" 2000 spatial
 gen spatial "$TRAIN2_N" 2001 spatial2
 # Bare X displays with one xmessage-like dialog (scripts/recipes/pointer/bare.toml).
 gen ui "$BARE_N" 1005 ui-bare scripts/recipes/pointer/bare.toml
+gen ui "$BARE_OCR_N" 1007 ui-bare-ocr scripts/recipes/pointer/bare.toml
 gen ui "$EVAL_N" 999999 ui-eval
 gen spatial "$EVAL_N" 999998 spatial-eval
 gen ui "$BARE_EVAL_N" 999997 ui-bare-eval scripts/recipes/pointer/bare.toml
@@ -79,8 +84,8 @@ gen ui "$BARE_EVAL_N" 999997 ui-bare-eval scripts/recipes/pointer/bare.toml
 gen ui "$ICONS_N" 1006 ui-icons scripts/recipes/pointer/icons.toml
 gen ui "$EVAL_N" 999996 ui-icons-eval scripts/recipes/pointer/icons.toml
 
-log "perception: the runtime's text reader on ui-ocr and ui-eval (spans.jsonl, resumable)"
-for d in ui-ocr ui-eval; do
+log "perception: the runtime's text reader on ui-ocr, ui-bare-ocr and ui-eval (spans.jsonl, resumable)"
+for d in ui-ocr ui-bare-ocr ui-eval; do
   [ -f "$DATA/$d/spans.jsonl" ] || $R data perceive "$DATA/$d" >&2
 done
 
@@ -88,6 +93,7 @@ fill() {  # template → config with data paths and steps
   sed -e "s#@DATA@#$DATA#g" -e "s/@SFT_STEPS@/$SFT_STEPS/g" -e "s/@SFT2_STEPS@/$SFT2_STEPS/g" \
     -e "s/@SFT3_STEPS@/$SFT3_STEPS/g" -e "s/@SFT4_STEPS@/$SFT4_STEPS/g" \
     -e "s/@SFT5_STEPS@/$SFT5_STEPS/g" -e "s/@SFT6_STEPS@/$SFT6_STEPS/g" \
+    -e "s/@SFT7_STEPS@/$SFT7_STEPS/g" \
     -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
@@ -112,6 +118,8 @@ stage sft3 sft --init "$OUT_ABS/sft2"
 stage sft4 sft --init "$OUT_ABS/sft3"
 stage sft5 sft --init "$OUT_ABS/sft4"
 stage sft6 sft --init "$OUT_ABS/sft5"
+# sft7 continues sft5, not sft6: the icon screens did not help (docs/results.md).
+stage sft7 sft --init "$OUT_ABS/sft5"
 # GRPO continues sft4 (before the relative head): the comparison SFT vs SFT→GRPO on the same
 # start; it has not beaten SFT here (docs/results.md).
 stage grpo grpo --init "$OUT_ABS/sft4"
@@ -138,7 +146,7 @@ log "robot: reticle robot's 3-D target vs the object's surface point on the held
 [ -f "$OUT_ABS/robot.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/robot_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/spatial-eval" "$OUT_ABS/robot.json" > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
-for st in sft sft2 sft3 sft4 sft5 sft6; do
+for st in sft sft2 sft3 sft4 sft5 sft6 sft7; do
   for s in ui spatial; do
     [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done

@@ -2,7 +2,7 @@
 
 Usage: python3 scripts/recipes/pointer/summary.py RUN_FOLDER
 
-Rows: the six SFT checkpoints (trainer, libtorch, on the spans the runtime's reader wrote to
+Rows: the seven SFT checkpoints (trainer, libtorch, on the spans the runtime's reader wrote to
 spans.jsonl) and the exported SFT→GRPO package (the runtime's pipeline: PP-OCRv6 + ONNX
 Runtime), on the held-out suite seeds; the exported package on the real-screen set. Then
 accuracy by element / expression kind, recomputed from the runtime's answers.
@@ -87,7 +87,7 @@ def runtime_acc(report):
 
 
 # The stage the shipped package was exported from (the recipe exports SHIP_STAGE).
-SHIP = os.environ.get("SHIP_STAGE", "sft6")
+SHIP = os.environ.get("SHIP_STAGE", "sft7")
 
 
 def main():
@@ -104,7 +104,8 @@ def main():
                              ("sft3", "SFT with element proposals (sft3; trainer)"),
                              ("sft4", "SFT with bare X dialogs added (sft4; trainer)"),
                              ("sft5", "SFT with the relative head (sft5; trainer)"),
-                             ("sft6", "SFT with icon screens added (sft6; trainer)")):
+                             ("sft6", "SFT with icon screens added (sft6; trainer)"),
+                             ("sft7", "SFT with read bare dialogs added (sft7; trainer)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")

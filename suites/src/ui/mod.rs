@@ -550,7 +550,6 @@ fn region(r: Rect, p: (f32, f32)) -> &'static str {
     ][row][col]
 }
 
-/// An instruction and its reasoning for clicking `el`, if it can be named unambiguously.
 /// Gives `spec` a toolbar of 4–8 icons from the full set (`ui.icon_rate`).
 fn icon_toolbar(spec: &mut WindowSpec, rng: &mut ChaCha8Rng) {
     let all: Vec<&'static str> = icons::ICONS
