@@ -709,13 +709,14 @@ fn refer(
                 let w = words
                     .get(rng.gen_range(0..words.len().max(1)))
                     .unwrap_or(&l);
-                let forms = [
+                let said = [
                     "click the {W} icon",
                     "click the {W} button",
                     "click the {W} icon in the toolbar",
                     "click {W}",
-                ];
-                forms[rng.gen_range(0..forms.len())].replace("{W}", w)
+                ]
+                .map(|f| f.replace("{W}", w));
+                choose(rng, &said)
             } else if n_same == 1 {
                 choose(
                     rng,
