@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use self::theme::{Style, Theme};
-use self::window::{menu_items, random_spec, El, ElKind, Metrics, Pen, WindowSpec};
+use self::window::{
+    menu_items, random_spec, CheckStyle, El, ElKind, Metrics, Pen, Row, WindowSpec,
+};
 use super::canvas::{
     blend_rect, drop_shadow, fill_rect, fill_round_rect, fill_sdf, mix, vgradient, Rect,
 };
@@ -51,6 +53,12 @@ pub struct UiConfig {
     /// and named by what users call them ("the settings icon" for the gear). 0 (the
     /// default) draws none of this and leaves every seed's screens as they were.
     pub icon_rate: f64,
+    /// Share of windows with checkbox or switch rows that draw them as a settings list:
+    /// label (and, in 60 % of them, a muted line saying what the option does) at the left,
+    /// the control at the right end of the row, as web and mobile settings pages do; 70 % of
+    /// such lists use switches. 0 (the default) draws none of this and leaves every seed's
+    /// screens as they were.
+    pub trailing_rate: f64,
 }
 
 impl Default for UiConfig {
@@ -67,6 +75,7 @@ impl Default for UiConfig {
             scales: vec![1.0, 1.25, 1.5, 2.0],
             bare_dialog_rate: 0.0,
             icon_rate: 0.0,
+            trailing_rate: 0.0,
         }
     }
 }
@@ -103,6 +112,12 @@ impl UiConfig {
             return Err(Error::invalid(
                 "ui.icon_rate",
                 format!("{} is outside 0..=1", self.icon_rate),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.trailing_rate) {
+            return Err(Error::invalid(
+                "ui.trailing_rate",
+                format!("{} is outside 0..=1", self.trailing_rate),
             ));
         }
         if !(0.0..=1.0).contains(&self.other_resolution_rate) {
@@ -563,6 +578,36 @@ fn icon_toolbar(spec: &mut WindowSpec, rng: &mut ChaCha8Rng) {
     spec.toolbar_right = rng.gen_bool(0.4);
 }
 
+/// Whether `spec` has checkbox or switch rows (what `ui.trailing_rate` redraws).
+fn has_options(spec: &WindowSpec) -> bool {
+    spec.rows.iter().any(|r| {
+        matches!(
+            r,
+            Row::Check {
+                style: CheckStyle::Box | CheckStyle::Toggle,
+                ..
+            }
+        )
+    })
+}
+
+/// Draws `spec`'s checkbox and switch rows as a settings list (`ui.trailing_rate`).
+fn settings_list(spec: &mut WindowSpec, rng: &mut ChaCha8Rng) {
+    spec.trailing = true;
+    spec.notes = rng.gen_bool(0.6);
+    if rng.gen_bool(0.7) {
+        for row in &mut spec.rows {
+            if let Row::Check { style, .. } = row {
+                if *style == CheckStyle::Box {
+                    *style = CheckStyle::Toggle;
+                }
+            }
+        }
+    }
+    // Room for the label column and the control at the row's far end.
+    spec.width = spec.width.max(rng.gen_range(460.0..640.0));
+}
+
 /// An instruction and a chain of thought naming `el`, or `None` when it cannot be named
 /// unambiguously. `icon_words`: icons may be named by what users call them (`icons::names`).
 fn refer(
@@ -966,6 +1011,9 @@ pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result
             if cfg.icon_rate > 0.0 && rng.gen_bool(cfg.icon_rate) {
                 icon_toolbar(&mut spec, rng);
             }
+            if cfg.trailing_rate > 0.0 && has_options(&spec) && rng.gen_bool(cfg.trailing_rate) {
+                settings_list(&mut spec, rng);
+            }
             if specs
                 .iter()
                 .any(|s| s.title == spec.title || s.template == spec.template)
@@ -1042,6 +1090,7 @@ pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result
     let weight = |k: ElKind| match k {
         ElKind::Button => 3.0,
         ElKind::Icon if cfg.icon_rate > 0.0 => 12.0,
+        ElKind::Checkbox | ElKind::Toggle if cfg.trailing_rate > 0.0 => 6.0,
         ElKind::TextField | ElKind::Checkbox | ElKind::Icon => 2.0,
         // Only some windows have them: picked first when there.
         ElKind::Radio | ElKind::Toggle => 4.0,
@@ -1203,6 +1252,48 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ui.bare_dialog_rate"));
+    }
+
+    #[test]
+    fn settings_lists_put_the_control_at_the_far_end_of_its_row() {
+        let mut cfg = SuiteConfig::new(SuiteKind::Ui, 60, 12);
+        cfg.ui.trailing_rate = 1.0;
+        let (mut options, mut trailing) = (0, 0);
+        for i in 0..60 {
+            let r = sample_with(&cfg, i).unwrap().record;
+            r.validate().unwrap();
+            let meta = r.meta.as_ref().unwrap();
+            if !matches!(meta["element"].as_str(), Some("toggle" | "checkbox")) {
+                continue;
+            }
+            options += 1;
+            let Target::Box(b) = r.target else {
+                panic!("{:?}", r.target)
+            };
+            let label = meta["label"].as_str().unwrap();
+            // The label's drawn text on the same row; the control is right of it, far off.
+            let texts = meta["texts"].as_array().unwrap();
+            let row = texts.iter().find(|t| {
+                let tb = t["box"].as_array().unwrap();
+                let cy = (tb[1].as_f64().unwrap() + tb[3].as_f64().unwrap()) / 2.0;
+                t["text"] == label && cy > b.y1 - 30.0 && cy < b.y2 + 30.0
+            });
+            if let Some(t) = row {
+                let right = t["box"][2].as_f64().unwrap();
+                trailing += usize::from(b.x1 > right + 40.0);
+            }
+        }
+        // Options are preferred as targets, and in a settings list they sit far right.
+        assert!(options >= 15, "{options} option targets of 60");
+        assert!(
+            trailing * 2 > options,
+            "{trailing} of {options} right of their label"
+        );
+        cfg.ui.trailing_rate = 1.5;
+        assert!(sample_with(&cfg, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("ui.trailing_rate"));
     }
 
     #[test]

@@ -149,10 +149,38 @@ pub struct WindowSpec {
     /// The toolbar's icons sit at the right end of the bar (a web page's header) instead
     /// of the left.
     pub toolbar_right: bool,
+    /// Checkbox and switch rows are drawn as a settings list (`ui.trailing_rate`): the label
+    /// at the left, the control at the right end of the row, a hairline between rows.
+    pub trailing: bool,
+    /// In a settings list, a muted line under each label says what the option does.
+    pub notes: bool,
     pub tabs: Option<(Vec<String>, usize)>,
     pub sidebar: Option<(Vec<String>, usize)>,
     pub rows: Vec<Row>,
     pub status: Option<String>,
+}
+
+/// The muted line a settings list shows under an option's label.
+fn option_note(label: &str) -> &'static str {
+    match label {
+        "Enable notifications" => "Show alerts for new messages and events.",
+        "Start at login" => "Open the app when you sign in.",
+        "Automatic updates" => "Download and install updates in the background.",
+        "Show hidden files" => "List files whose names start with a dot.",
+        "Dark mode" => "Use a dark background in every window.",
+        "Play sounds" => "Play a sound for alerts and errors.",
+        "Send usage statistics" => "Help improve the app by sending anonymous data.",
+        "Show battery percentage" => "Show the charge level next to the battery icon.",
+        "Include metadata" => "Keep the author, dates and tags in the file.",
+        "Open after export" => "Open the exported file when it is ready.",
+        "Use high quality" => "Larger files, slower to export.",
+        "Subscribe to newsletter" => "At most one email a month.",
+        "I agree to the terms" => "Read the terms of service before you agree.",
+        "Remember me" | "Keep me signed in" | "Stay logged in" => {
+            "Stay signed in on this computer."
+        }
+        _ => "Applies to every window of this app.",
+    }
 }
 
 fn pick<'a>(rng: &mut ChaCha8Rng, xs: &[&'a str]) -> &'a str {
@@ -305,6 +333,8 @@ pub fn random_spec(rng: &mut ChaCha8Rng) -> WindowSpec {
         toolbar: Vec::new(),
         toolbar_px: 18.0,
         toolbar_right: false,
+        trailing: false,
+        notes: false,
         tabs: None,
         sidebar: None,
         rows: Vec::new(),
@@ -1376,14 +1406,18 @@ impl Pen<'_> {
                     style,
                 } => {
                     let bs = d(16.0);
-                    let hh = d(24.0);
-                    let r = match style {
-                        CheckStyle::Toggle => {
-                            let th = d(18.0);
-                            Rect::new(x0, cy + (hh - th) / 2, d(34.0), th)
-                        }
-                        _ => Rect::new(x0, cy + (hh - bs) / 2, bs, bs),
+                    let listed = spec.trailing && *style != CheckStyle::Radio;
+                    let hh = match (listed, spec.notes) {
+                        (false, _) => d(24.0),
+                        (true, false) => d(34.0),
+                        (true, true) => d(44.0),
                     };
+                    let (cw, ch) = match style {
+                        CheckStyle::Toggle => (d(34.0), d(18.0)),
+                        _ => (bs, bs),
+                    };
+                    let cx0 = if listed { x0 + body_w - cw } else { x0 };
+                    let r = Rect::new(cx0, cy + (hh - ch) / 2, cw, ch);
                     let edge = mix(t.border, t.text, 0.2);
                     if let (Some(im), CheckStyle::Radio) = (img.as_deref_mut(), style) {
                         let (cx, ccy) = r.center();
@@ -1444,13 +1478,41 @@ impl Pen<'_> {
                             );
                         }
                     }
-                    self.text(
-                        &mut img,
-                        Ink::new(Weight::Regular, font, t.text),
-                        (x0 + r.w + d(8.0), cy as f32 + hh as f32 / 2.0),
-                        label,
-                        win_id,
-                    );
+                    if listed {
+                        let note = spec.notes.then(|| option_note(label));
+                        let label_y = if note.is_some() {
+                            cy as f32 + hh as f32 * 0.32
+                        } else {
+                            cy as f32 + hh as f32 / 2.0
+                        };
+                        self.text(
+                            &mut img,
+                            Ink::new(Weight::Regular, font, t.text),
+                            (x0, label_y),
+                            label,
+                            win_id,
+                        );
+                        if let Some(note) = note {
+                            self.text(
+                                &mut img,
+                                Ink::new(Weight::Regular, font * 0.88, t.muted),
+                                (x0, cy as f32 + hh as f32 * 0.74),
+                                note,
+                                win_id,
+                            );
+                        }
+                        if let Some(im) = img.as_deref_mut() {
+                            fill_rect(im, Rect::new(x0, cy + hh + d(3.0), body_w, 1), t.border);
+                        }
+                    } else {
+                        self.text(
+                            &mut img,
+                            Ink::new(Weight::Regular, font, t.text),
+                            (x0 + r.w + d(8.0), cy as f32 + hh as f32 / 2.0),
+                            label,
+                            win_id,
+                        );
+                    }
                     self.el(
                         &img,
                         El {
@@ -1463,7 +1525,7 @@ impl Pen<'_> {
                             checked: Some(*checked),
                         },
                     );
-                    cy += hh + d(6.0);
+                    cy += hh + d(if listed { 7.0 } else { 6.0 });
                 }
                 Row::Buttons(bs) => {
                     cy += d(6.0);

@@ -126,7 +126,12 @@ impl PointerSession {
         );
         let t0 = Instant::now();
         let examples = encode_all(&encoder, &records, &spans, cfg.run.seed)?;
-        tracing::info!(seconds = t0.elapsed().as_secs_f64(), "encoded");
+        let packed: usize = examples.iter().map(|e| e.pixels.packed_len()).sum();
+        tracing::info!(
+            seconds = t0.elapsed().as_secs_f64(),
+            planes_mb = packed as f64 / 1e6,
+            "encoded (input planes compressed in memory)"
+        );
         let mut optim = AdamW::new(varstore_named(model.var_store()), cfg.optim)?;
         let mut log = MetricsLog::open(&run)?;
         let mut start_step = 0;
@@ -253,7 +258,8 @@ pub fn evaluate(
     let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for chunk in examples.chunks(8) {
         let refs: Vec<&PointerExample> = chunk.iter().collect();
-        let out = tch::no_grad(|| model.forward(&enc.batch(&refs, model.device())));
+        let inputs = enc.batch(&refs, model.device())?;
+        let out = tch::no_grad(|| model.forward(&inputs));
         let probs = out.logits.softmax(-1, Kind::Float).to_device(Device::Cpu);
         let arg = Vec::<i64>::try_from(&probs.argmax(1, false))?;
         let offs = out.offsets.to_device(Device::Cpu);
@@ -293,7 +299,7 @@ pub fn sft_loss(
     batch: &[&PointerExample],
 ) -> Result<(Tensor, BTreeMap<String, f64>)> {
     let dev = model.device();
-    let out = model.forward(&enc.batch(batch, dev));
+    let out = model.forward(&enc.batch(batch, dev)?);
     let b = batch.len() as i64;
     let p = enc.cfg.patches() as i64;
     let stack = |f: &dyn Fn(&PointerExample) -> &[f32], shape: &[i64]| {
@@ -445,7 +451,8 @@ pub fn grpo_step(
         };
         let idxs = batch_indices(s.examples.len(), gcfg.batch_prompts, seed, step);
         let batch: Vec<&PointerExample> = idxs.iter().map(|&i| &s.examples[i]).collect();
-        let out = tch::no_grad(|| s.model.forward(&s.encoder.batch(&batch, dev)));
+        let inputs = s.encoder.batch(&batch, dev)?;
+        let out = tch::no_grad(|| s.model.forward(&inputs));
         let probs = (&out.logits / temp).softmax(-1, Kind::Float);
         entropy.push(f64::try_from(
             -(&probs * probs.clamp_min(1e-12).log())
@@ -541,7 +548,7 @@ pub fn grpo_step(
     }
     // The update: μ passes over the kept groups.
     let batch: Vec<&PointerExample> = kept.iter().map(|k| &s.examples[k.example]).collect();
-    let inputs = s.encoder.batch(&batch, dev);
+    let inputs = s.encoder.batch(&batch, dev)?;
     let target = Tensor::from_slice(
         &kept
             .iter()
