@@ -314,6 +314,9 @@ pub fn candidates(
             }
         }
     }
+    for (text, bbox) in run_together(spans, &instr) {
+        push(&text, bbox, CandidateKind::Word);
+    }
     all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let matched = all.iter().take_while(|c| c.0 > 0.0).count();
     let mut els: Vec<&Element> = elements.iter().collect();
@@ -339,6 +342,88 @@ pub fn candidates(
     );
     out.extend(rest);
     out.truncate(cfg.max_candidates);
+    out
+}
+
+/// Instruction words never looked for inside a read word (they would cut "Theme" or "Often").
+const RUN_TOGETHER_SKIP: [&str; 24] = [
+    "the", "a", "an", "to", "of", "in", "on", "at", "for", "and", "or", "with", "this", "that",
+    "it", "my", "click", "press", "tap", "select", "open", "button", "field", "link",
+];
+
+/// Parts of run-together read words. A reader may read adjacent labels as one word — on a
+/// black root window xmessage's `Cancel` `OK` buttons read `Cance10K` — and then nothing on
+/// the screen says "OK". Where no read word is an instruction word (in [`match_form`]) but a
+/// read word begins or ends with it, leaving at least two more characters, and the word's
+/// case changes there (lower case before the cut, a capital after it: `Cance1|0K`, not
+/// `User|name` or `Up|date`), that part becomes a candidate of its own, its box cut from the
+/// word's in proportion to the characters.
+fn run_together(spans: &[TextSpan], instr: &[String]) -> Vec<(String, BBox)> {
+    // (compared form, raw characters, box) of each read word; the raw text keeps its case.
+    let read: Vec<(String, Vec<char>, BBox)> = spans
+        .iter()
+        .flat_map(|s| {
+            if s.words.is_empty() {
+                vec![(s.text.as_str(), s.bbox)]
+            } else {
+                s.words.iter().map(|w| (w.text.as_str(), w.bbox)).collect()
+            }
+        })
+        .filter_map(|(t, b)| {
+            let raw: Vec<char> = t
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .chars()
+                .collect();
+            match &words(t)[..] {
+                [w] if w.chars().count() == raw.len() => Some((w.clone(), raw, b)),
+                _ => None,
+            }
+        })
+        .collect();
+    // A cut at `k` of `raw`: a lower-case letter before it, a capital first after it.
+    let case_changes = |raw: &[char], k: usize| {
+        raw[..k].iter().any(|c| c.is_lowercase())
+            && raw[k..]
+                .iter()
+                .find(|c| c.is_alphabetic())
+                .is_some_and(|c| c.is_uppercase())
+    };
+    let seen: Vec<String> = spans
+        .iter()
+        .flat_map(|s| words(&s.text))
+        .map(|w| match_form(&w))
+        .collect();
+    let mut out = Vec::new();
+    let mut looked: Vec<String> = Vec::new();
+    for iw in instr {
+        let f: Vec<char> = match_form(iw).chars().collect();
+        let form: String = f.iter().collect();
+        if f.len() < 2
+            || RUN_TOGETHER_SKIP.contains(&form.as_str())
+            || seen.contains(&form)
+            || looked.contains(&form)
+        {
+            continue;
+        }
+        looked.push(form);
+        for (w, raw, b) in &read {
+            // match_form maps character to character, so `m` and `raw` line up.
+            let m: Vec<char> = match_form(w).chars().collect();
+            let (n, k) = (m.len(), f.len());
+            if n < k + 2 {
+                continue;
+            }
+            let cut = b.width() * k as f64 / n as f64;
+            if m[..k] == f[..] && case_changes(raw, k) {
+                let part: String = raw[..k].iter().collect();
+                out.push((part, BBox::new(b.x1, b.y1, b.x1 + cut, b.y2)));
+            }
+            if m[n - k..] == f[..] && case_changes(raw, n - k) {
+                let part: String = raw[n - k..].iter().collect();
+                out.push((part, BBox::new(b.x2 - cut, b.y1, b.x2, b.y2)));
+            }
+        }
+    }
     out
 }
 
@@ -532,6 +617,40 @@ mod tests {
         // "toggle": the word and the 6 trigrams of "<toggle>".
         assert_eq!(t.instr_mask[..cfg.pieces_per_word].iter().sum::<f32>(), 7.0);
         assert_eq!(t.instr_ids[4 * cfg.pieces_per_word], 0);
+    }
+
+    #[test]
+    fn run_together_labels_are_cut_where_nothing_else_reads_the_named_word() {
+        // xmessage's `Cancel` `OK` on a black root, as PP-OCRv6 reads it.
+        let merged = TextSpan {
+            text: "Cance10K".into(),
+            bbox: BBox::new(571.0, 403.0, 652.0, 423.0),
+            score: 0.84,
+            words: vec![],
+        };
+        let cfg = TextConfig::default();
+        let c = candidates(&[merged.clone()], &[], "click the OK button", &cfg);
+        assert_eq!(c[0].text, "0K");
+        assert_eq!(c[0].kind, CandidateKind::Word);
+        // The last two of eight characters.
+        assert!((c[0].bbox.x1 - (652.0 - 81.0 * 2.0 / 8.0)).abs() < 1e-9);
+        assert_eq!(c[0].bbox.x2, 652.0);
+        let c = candidates(&[merged.clone()], &[], "click Cancel", &cfg);
+        assert_eq!(c[0].text, "Cance1");
+        assert!((c[0].bbox.x2 - (571.0 + 81.0 * 6.0 / 8.0)).abs() < 1e-9);
+        // Not where another word reads "OK", nor for "the", nor leaving one character.
+        let ok = span("OK", 0.0);
+        let c = candidates(&[merged.clone(), ok], &[], "click the OK button", &cfg);
+        assert_eq!(c.len(), 2);
+        let theme = span("Themes", 0.0);
+        assert_eq!(
+            candidates(&[theme], &[], "click the Save button", &cfg).len(),
+            1
+        );
+        assert_eq!(
+            candidates(&[span("Oks", 0.0)], &[], "click OK", &cfg).len(),
+            1
+        );
     }
 
     #[test]

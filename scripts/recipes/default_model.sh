@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Trains, evaluates and exports the shipped default package (models/default): the pointer
 # policy (an action head over image patches and the text PP-OCRv6 reads) for `ui` clicks and
-# `spatial` referring expressions, SFT in seven stages then GRPO, on the CPU.
+# `spatial` referring expressions, SFT in nine stages then GRPO, on the CPU.
 #
-#   scripts/recipes/default_model.sh                  # the shipped recipe (~5 h on 2 cores)
+#   scripts/recipes/default_model.sh                  # the shipped recipe (~6 h on 2 cores)
 #   SFT_STEPS=100 SFT2_STEPS=50 SFT3_STEPS=50 SFT4_STEPS=20 SFT5_STEPS=20 SFT6_STEPS=20 \
-#     SFT7_STEPS=20 GRPO_STEPS=5 TRAIN_N=200 TRAIN2_N=100 BARE_N=100 ICONS_N=100 OUT=/tmp/d \
+#     SFT7_STEPS=20 SFT8_STEPS=20 SFT9_STEPS=20 GRPO_STEPS=5 TRAIN_N=200 TRAIN2_N=100 \
+#     BARE_N=100 ICONS_N=100 SETTINGS_N=100 OUT=/tmp/d \
 #     scripts/recipes/default_model.sh                # a quick try
 #
 # Stages, each resumable and each ≤ 90 min on 2 cores (a killed run continues from its last
@@ -15,8 +16,9 @@
 # with bare X dialogs added (sft4) → SFT with the relative head (sft5: anchor-relative
 # geometry) → SFT with icon screens added (sft6: 25 icons named by what users call them;
 # evaluated, not shipped) and, from sft5, SFT with bare dialogs as the reader reads them
-# added (sft7), and GRPO from sft4 → export
-# of $SHIP_STAGE (sft7 by default) and of
+# added (sft7) → 1,200 more steps (sft8) → SFT with more scenes and settings-list screens
+# added (sft9), and GRPO from sft4 → export
+# of $SHIP_STAGE (sft9 by default) and of
 # grpo (with the tch vs ONNX Runtime parity check) → held-out evaluation of both packages
 # through the runtime's one pipeline (`reticle eval`: real OCR, ONNX Runtime) on the
 # held-out suite seeds, the bare-dialog and icon seeds and the real-screen set → the robot
@@ -41,12 +43,15 @@ SFT4_STEPS=${SFT4_STEPS:-400}
 SFT5_STEPS=${SFT5_STEPS:-1000}
 SFT6_STEPS=${SFT6_STEPS:-1200}
 SFT7_STEPS=${SFT7_STEPS:-800}
+SFT8_STEPS=${SFT8_STEPS:-1200}
+SFT9_STEPS=${SFT9_STEPS:-1000}
 BARE_N=${BARE_N:-2000}        # bare X dialogs (ui seed 1005) added for the sft4 stage
 BARE_EVAL_N=${BARE_EVAL_N:-100}
 ICONS_N=${ICONS_N:-3000}      # icon screens (ui seed 1006, icons.toml) added for the sft6 stage
 BARE_OCR_N=${BARE_OCR_N:-$BARE_N}  # bare X dialogs read by the reader (ui seed 1007), sft7
+SETTINGS_N=${SETTINGS_N:-2000}  # settings-list screens (ui seed 1008, settings.toml), sft9
 GRPO_STEPS=${GRPO_STEPS:-30}
-SHIP_STAGE=${SHIP_STAGE:-sft7}   # the stage models/default is exported from (sft1…7 or grpo)
+SHIP_STAGE=${SHIP_STAGE:-sft9}   # the stage models/default is exported from (sft1…9 or grpo)
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/pointer}
 SHIP=${SHIP:-$([ "$OUT" = runs/pointer ] && echo 1 || echo 0)}
@@ -67,13 +72,14 @@ to() { local out=$1; shift; "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 gen() {  # suite, n, seed, folder[, suite config]
   [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" ${5:+--config "$5"} >&2
 }
-log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/2000/2001, held-out 999999/999998/999997/999996)"
+log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/1008/2000/2001/2002, held-out 999999/999998/999997/999996/999995)"
 gen ui "$TRAIN_N" 1000 ui
 gen ui "$OCR_N" 1001 ui-ocr
 gen ui "$TRAIN2_N" 1003 ui2
 gen ui "$TRAIN2_N" 1004 ui3
 gen spatial "$TRAIN_N" 2000 spatial
 gen spatial "$TRAIN2_N" 2001 spatial2
+gen spatial "$TRAIN2_N" 2002 spatial3
 # Bare X displays with one xmessage-like dialog (scripts/recipes/pointer/bare.toml).
 gen ui "$BARE_N" 1005 ui-bare scripts/recipes/pointer/bare.toml
 gen ui "$BARE_OCR_N" 1007 ui-bare-ocr scripts/recipes/pointer/bare.toml
@@ -83,6 +89,9 @@ gen ui "$BARE_EVAL_N" 999997 ui-bare-eval scripts/recipes/pointer/bare.toml
 # Icon toolbars from the full icon set (scripts/recipes/pointer/icons.toml).
 gen ui "$ICONS_N" 1006 ui-icons scripts/recipes/pointer/icons.toml
 gen ui "$EVAL_N" 999996 ui-icons-eval scripts/recipes/pointer/icons.toml
+# Checkbox and switch rows drawn as a settings list (scripts/recipes/pointer/settings.toml).
+gen ui "$SETTINGS_N" 1008 ui-settings scripts/recipes/pointer/settings.toml
+gen ui "$EVAL_N" 999995 ui-settings-eval scripts/recipes/pointer/settings.toml
 
 log "perception: the runtime's text reader on ui-ocr, ui-bare-ocr and ui-eval (spans.jsonl, resumable)"
 for d in ui-ocr ui-bare-ocr ui-eval; do
@@ -93,7 +102,8 @@ fill() {  # template → config with data paths and steps
   sed -e "s#@DATA@#$DATA#g" -e "s/@SFT_STEPS@/$SFT_STEPS/g" -e "s/@SFT2_STEPS@/$SFT2_STEPS/g" \
     -e "s/@SFT3_STEPS@/$SFT3_STEPS/g" -e "s/@SFT4_STEPS@/$SFT4_STEPS/g" \
     -e "s/@SFT5_STEPS@/$SFT5_STEPS/g" -e "s/@SFT6_STEPS@/$SFT6_STEPS/g" \
-    -e "s/@SFT7_STEPS@/$SFT7_STEPS/g" \
+    -e "s/@SFT7_STEPS@/$SFT7_STEPS/g" -e "s/@SFT8_STEPS@/$SFT8_STEPS/g" \
+    -e "s/@SFT9_STEPS@/$SFT9_STEPS/g" \
     -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
@@ -120,6 +130,8 @@ stage sft5 sft --init "$OUT_ABS/sft4"
 stage sft6 sft --init "$OUT_ABS/sft5"
 # sft7 continues sft5, not sft6: the icon screens did not help (docs/results.md).
 stage sft7 sft --init "$OUT_ABS/sft5"
+stage sft8 sft --init "$OUT_ABS/sft7"
+stage sft9 sft --init "$OUT_ABS/sft8"
 # GRPO continues sft4 (before the relative head): the comparison SFT vs SFT→GRPO on the same
 # start; it has not beaten SFT here (docs/results.md).
 stage grpo grpo --init "$OUT_ABS/sft4"
@@ -140,13 +152,14 @@ for pkg in package package-grpo; do
   done
   [ -f "$OUT_ABS/$tag-bare.json" ] || to "$OUT_ABS/$tag-bare.json" $R eval --model "$OUT_ABS/$pkg" --data "$DATA/ui-bare-eval" --json
   [ -f "$OUT_ABS/$tag-icons.json" ] || to "$OUT_ABS/$tag-icons.json" $R eval --model "$OUT_ABS/$pkg" --data "$DATA/ui-icons-eval" --json
+  [ -f "$OUT_ABS/$tag-settings.json" ] || to "$OUT_ABS/$tag-settings.json" $R eval --model "$OUT_ABS/$pkg" --data "$DATA/ui-settings-eval" --json
   [ -f "$OUT_ABS/$tag-real.json" ] || to "$OUT_ABS/$tag-real.json" $R eval --model "$OUT_ABS/$pkg" --data evalsets/real-screens --json
 done
 log "robot: reticle robot's 3-D target vs the object's surface point on the held-out spatial frames"
 [ -f "$OUT_ABS/robot.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/robot_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/spatial-eval" "$OUT_ABS/robot.json" > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
-for st in sft sft2 sft3 sft4 sft5 sft6 sft7; do
+for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9; do
   for s in ui spatial; do
     [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done

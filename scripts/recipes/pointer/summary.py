@@ -105,7 +105,9 @@ def main():
                              ("sft4", "SFT with bare X dialogs added (sft4; trainer)"),
                              ("sft5", "SFT with the relative head (sft5; trainer)"),
                              ("sft6", "SFT with icon screens added (sft6; trainer)"),
-                             ("sft7", "SFT with read bare dialogs added (sft7; trainer)")):
+                             ("sft7", "SFT with read bare dialogs added (sft7; trainer)"),
+                             ("sft8", "SFT continued (sft8; trainer)"),
+                             ("sft9", "SFT with scenes and settings lists added (sft9; trainer)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
@@ -120,6 +122,9 @@ def main():
         a, n = runtime_acc(load(f"{run}/{tag}-icons.json"))
         print(f"| icon screens held-out (ui seed 999996, icons.toml) | {label} | {a} | {n} |")
     for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
+        a, n = runtime_acc(load(f"{run}/{tag}-settings.json"))
+        print(f"| settings-list screens held-out (ui seed 999995, settings.toml) | {label} | {a} | {n} |")
+    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
         a, n = runtime_acc(load(f"{run}/{tag}-real.json"))
         print(f"| real screens (evalsets/real-screens, never trained on) | {label} | {a} | {n} |")
     robot = load(f"{run}/robot.json")
@@ -133,6 +138,7 @@ def main():
     for suite, data_file in (
         ("bare", f"{data}/ui-bare-eval/data.jsonl"),
         ("icons", f"{data}/ui-icons-eval/data.jsonl"),
+        ("settings", f"{data}/ui-settings-eval/data.jsonl"),
         ("ui", f"{data}/ui-eval/data.jsonl"),
         ("spatial", f"{data}/spatial-eval/data.jsonl"),
         ("real", "evalsets/real-screens/data.jsonl"),

@@ -912,6 +912,17 @@ impl Pen<'_> {
                             + d(8.0)
                     })
                     .sum(),
+                // A settings list's label (and note) and, across a gap, its control.
+                Row::Check { label, style, .. } if spec.trailing && *style != CheckStyle::Radio => {
+                    let label_w = self.fonts.width(Weight::Regular, m.font, label);
+                    let note_w = if spec.notes {
+                        self.fonts
+                            .width(Weight::Regular, m.font * 0.88, option_note(label))
+                    } else {
+                        0.0
+                    };
+                    label_w.max(note_w).ceil() as i32 + d(24.0) + d(34.0)
+                }
                 _ => 0,
             })
             .max()
