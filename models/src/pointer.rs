@@ -629,13 +629,18 @@ mod tests {
             words: vec![],
         };
         let cfg = TextConfig::default();
-        let c = candidates(&[merged.clone()], &[], "click the OK button", &cfg);
+        let c = candidates(
+            std::slice::from_ref(&merged),
+            &[],
+            "click the OK button",
+            &cfg,
+        );
         assert_eq!(c[0].text, "0K");
         assert_eq!(c[0].kind, CandidateKind::Word);
         // The last two of eight characters.
         assert!((c[0].bbox.x1 - (652.0 - 81.0 * 2.0 / 8.0)).abs() < 1e-9);
         assert_eq!(c[0].bbox.x2, 652.0);
-        let c = candidates(&[merged.clone()], &[], "click Cancel", &cfg);
+        let c = candidates(std::slice::from_ref(&merged), &[], "click Cancel", &cfg);
         assert_eq!(c[0].text, "Cance1");
         assert!((c[0].bbox.x2 - (571.0 + 81.0 * 6.0 / 8.0)).abs() < 1e-9);
         // Not where another word reads "OK", nor for "the", nor leaving one character.
