@@ -274,7 +274,7 @@ impl PointerEncoder {
         let mut buf = Vec::new();
         pre.planes_from_image(&img, depth_ref, &mut buf)?;
         Ok((
-            Planes::pack(&buf, [c as usize, h as usize, w as usize])?,
+            Planes::pack(&buf, [c, h as usize, w as usize])?,
             text,
             original,
         ))
