@@ -29,18 +29,17 @@ fmt = lambda v: "–" if v is None else f"{100 * v:.1f} %"
 print("# reticle default package: the pointer policy (ui clicks + spatial referring)\n")
 print("The model `reticle` uses when no `--model` is given. Reproduce it with one command:\n")
 print("```sh\nscripts/recipes/default_model.sh\n```\n")
-ship = os.environ.get("SHIP_STAGE", "sft9")
+ship = os.environ.get("SHIP_STAGE", "sft7")
 print("An action head over image patches, the text PP-OCRv6 reads and the controls and icons "
       "found in the pixels (element proposals; docs/pointer.md), with a relative head that "
       "scores each candidate's offset from the anchor step's point (\"left of\", \"between\"), "
-      "trained with SFT in eight stages (GUI-Actor's loss; `sft6`, an icon-screen experiment, "
-      "is not in this package's line) on the 2-core CPU: 4,000 + 3,000 + 3,000 `ui` records "
-      "(seeds 1000, 1003, 1004; ui3 has radio buttons and switches) whose text is the drawn "
-      "labels, 300 `ui` records (seed 1001) read by the runtime's reader, 2,000 bare X dialogs "
-      "(seed 1005) and 2,000 more read by the reader (seed 1007), 2,000 settings-list screens "
-      "(seed 1008: the control at the right end of its row), 4,000 + 3,000 + 3,000 `spatial` "
-      "records (seeds 2000, 2001, 2002). "
-      "Configs: `scripts/recipes/pointer/{sft,sft2,sft3,sft4,sft5,sft6,sft7,sft8,sft9,grpo}.toml`. "
+      "trained with SFT in six stages (GUI-Actor's loss; the sixth stage, `sft6`, was an "
+      "icon-screen experiment and is not in this package's line) on the 2-core CPU: 4,000 + "
+      "3,000 + 3,000 `ui` records (seeds 1000, 1003, 1004; ui3 has radio buttons and "
+      "switches) whose text is the drawn labels, 300 `ui` records (seed 1001) read by the "
+      "runtime's reader, 2,000 bare X dialogs (seed 1005) and 2,000 more read by the reader "
+      "(seed 1007), 4,000 + 3,000 `spatial` records (seeds 2000, 2001). "
+      "Configs: `scripts/recipes/pointer/{sft,sft2,sft3,sft4,sft5,sft6,sft7,grpo}.toml`. "
       f"This package is the `{ship}` stage; the recipe's GRPO stage (30 steps) is evaluated "
       "beside it (figures below) and not shipped: on a real `xmessage` dialog GRPO has made "
       "the policy click the screen corner confidently. The PP-OCRv6 graphs are not in this "
