@@ -67,6 +67,7 @@ fn train_and_export(
 
 #[test]
 fn qwen_runs_export_with_merged_adapters_and_onnx_runtime_matches_tch() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     for family in 0..2 {
         let dir = tempfile::tempdir()?;
         let (run, pkg, diff) = train_and_export(dir.path(), family)?;
@@ -139,6 +140,7 @@ fn decoder_bytes(pkg: &Path) -> Result<u64> {
 
 #[test]
 fn a_downloaded_checkpoint_exports_as_given() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     let dir = tempfile::tempdir()?;
     let ckpt = grammar_checkpoint_of(dir.path(), 1)?;
     let pkg = dir.path().join("pkg");

@@ -13,6 +13,7 @@ use crate::util::{copy_dir, peer};
 /// The tensors `transformers` saved are exactly the ones reticle reads.
 #[test]
 fn expected_tensors_are_the_saved_ones() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     for ck in &peer()?.checkpoints {
         let dir = CheckpointDir::open(&ck.dir)?;
         let saved: BTreeSet<&String> = dir.tensors().keys().collect();
@@ -47,6 +48,7 @@ fn load_error(dir: &std::path::Path) -> String {
 
 #[test]
 fn wrong_shape_or_missing_tensor_is_named() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     let run = peer()?;
     let tmp = tempfile::tempdir()?;
     // Qwen2-VL, one file, tied embeddings: a wider MLP in the config makes the checkpoint's
@@ -79,6 +81,7 @@ fn wrong_shape_or_missing_tensor_is_named() -> Result<()> {
 /// bf16 and f16 files load as the f32 values of their 16-bit weights.
 #[test]
 fn bf16_and_f16_files_load_as_f32() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     let run = peer()?;
     let tmp = tempfile::tempdir()?;
     let half = tmp.path().join("half");

@@ -25,6 +25,7 @@ fn qwen25_with_answer() -> Result<(Inputs, Vec<i64>)> {
 
 #[test]
 fn lora_sft_steps_lower_the_loss_and_only_adapters_move() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     let (
         Inputs {
             ckpt,
@@ -133,6 +134,7 @@ fn lora_sft_steps_lower_the_loss_and_only_adapters_move() -> Result<()> {
 /// within bf16 rounding of f32, and LoRA SFT steps (adapters f32) still lower the loss.
 #[test]
 fn bf16_base_weights_track_f32_and_train() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     let run = peer()?;
     for ck in &run.checkpoints {
         let Inputs {
@@ -210,6 +212,7 @@ fn bf16_base_weights_track_f32_and_train() -> Result<()> {
 /// forward passes (same seed, so the same masks) confirms.
 #[test]
 fn gradient_checkpointing_gives_the_plain_gradients() -> Result<()> {
+    let _rng = crate::util::torch_rng_alone();
     let (
         Inputs {
             ckpt,

@@ -107,10 +107,12 @@ fn check_family(index: usize) -> Result<()> {
 
 #[test]
 fn qwen2_vl_logits_and_greedy_match_transformers() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     check_family(0)
 }
 
 #[test]
 fn qwen2_5_vl_logits_and_greedy_match_transformers() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     check_family(1)
 }

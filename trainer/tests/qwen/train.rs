@@ -54,6 +54,7 @@ fn start(out: &Path, config_toml: Option<String>, resume: bool) -> Result<QwenSe
 
 #[test]
 fn qwen_lora_sft_lowers_the_loss_saves_only_adapters_and_resumes() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     let dir = tempfile::tempdir()?;
     let ckpt = grammar_checkpoint(dir.path())?;
     let data = dataset(dir.path())?;
@@ -141,6 +142,7 @@ pub(crate) fn reticle_train(args: &[&str]) -> Result<String> {
 
 #[test]
 fn qwen_lora_grpo_runs_end_to_end_through_reticle_train() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     let dir = tempfile::tempdir()?;
     let ckpt = grammar_checkpoint(dir.path())?;
     let data = dataset(dir.path())?;
@@ -248,6 +250,7 @@ fn qwen_lora_grpo_runs_end_to_end_through_reticle_train() -> Result<()> {
 
 #[test]
 fn qwen2_vl_answers_in_norm1000_and_trains() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     let dir = tempfile::tempdir()?;
     let ckpt = grammar_checkpoint_of(dir.path(), 0)?;
     let data = dataset(dir.path())?;
@@ -265,6 +268,7 @@ fn qwen2_vl_answers_in_norm1000_and_trains() -> Result<()> {
 
 #[test]
 fn a_missing_checkpoint_is_refused_before_the_run_folder_exists() -> Result<()> {
+    let _rng = crate::util::torch_rng_shared();
     let dir = tempfile::tempdir()?;
     let data = dataset(dir.path())?;
     let missing = dir.path().join("no-such-checkpoint");

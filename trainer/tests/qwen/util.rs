@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use anyhow::{bail, ensure, Context, Result};
 use image::RgbImage;
@@ -14,6 +14,22 @@ use reticle_models::qwen::{ChatTemplate, CheckpointDir, ImageProcessor};
 use reticle_models::tokenizer::TextTokenizer;
 use serde_json::{json, Value};
 use tch::Tensor;
+
+/// libtorch's random generator is one per process, and the tests of this binary run in
+/// parallel threads. A test that replays a seed to get the same dropout masks twice holds
+/// this for writing ([`torch_rng_alone`]); every other test holds it for reading
+/// ([`torch_rng_shared`]), so none draws between that test's reseed and its forward pass.
+static TORCH_RNG: RwLock<()> = RwLock::new(());
+
+/// For a test that draws from libtorch's generator (model init, sampling, dropout).
+pub fn torch_rng_shared() -> RwLockReadGuard<'static, ()> {
+    TORCH_RNG.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// For a test whose result depends on replaying a seed.
+pub fn torch_rng_alone() -> RwLockWriteGuard<'static, ()> {
+    TORCH_RNG.write().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Greedy tokens generated on each side.
 pub const MAX_NEW_TOKENS: usize = 8;
