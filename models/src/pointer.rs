@@ -360,7 +360,7 @@ const RUN_TOGETHER_SKIP: [&str; 24] = [
 /// word's in proportion to the characters.
 fn run_together(spans: &[TextSpan], instr: &[String]) -> Vec<(String, BBox)> {
     // (compared form, raw characters, box) of each read word; the raw text keeps its case.
-    let read: Vec<(String, Vec<char>, BBox)> = spans
+    let read: Vec<(Vec<char>, Vec<char>, BBox)> = spans
         .iter()
         .flat_map(|s| {
             if s.words.is_empty() {
@@ -375,7 +375,9 @@ fn run_together(spans: &[TextSpan], instr: &[String]) -> Vec<(String, BBox)> {
                 .chars()
                 .collect();
             match &words(t)[..] {
-                [w] if w.chars().count() == raw.len() => Some((w.clone(), raw, b)),
+                [w] if w.chars().count() == raw.len() => {
+                    Some((match_form(w).chars().collect(), raw, b))
+                }
                 _ => None,
             }
         })
@@ -406,9 +408,8 @@ fn run_together(spans: &[TextSpan], instr: &[String]) -> Vec<(String, BBox)> {
             continue;
         }
         looked.push(form);
-        for (w, raw, b) in &read {
+        for (m, raw, b) in &read {
             // match_form maps character to character, so `m` and `raw` line up.
-            let m: Vec<char> = match_form(w).chars().collect();
             let (n, k) = (m.len(), f.len());
             if n < k + 2 {
                 continue;
