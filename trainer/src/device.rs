@@ -5,7 +5,10 @@
 //! The linker drops `libtorch_cuda.so` (nothing references its symbols directly; its kernels
 //! register themselves when it is loaded), so `tch::Cuda::is_available()` would say false even
 //! on a GPU machine. [`load_cuda_backend`] loads it explicitly, once, when a CUDA or `auto`
-//! device is asked for; CPU-only runs never pay for it.
+//! device is asked for; CPU-only runs never pay for it. It must run before any other libtorch
+//! call: libtorch caches its CUDA hooks at the first CUDA query (`at::detail::getCUDAHooks`
+//! runs once), so a backend loaded after `is_available`, a seed or a tensor op stays unseen.
+//! `reticle-train` calls it first thing in `main`.
 
 use std::str::FromStr;
 use std::sync::OnceLock;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use reticle_trainer::config::ModelArchitecture;
-use reticle_trainer::device::DeviceRequest;
+use reticle_trainer::device::{load_cuda_backend, DeviceRequest};
 use reticle_trainer::eval::{evaluate, EvalReport};
 use reticle_trainer::plot::{plot_metrics, DEFAULT_PLOT_KEYS};
 use reticle_trainer::pointer::{self, PointerSession};
@@ -273,7 +273,26 @@ fn print_report(report: &EvalReport, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+impl Command {
+    /// The `--device` this command asked for (`export` runs on the CPU).
+    fn device(&self) -> Option<&str> {
+        match self {
+            Self::Sft(a) | Self::Grpo(a) => Some(&a.device),
+            Self::Eval(a) => Some(&a.device),
+            Self::Info { device } => Some(device),
+            Self::Export(_) => None,
+        }
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // libtorch looks its CUDA hooks up once, at the first CUDA query (`is_available`, a seed,
+    // a tensor), and keeps what it found: the CUDA backend must be loaded before anything else
+    // touches libtorch. Loading it later left an H200 invisible (`info` asked `is_available`
+    // first and answered false).
+    if cli.command.device().is_some_and(|d| d.trim() != "cpu") {
+        load_cuda_backend();
+    }
     match cli.command {
         Command::Sft(a) if architecture(&a)? == ModelArchitecture::Qwen2Vl => {
             let mut s = start_qwen(&a)?;
