@@ -17,8 +17,8 @@
 # geometry) → SFT with icon screens added (sft6: 25 icons named by what users call them;
 # evaluated, not shipped) and, from sft5, SFT with bare dialogs as the reader reads them
 # added (sft7) → 1,200 more steps (sft8; evaluated: no gain) → SFT with more scenes and
-# settings-list screens added (sft9; trained, its evaluation not finished), and GRPO from
-# sft4 → export of $SHIP_STAGE (sft7 by default) and of
+# settings-list screens added (sft9, the shipped stage), and GRPO from
+# sft4 → export of $SHIP_STAGE (sft9 by default) and of
 # grpo (with the tch vs ONNX Runtime parity check) → held-out evaluation of both packages
 # through the runtime's one pipeline (`reticle eval`: real OCR, ONNX Runtime) on the
 # held-out suite seeds, the bare-dialog and icon seeds and the real-screen set → the robot
@@ -51,7 +51,7 @@ ICONS_N=${ICONS_N:-3000}      # icon screens (ui seed 1006, icons.toml) added fo
 BARE_OCR_N=${BARE_OCR_N:-$BARE_N}  # bare X dialogs read by the reader (ui seed 1007), sft7
 SETTINGS_N=${SETTINGS_N:-2000}  # settings-list screens (ui seed 1008, settings.toml), sft9
 GRPO_STEPS=${GRPO_STEPS:-30}
-SHIP_STAGE=${SHIP_STAGE:-sft7}   # the stage models/default is exported from (sft1…9 or grpo)
+SHIP_STAGE=${SHIP_STAGE:-sft9}   # the stage models/default is exported from (sft1…9 or grpo)
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/pointer}
 SHIP=${SHIP:-$([ "$OUT" = runs/pointer ] && echo 1 || echo 0)}

@@ -87,7 +87,7 @@ def runtime_acc(report):
 
 
 # The stage the shipped package was exported from (the recipe exports SHIP_STAGE).
-SHIP = os.environ.get("SHIP_STAGE", "sft7")
+SHIP = os.environ.get("SHIP_STAGE", "sft9")
 
 
 def main():
