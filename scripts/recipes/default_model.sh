@@ -5,7 +5,7 @@
 #
 #   scripts/recipes/default_model.sh                  # the shipped recipe (~6 h on 2 cores)
 #   SFT_STEPS=100 SFT2_STEPS=50 SFT3_STEPS=50 SFT4_STEPS=20 SFT5_STEPS=20 SFT6_STEPS=20 \
-#     SFT7_STEPS=20 SFT8_STEPS=20 SFT9_STEPS=20 GRPO_STEPS=5 TRAIN_N=200 TRAIN2_N=100 \
+#     SFT7_STEPS=20 SFT8_STEPS=20 SFT9_STEPS=20 SFT10_STEPS=20 GRPO_STEPS=5 TRAIN_N=200 TRAIN2_N=100 \
 #     BARE_N=100 ICONS_N=100 SETTINGS_N=100 OUT=/tmp/d \
 #     scripts/recipes/default_model.sh                # a quick try
 #
@@ -45,6 +45,7 @@ SFT6_STEPS=${SFT6_STEPS:-1200}
 SFT7_STEPS=${SFT7_STEPS:-800}
 SFT8_STEPS=${SFT8_STEPS:-1200}
 SFT9_STEPS=${SFT9_STEPS:-700}
+SFT10_STEPS=${SFT10_STEPS:-800}
 BARE_N=${BARE_N:-2000}        # bare X dialogs (ui seed 1005) added for the sft4 stage
 BARE_EVAL_N=${BARE_EVAL_N:-100}
 ICONS_N=${ICONS_N:-3000}      # icon screens (ui seed 1006, icons.toml) added for the sft6 stage
@@ -72,7 +73,7 @@ to() { local out=$1; shift; "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 gen() {  # suite, n, seed, folder[, suite config]
   [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" ${5:+--config "$5"} >&2
 }
-log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/1008/2000/2001/2002, held-out 999999/999998/999997/999996/999995)"
+log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/1008/2000/2001/2002/2003, held-out 999999/999998/999997/999996/999995)"
 gen ui "$TRAIN_N" 1000 ui
 gen ui "$OCR_N" 1001 ui-ocr
 gen ui "$TRAIN2_N" 1003 ui2
@@ -80,6 +81,7 @@ gen ui "$TRAIN2_N" 1004 ui3
 gen spatial "$TRAIN_N" 2000 spatial
 gen spatial "$TRAIN2_N" 2001 spatial2
 gen spatial "$TRAIN2_N" 2002 spatial3
+gen spatial "$TRAIN2_N" 2003 spatial4
 # Bare X displays with one xmessage-like dialog (scripts/recipes/pointer/bare.toml).
 gen ui "$BARE_N" 1005 ui-bare scripts/recipes/pointer/bare.toml
 gen ui "$BARE_OCR_N" 1007 ui-bare-ocr scripts/recipes/pointer/bare.toml
@@ -103,7 +105,7 @@ fill() {  # template → config with data paths and steps
     -e "s/@SFT3_STEPS@/$SFT3_STEPS/g" -e "s/@SFT4_STEPS@/$SFT4_STEPS/g" \
     -e "s/@SFT5_STEPS@/$SFT5_STEPS/g" -e "s/@SFT6_STEPS@/$SFT6_STEPS/g" \
     -e "s/@SFT7_STEPS@/$SFT7_STEPS/g" -e "s/@SFT8_STEPS@/$SFT8_STEPS/g" \
-    -e "s/@SFT9_STEPS@/$SFT9_STEPS/g" \
+    -e "s/@SFT9_STEPS@/$SFT9_STEPS/g" -e "s/@SFT10_STEPS@/$SFT10_STEPS/g" \
     -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
@@ -132,6 +134,8 @@ stage sft6 sft --init "$OUT_ABS/sft5"
 stage sft7 sft --init "$OUT_ABS/sft5"
 stage sft8 sft --init "$OUT_ABS/sft7"
 stage sft9 sft --init "$OUT_ABS/sft8"
+# sft10: more fresh scenes from sft9 (an experiment; docs/results.md).
+stage sft10 sft --init "$OUT_ABS/sft9"
 # GRPO continues sft4 (before the relative head): the comparison SFT vs SFT→GRPO on the same
 # start; it has not beaten SFT here (docs/results.md).
 stage grpo grpo --init "$OUT_ABS/sft4"
@@ -159,7 +163,7 @@ log "robot: reticle robot's 3-D target vs the object's surface point on the held
 [ -f "$OUT_ABS/robot.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/robot_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/spatial-eval" "$OUT_ABS/robot.json" > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
-for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9; do
+for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10; do
   for s in ui spatial; do
     [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done

@@ -107,7 +107,8 @@ def main():
                              ("sft6", "SFT with icon screens added (sft6; trainer)"),
                              ("sft7", "SFT with read bare dialogs added (sft7; trainer)"),
                              ("sft8", "SFT continued (sft8; trainer)"),
-                             ("sft9", "SFT with scenes and settings lists added (sft9; trainer)")):
+                             ("sft9", "SFT with scenes and settings lists added (sft9; trainer)"),
+                             ("sft10", "SFT with more scenes (sft10; trainer)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
