@@ -108,7 +108,7 @@ def main():
                              ("sft7", "SFT with read bare dialogs added (sft7; trainer)"),
                              ("sft8", "SFT continued (sft8; trainer)"),
                              ("sft9", "SFT with scenes and settings lists added (sft9; trainer)"),
-                             ("sft10", "SFT with more scenes (sft10; trainer)")):
+                             ("sft10", "SFT with more scenes (sft10; trainer; not shipped)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
