@@ -163,6 +163,9 @@ done
 log "robot: reticle robot's 3-D target vs the object's surface point on the held-out spatial frames"
 [ -f "$OUT_ABS/robot.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/robot_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/spatial-eval" "$OUT_ABS/robot.json" > /dev/null
+log "refusal: confidence for instructions naming nothing on 20 held-out ui screens"
+[ -f "$OUT_ABS/refusal.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/refusal_eval.py \
+  "$R" "$OUT_ABS/package" "$DATA/ui-eval" "$OUT_ABS/refusal.json" 20 > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
 for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10; do
   for s in ui spatial; do

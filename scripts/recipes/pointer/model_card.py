@@ -71,8 +71,9 @@ print("""
 - **Confidence.** `--json` and the API return the chosen candidate's probability and the
   top five; `reticle desktop` does not act below `--min-confidence` (default 0.2). **The
   confidence does not tell an instruction that names nothing from one that names something**:
-  "click the Teleport to Mars button" on 40 held-out `ui` screens got 0.2 or more on 36 of
-  them (mean 0.40). Use `--dry-run` and check what an instruction names.
+  the row "instructions naming nothing" above gives the share of such instructions the
+  desktop agent would act on (`scripts/recipes/pointer/refusal_eval.py`). Use `--dry-run`
+  and check what an instruction names.
 - **Bare X displays.** On the test's `xmessage -center -buttons Cancel:2,OK:3` dialog under
   Xvfb the policy presses OK and refuses "click the Teleport to Mars button" (the desktop
   test checks both). Where the reader runs the button labels together — on a black root

@@ -136,6 +136,16 @@ def main():
             f"`reticle robot`) | shipped package ({SHIP}) | {100 * r['within_2cm']:.1f} % "
             f"(median error {100 * r['median_error_m']:.1f} cm) | {r['n']} |"
         )
+    refusal = load(f"{run}/refusal.json")
+    if refusal:
+        r = refusal["summary"]
+        print(
+            f"| instructions naming nothing on held-out `ui` screens (seed 999999): share the desktop "
+            f"agent would act on (confidence ≥ {r['threshold']}; target 0 %) | shipped package ({SHIP}) | "
+            f"{100 * r['nonsense_acted']:.0f} % (mean confidence {r['nonsense_mean_confidence']:.2f}; "
+            f"the screens' own instructions: {r['own_mean_confidence']:.2f}) | "
+            f"{sum(len(row['nonsense']) for row in refusal['rows'])} |"
+        )
     for suite, data_file in (
         ("bare", f"{data}/ui-bare-eval/data.jsonl"),
         ("icons", f"{data}/ui-icons-eval/data.jsonl"),
