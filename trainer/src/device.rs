@@ -8,7 +8,7 @@
 //! device is asked for; CPU-only runs never pay for it. It must run before any other libtorch
 //! call: libtorch caches its CUDA hooks at the first CUDA query (`at::detail::getCUDAHooks`
 //! runs once), so a backend loaded after `is_available`, a seed or a tensor op stays unseen.
-//! `reticle-train` calls it first thing in `main`.
+//! `reticle-train` calls it first thing in `run`, before dispatching the command.
 
 use std::str::FromStr;
 use std::sync::OnceLock;

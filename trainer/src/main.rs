@@ -290,7 +290,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // a tensor), and keeps what it found: the CUDA backend must be loaded before anything else
     // touches libtorch. Loading it later left an H200 invisible (`info` asked `is_available`
     // first and answered false).
-    if cli.command.device().is_some_and(|d| d.trim() != "cpu") {
+    if cli
+        .command
+        .device()
+        .and_then(|d| d.parse::<DeviceRequest>().ok())
+        .is_some_and(|r| r != DeviceRequest::Cpu)
+    {
         load_cuda_backend();
     }
     match cli.command {
