@@ -163,6 +163,14 @@ pub struct Record {
 }
 
 impl Record {
+    /// Whether this is a click or refer record whose instruction names nothing on the image:
+    /// its target is `{"boxes": []}`, and the right answer is the empty list `[]` (a pointer
+    /// policy's "nothing here"), not a click.
+    pub fn names_nothing(&self) -> bool {
+        matches!(self.task, Task::Click | Task::Refer)
+            && matches!(&self.target, Target::Boxes(b) if b.is_empty())
+    }
+
     /// Checks the invariants serde cannot: non-empty id, instruction and image, a target
     /// kind that fits the task, finite coordinates.
     pub fn validate(&self) -> std::result::Result<(), String> {
@@ -175,15 +183,16 @@ impl Record {
         if self.image.as_os_str().is_empty() {
             return Err(format!("record {}: empty `image`", self.id));
         }
-        let ok = matches!(
-            (&self.task, &self.target),
-            (
-                Task::Click | Task::Refer,
-                Target::Box(_) | Target::Point(_) | Target::Mask(_)
-            ) | (Task::Detect, Target::Boxes(_) | Target::Box(_))
-                | (Task::Classify, Target::Label(_))
-                | (Task::Count, Target::Count(_))
-        );
+        let ok = self.names_nothing()
+            || matches!(
+                (&self.task, &self.target),
+                (
+                    Task::Click | Task::Refer,
+                    Target::Box(_) | Target::Point(_) | Target::Mask(_)
+                ) | (Task::Detect, Target::Boxes(_) | Target::Box(_))
+                    | (Task::Classify, Target::Label(_))
+                    | (Task::Count, Target::Count(_))
+            );
         if !ok {
             return Err(format!(
                 "record {}: task `{}` cannot have a `{}` target",

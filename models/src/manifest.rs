@@ -887,6 +887,7 @@ mod tests {
                     max_candidates: 4,
                     ..Default::default()
                 },
+                nothing: false,
             }),
             preprocess: Preprocess {
                 width: 64,

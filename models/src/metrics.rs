@@ -121,6 +121,10 @@ impl Metrics {
         s.n_parsed += 1;
         let value = answer_to_original(&answer.value, frame);
         match (record.task, &record.target) {
+            // An instruction naming nothing: right when the answer is the empty list.
+            (Task::Click | Task::Refer, _) if record.names_nothing() => {
+                s.hits += usize::from(matches!(&value, Value::Boxes(b) if b.is_empty()));
+            }
             (Task::Click | Task::Refer, target) => {
                 let hit = point_target(target, frame, mask, &cfg)
                     .zip(value.first_point())

@@ -22,6 +22,10 @@
 //! then the text candidates (padding at −1e4), `offsets [B, P, 2]` (where to click inside each
 //! patch, in cells from its centre) and `anchor_logits [B, P]` (the first pointing step: the
 //! object a referring expression is relative to).
+//!
+//! A package whose manifest says `"nothing": true` has one more logit, last in `logits`
+//! (`[B, P + S + 1]`): **nothing** — the instruction names nothing on the frame. The softmax
+//! runs over the live candidates and it; [`nothing_wins`] is the greedy rule.
 
 use serde::{Deserialize, Serialize};
 
@@ -118,9 +122,18 @@ pub struct PointerSpec {
     pub cell: u32,
     #[serde(default)]
     pub text: TextConfig,
+    /// The graph has a last logit for "the instruction names nothing here" (absent: no).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nothing: bool,
 }
 
 impl PointerSpec {
+    /// Width of the `logits` output: patches, text candidates, and the nothing logit if any.
+    pub fn logits_len(&self, width: u32, height: u32) -> usize {
+        let (c, r) = self.grid(width, height);
+        c * r + self.text.max_candidates + usize::from(self.nothing)
+    }
+
     /// Patch grid `(cols, rows)` of an input of `width × height`.
     pub fn grid(&self, width: u32, height: u32) -> (usize, usize) {
         let c = self.cell.max(1);
@@ -772,6 +785,13 @@ pub struct Selection {
     pub best: usize,
     /// Patches of the region.
     pub region: Vec<usize>,
+}
+
+/// The greedy answer of a policy with a nothing logit: "nothing here" when its probability
+/// `p_nothing` exceeds the mass of the region the click rule would choose (or when there is
+/// no region at all). The trainer's evaluation and the runtime both decide with this.
+pub fn nothing_wins(p_nothing: f32, selection: Option<&Selection>) -> bool {
+    selection.is_none_or(|s| p_nothing > s.confidence)
 }
 
 /// Fraction of the highest patch mass a patch needs to join a region.

@@ -286,6 +286,11 @@ fn task_reward(
 ) -> (f64, Option<f64>) {
     let value = answer_to_original(&answer.value, frame);
     match (record.task, &record.target) {
+        // An instruction naming nothing: 1 for the empty list `[]`, 0 for any click.
+        (Task::Click | Task::Refer, _) if record.names_nothing() => (
+            f64::from(u8::from(matches!(&value, Value::Boxes(b) if b.is_empty()))),
+            None,
+        ),
         (Task::Click | Task::Refer, Target::Box(gt)) if cfg.click == ClickReward::GuiG1 => {
             // A point answer has no box: it can earn the hit only.
             let r = match (value.boxes().and_then(|b| b.first()), value.first_point()) {

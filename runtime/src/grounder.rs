@@ -101,6 +101,18 @@ pub struct Grounding {
     /// The most probable candidates, best first (pointer packages).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candidates: Option<Vec<ScoredCandidate>>,
+    /// The probability that the instruction names nothing on the frame (pointer packages
+    /// with the nothing head). When it exceeds the chosen region's, the answer is the empty
+    /// list `[]` and `confidence` is this probability.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nothing: Option<f32>,
+}
+
+impl Grounding {
+    /// Whether the policy answered that the instruction names nothing here (`[]`).
+    pub fn names_nothing(&self) -> bool {
+        matches!(&self.answer, Ok(Value::Boxes(b)) if b.is_empty())
+    }
 }
 
 impl Grounding {
@@ -135,6 +147,7 @@ impl Grounding {
             spans: None,
             confidence: None,
             candidates: None,
+            nothing: None,
         }
     }
 }

@@ -9,7 +9,9 @@
 //! picks the most probable, sampling ([`DecodeOptions::temperature`] > 0) draws one with the
 //! decoder's rule and seed. The answer is the candidate's click point
 //! ([`pointer::click_point`]) in original pixels, also written in the answer grammar so that
-//! every caller of [`Grounding::text`] keeps working.
+//! every caller of [`Grounding::text`] keeps working. A package with the nothing head
+//! (`"nothing": true`) adds one more logit: when it wins, the answer is the empty list `[]`
+//! (the instruction names nothing on the frame) and [`Grounding::nothing`] says how sure.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -90,7 +92,7 @@ fn expectations(m: &Manifest, spec: &PointerSpec) -> (Vec<Expect>, Vec<Expect>) 
         .map(|(name, (ty, d))| expect(*name, ty, &d))
         .collect();
     let out_dims = [
-        vec![None, Some(cols * rows + t.max_candidates)],
+        vec![None, Some(spec.logits_len(p.width, p.height))],
         vec![None, n_patches, Some(2)],
         vec![None, n_patches],
     ];
@@ -159,7 +161,7 @@ impl Worker {
             Ok(data.to_vec())
         };
         Ok(Outputs {
-            logits: take("logits", &[1, n_patches + s])?,
+            logits: take("logits", &[1, spec.logits_len(p.width, p.height)])?,
             offsets: take("offsets", &[1, n_patches, 2])?,
         })
     }
@@ -264,11 +266,17 @@ impl PointerPolicy {
 
         let grid = self.spec.grid(p.width, p.height);
         let n_patches = grid.0 * grid.1;
-        // Padding slots (past the candidates actually built) are not candidates at all.
-        let live = &out.logits[..n_patches + candidates.len()];
+        // Padding slots (past the candidates actually built) are not candidates at all; the
+        // nothing logit (last in the graph's output) is, after the live ones.
+        let n_live = n_patches + candidates.len();
+        let mut live = out.logits[..n_live].to_vec();
+        if self.spec.nothing {
+            live.extend(out.logits.last().copied());
+        }
         let mut sampler = Sampler::for_graph(options, GRAPH);
-        let chosen = sampler.pick(live)?;
-        let probs = softmax(live);
+        let chosen = sampler.pick(&live)?;
+        let probs = softmax(&live);
+        let p_nothing = self.spec.nothing.then(|| probs[n_live]);
         let point_of = |index: usize| {
             pointer::click_point(
                 index,
@@ -293,7 +301,7 @@ impl PointerPolicy {
                 text,
             })
         };
-        let mut order: Vec<usize> = (0..live.len()).collect();
+        let mut order: Vec<usize> = (0..n_live).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
         let top = order
             .into_iter()
@@ -302,26 +310,41 @@ impl PointerPolicy {
             .collect::<Result<Vec<_>>>()?;
         // Greedy: GUI-Actor's region rule (the trainer evaluates with the same function);
         // sampling: the sampled candidate itself.
-        let (point, confidence): (Point, f32) = if options.temperature > 0.0 {
-            (point_of(chosen)?, probs[chosen])
+        // With the nothing head, "nothing here" (the empty list) when it is sampled or, greedy,
+        // when it outweighs the chosen region (`pointer::nothing_wins`).
+        let (point, confidence): (Option<Point>, f32) = if options.temperature > 0.0 {
+            if chosen == n_live {
+                (None, probs[chosen])
+            } else {
+                (Some(point_of(chosen)?), probs[chosen])
+            }
         } else {
             let sel = pointer::select(
-                &probs,
+                &probs[..n_live],
                 &out.offsets,
                 grid,
                 self.spec.cell,
                 input,
                 original,
                 &candidates,
-            )
-            .ok_or_else(|| output_err("the pointer distribution is empty".into()))?;
-            (sel.point, sel.confidence)
+            );
+            match p_nothing {
+                Some(pn) if pointer::nothing_wins(pn, sel.as_ref()) => (None, pn),
+                _ => {
+                    let sel =
+                        sel.ok_or_else(|| output_err("the pointer distribution is empty".into()))?;
+                    (Some(sel.point), sel.confidence)
+                }
+            }
         };
-        let text = grammar::format_answer(
-            Mode::Direct,
-            None,
-            &Value::Points(vec![frame.original_to_answer(point)]),
-        );
+        let (answer, shown) = match point {
+            Some(pt) => (
+                Value::Points(vec![pt]),
+                Value::Points(vec![frame.original_to_answer(pt)]),
+            ),
+            None => (Value::Boxes(Vec::new()), Value::Boxes(Vec::new())),
+        };
+        let text = grammar::format_answer(Mode::Direct, None, &shown);
         let t3 = Instant::now();
         let timings = Timings {
             perceive: Duration::ZERO,
@@ -333,7 +356,7 @@ impl PointerPolicy {
         };
         tracing::debug!(chosen, confidence, ?timings, "pointed");
         Ok(Grounding {
-            answer: Ok(Value::Points(vec![point])),
+            answer: Ok(answer),
             text,
             reasoning: None,
             completion_tokens: 1,
@@ -343,6 +366,7 @@ impl PointerPolicy {
             spans: None,
             confidence: Some(confidence),
             candidates: Some(top),
+            nothing: p_nothing,
         })
     }
 }

@@ -47,11 +47,14 @@ SFT7_STEPS=${SFT7_STEPS:-800}
 SFT8_STEPS=${SFT8_STEPS:-1200}
 SFT9_STEPS=${SFT9_STEPS:-700}
 SFT10_STEPS=${SFT10_STEPS:-800}
+SFT11_STEPS=${SFT11_STEPS:-600}
 BARE_N=${BARE_N:-2000}        # bare X dialogs (ui seed 1005) added for the sft4 stage
 BARE_EVAL_N=${BARE_EVAL_N:-100}
 ICONS_N=${ICONS_N:-3000}      # icon screens (ui seed 1006, icons.toml) added for the sft6 stage
 BARE_OCR_N=${BARE_OCR_N:-$BARE_N}  # bare X dialogs read by the reader (ui seed 1007), sft7
 SETTINGS_N=${SETTINGS_N:-2000}  # settings-list screens (ui seed 1008, settings.toml), sft9
+NOTHING_N=${NOTHING_N:-2000}  # screens, 40 % naming nothing (ui seed 1009, nothing.toml), sft11
+BARE_NOTHING_N=${BARE_NOTHING_N:-600}  # bare dialogs, half naming nothing (ui seed 1010), sft11
 GRPO_STEPS=${GRPO_STEPS:-30}
 SHIP_STAGE=${SHIP_STAGE:-sft9}   # the stage models/default is exported from (sft1…10 or grpo)
 DEVICE=${DEVICE:-auto}
@@ -74,7 +77,7 @@ to() { local out=$1; shift; "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 gen() {  # suite, n, seed, folder[, suite config]
   [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" ${5:+--config "$5"} >&2
 }
-log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/1008/2000/2001/2002/2003, held-out 999999/999998/999997/999996/999995)"
+log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/1008/1009/1010/2000/2001/2002/2003, held-out 999999/999998/999997/999996/999995/999994)"
 gen ui "$TRAIN_N" 1000 ui
 gen ui "$OCR_N" 1001 ui-ocr
 gen ui "$TRAIN2_N" 1003 ui2
@@ -95,9 +98,13 @@ gen ui "$EVAL_N" 999996 ui-icons-eval scripts/recipes/pointer/icons.toml
 # Checkbox and switch rows drawn as a settings list (scripts/recipes/pointer/settings.toml).
 gen ui "$SETTINGS_N" 1008 ui-settings scripts/recipes/pointer/settings.toml
 gen ui "$EVAL_N" 999995 ui-settings-eval scripts/recipes/pointer/settings.toml
+# Instructions naming nothing on the screen (nothing.toml, bare-nothing.toml), for sft11.
+gen ui "$NOTHING_N" 1009 ui-nothing scripts/recipes/pointer/nothing.toml
+gen ui "$BARE_NOTHING_N" 1010 ui-bare-nothing scripts/recipes/pointer/bare-nothing.toml
+gen ui "$EVAL_N" 999994 ui-nothing-eval scripts/recipes/pointer/nothing.toml
 
 log "perception: the runtime's text reader on ui-ocr, ui-bare-ocr and ui-eval (spans.jsonl, resumable)"
-for d in ui-ocr ui-bare-ocr ui-eval; do
+for d in ui-ocr ui-bare-ocr ui-bare-nothing ui-eval; do
   [ -f "$DATA/$d/spans.jsonl" ] || $R data perceive "$DATA/$d" >&2
 done
 
@@ -107,6 +114,7 @@ fill() {  # template → config with data paths and steps
     -e "s/@SFT5_STEPS@/$SFT5_STEPS/g" -e "s/@SFT6_STEPS@/$SFT6_STEPS/g" \
     -e "s/@SFT7_STEPS@/$SFT7_STEPS/g" -e "s/@SFT8_STEPS@/$SFT8_STEPS/g" \
     -e "s/@SFT9_STEPS@/$SFT9_STEPS/g" -e "s/@SFT10_STEPS@/$SFT10_STEPS/g" \
+    -e "s/@SFT11_STEPS@/$SFT11_STEPS/g" \
     -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
@@ -137,6 +145,8 @@ stage sft8 sft --init "$OUT_ABS/sft7"
 stage sft9 sft --init "$OUT_ABS/sft8"
 # sft10: more fresh scenes from sft9; evaluated, not shipped (docs/results.md).
 stage sft10 sft --init "$OUT_ABS/sft9"
+# sft11: the nothing head, from sft9, on instructions that name nothing on the screen.
+stage sft11 sft --init "$OUT_ABS/sft9"
 # GRPO continues sft4 (before the relative head): the comparison SFT vs SFT→GRPO on the same
 # start; it has not beaten SFT here (docs/results.md).
 stage grpo grpo --init "$OUT_ABS/sft4"
@@ -157,6 +167,7 @@ for pkg in package package-grpo; do
   done
   [ -f "$OUT_ABS/$tag-bare.json" ] || to "$OUT_ABS/$tag-bare.json" $R eval --model "$OUT_ABS/$pkg" --data "$DATA/ui-bare-eval" --json
   [ -f "$OUT_ABS/$tag-icons.json" ] || to "$OUT_ABS/$tag-icons.json" $R eval --model "$OUT_ABS/$pkg" --data "$DATA/ui-icons-eval" --json
+  [ -f "$OUT_ABS/$tag-nothing.json" ] || to "$OUT_ABS/$tag-nothing.json" $R eval --model "$OUT_ABS/$pkg" --data "$DATA/ui-nothing-eval" --json
   [ -f "$OUT_ABS/$tag-settings.json" ] || to "$OUT_ABS/$tag-settings.json" $R eval --model "$OUT_ABS/$pkg" --data "$DATA/ui-settings-eval" --json
   [ -f "$OUT_ABS/$tag-real.json" ] || to "$OUT_ABS/$tag-real.json" $R eval --model "$OUT_ABS/$pkg" --data evalsets/real-screens --json
 done
@@ -167,7 +178,7 @@ log "refusal: confidence for instructions naming nothing on 20 held-out ui scree
 [ -f "$OUT_ABS/refusal.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/refusal_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/ui-eval" "$OUT_ABS/refusal.json" 20 > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
-for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10; do
+for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10 sft11; do
   for s in ui spatial; do
     [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done

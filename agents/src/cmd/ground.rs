@@ -138,6 +138,12 @@ fn print_text(out: &Grounding, provider: Provider) -> anyhow::Result<()> {
                 outln!("point {:.1} {:.1}", p.x, p.y);
             }
         }
+        Ok(Value::Boxes(ds)) if ds.is_empty() && out.nothing.is_some() => {
+            outln!(
+                "nothing: the instruction names nothing on the image (probability {:.2})",
+                out.nothing.unwrap_or(f32::NAN)
+            );
+        }
         Ok(Value::Boxes(ds)) => {
             for d in ds {
                 let b = d.bbox;

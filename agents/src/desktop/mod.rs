@@ -251,6 +251,13 @@ impl<'a> Agent<'a> {
                 text: grounding.text.clone(),
                 message: e.to_string(),
             }),
+            (Ok(_), None) if grounding.names_nothing() => Err(Refusal::NamesNothing {
+                probability: grounding
+                    .nothing
+                    .or(grounding.confidence)
+                    .unwrap_or(f32::NAN),
+                instruction: step.instruction.clone(),
+            }),
             (Ok(_), None) => Err(Refusal::NoPoint {
                 text: grounding.text.clone(),
             }),

@@ -4,6 +4,8 @@
 //! - an answer that does not parse, or gives no point;
 //! - a grounding whose confidence (pointer packages report one) is below `min_confidence`:
 //!   a policy that is unsure where to click should not click;
+//! - an answer saying the instruction names nothing on the screen (the empty list `[]` of a
+//!   pointer package with the nothing head);
 //! - more than `max_actions` actions in one run;
 //! - anything at all while the pointer rests in a screen corner: moving the mouse into a
 //!   corner is the abort gesture desktop-automation users expect (pyautogui's failsafe).
@@ -79,6 +81,13 @@ pub enum Refusal {
     Failsafe { pointer: (i32, i32) },
     #[error("not confirmed on the terminal")]
     NotConfirmed,
+    #[error(
+        "the model says {instruction:?} names nothing on the screen (probability {probability:.3})"
+    )]
+    NamesNothing {
+        probability: f32,
+        instruction: String,
+    },
     #[error("confidence {confidence:.3} is below --min-confidence {min} for {instruction:?}")]
     LowConfidence {
         confidence: f32,
@@ -100,6 +109,7 @@ impl Refusal {
             Refusal::Failsafe { .. } => "failsafe",
             Refusal::NotConfirmed => "not_confirmed",
             Refusal::LowConfidence { .. } => "low_confidence",
+            Refusal::NamesNothing { .. } => "names_nothing",
         }
     }
 }

@@ -260,6 +260,15 @@ pub fn refer(
         text: grounding.text.clone(),
         message,
     };
+    if grounding.names_nothing() {
+        return Err(no_point(format!(
+            "the model says the instruction names nothing in the frame (probability {:.2})",
+            grounding
+                .nothing
+                .or(grounding.confidence)
+                .unwrap_or(f32::NAN)
+        )));
+    }
     let pixel = match &grounding.answer {
         Ok(Value::Points(ps)) => ps.first().map(|p| [p.x, p.y]),
         Ok(Value::Boxes(ds)) => ds.first().map(|d| {

@@ -14,6 +14,7 @@ import struct
 import sys
 
 ANSWER = re.compile(r"<answer>\s*\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)\s*</answer>")
+NOTHING = re.compile(r"<answer>\s*\[\s*\]\s*</answer>")
 
 
 def load(path):
@@ -62,7 +63,10 @@ def by_kind(report, data_file):
         )
         m = ANSWER.search(s["completion"])
         hit = False
-        if m:
+        if r["target"].get("boxes") == []:
+            # The instruction names nothing: right when the answer is the empty list.
+            hit = NOTHING.search(s["completion"]) is not None
+        elif m:
             w, h = png_size(os.path.join(base, r["image"]))
             x, y = float(m.group(1)) * w / 1000.0, float(m.group(2)) * h / 1000.0
             t = r["target"]
@@ -108,7 +112,8 @@ def main():
                              ("sft7", "SFT with read bare dialogs added (sft7; trainer)"),
                              ("sft8", "SFT continued (sft8; trainer)"),
                              ("sft9", "SFT with scenes and settings lists added (sft9; trainer)"),
-                             ("sft10", "SFT with more scenes (sft10; trainer; not shipped)")):
+                             ("sft10", "SFT with more scenes (sft10; trainer; not shipped)"),
+                             ("sft11", "SFT with the nothing head (sft11; trainer)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
@@ -128,6 +133,10 @@ def main():
     for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
         a, n = runtime_acc(load(f"{run}/{tag}-real.json"))
         print(f"| real screens (evalsets/real-screens, never trained on) | {label} | {a} | {n} |")
+    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
+        a, n = runtime_acc(load(f"{run}/{tag}-nothing.json"))
+        print(f"| ui held-out, 45 % of instructions naming nothing (ui seed 999994, nothing.toml; "
+              f"right = `[]` for those, point in box for the rest) | {label} | {a} | {n} |")
     robot = load(f"{run}/robot.json")
     if robot:
         r = robot["summary"]
@@ -140,13 +149,15 @@ def main():
     if refusal:
         r = refusal["summary"]
         print(
-            f"| instructions naming nothing on held-out `ui` screens (seed 999999): share the desktop "
-            f"agent would act on (confidence ≥ {r['threshold']}; target 0 %) | shipped package ({SHIP}) | "
+            f"| instructions naming nothing on held-out `ui` screens (seed 999999; names never trained on): "
+            f"share the desktop agent would act on (a point with confidence ≥ {r['threshold']}; target 0 %) "
+            f"| shipped package ({SHIP}) | "
             f"{100 * r['nonsense_acted']:.0f} % (mean confidence {r['nonsense_mean_confidence']:.2f}; "
             f"the screens' own instructions: {r['own_mean_confidence']:.2f}) | "
             f"{sum(len(row['nonsense']) for row in refusal['rows'])} |"
         )
     for suite, data_file in (
+        ("nothing", f"{data}/ui-nothing-eval/data.jsonl"),
         ("bare", f"{data}/ui-bare-eval/data.jsonl"),
         ("icons", f"{data}/ui-icons-eval/data.jsonl"),
         ("settings", f"{data}/ui-settings-eval/data.jsonl"),

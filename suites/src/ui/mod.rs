@@ -12,6 +12,7 @@
 
 mod bare;
 mod icons;
+mod nothing;
 mod theme;
 mod window;
 
@@ -59,6 +60,11 @@ pub struct UiConfig {
     /// such lists use switches. 0 (the default) draws none of this and leaves every seed's
     /// screens as they were.
     pub trailing_rate: f64,
+    /// Share of records whose instruction names nothing on the screen: the target's label
+    /// swapped for a control name no text on the screen contains, target `{"boxes": []}`
+    /// (`meta.element` "nothing"). 0 (the default) draws none of this and leaves every
+    /// seed's screens as they were.
+    pub nothing_rate: f64,
 }
 
 impl Default for UiConfig {
@@ -76,6 +82,7 @@ impl Default for UiConfig {
             bare_dialog_rate: 0.0,
             icon_rate: 0.0,
             trailing_rate: 0.0,
+            nothing_rate: 0.0,
         }
     }
 }
@@ -118,6 +125,12 @@ impl UiConfig {
             return Err(Error::invalid(
                 "ui.trailing_rate",
                 format!("{} is outside 0..=1", self.trailing_rate),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.nothing_rate) {
+            return Err(Error::invalid(
+                "ui.nothing_rate",
+                format!("{} is outside 0..=1", self.nothing_rate),
             ));
         }
         if !(0.0..=1.0).contains(&self.other_resolution_rate) {
@@ -944,8 +957,18 @@ fn luma(c: [u8; 3]) -> f64 {
     0.299 * f64::from(c[0]) + 0.587 * f64::from(c[1]) + 0.114 * f64::from(c[2])
 }
 
-/// Renders one `ui` sample.
+/// Renders one `ui` sample (with `nothing_rate`, perhaps one whose instruction names nothing).
 pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result<Sample> {
+    let mut sample = render_screen(cfg, rng, id)?;
+    // No draw at all when the rate is 0, so the seeds of a default config keep their records.
+    if cfg.nothing_rate > 0.0 && rng.gen_bool(cfg.nothing_rate) {
+        nothing::name_nothing(&mut sample, rng);
+    }
+    Ok(sample)
+}
+
+/// Renders one screen and its click record.
+fn render_screen(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result<Sample> {
     cfg.validate()?;
     let recording = super::font::Recording::start();
     // No draw at all when the rate is 0, so the seeds of a default config keep their screens.
@@ -1174,6 +1197,49 @@ fn click_sample(
 mod tests {
     use super::*;
     use crate::{sample_with, SuiteConfig, SuiteKind};
+
+    #[test]
+    fn nothing_records_name_a_control_no_text_on_the_screen_has() {
+        let mut cfg = SuiteConfig::new(SuiteKind::Ui, 12, 21);
+        cfg.ui.resolutions = vec![[1024, 640]];
+        cfg.ui.scales = vec![1.0];
+        cfg.ui.nothing_rate = 1.0;
+        let mut named = 0;
+        for i in 0..12 {
+            let r = sample_with(&cfg, i).unwrap().record;
+            r.validate().unwrap();
+            let meta = r.meta.as_ref().unwrap();
+            if !r.names_nothing() {
+                // Only when the instruction does not spell the label (an icon's name).
+                assert_ne!(meta["element"], "nothing");
+                continue;
+            }
+            named += 1;
+            assert_eq!(meta["element"], "nothing");
+            let name = meta["label"].as_str().unwrap().to_lowercase();
+            assert!(meta["replaced_label"].is_string());
+            assert!(
+                r.instruction.to_lowercase().contains(&name),
+                "{}",
+                r.instruction
+            );
+            for t in meta["texts"].as_array().unwrap() {
+                let t = t["text"].as_str().unwrap().to_lowercase();
+                assert!(!t.contains(&name), "{name:?} is on the screen in {t:?}");
+            }
+        }
+        assert!(named >= 9, "{named} of 12");
+        // The rate 0 default leaves a seed's records as they were.
+        let plain = SuiteConfig::new(SuiteKind::Ui, 3, 21);
+        let mut zero = plain.clone();
+        zero.ui.nothing_rate = 0.0;
+        for i in 0..3 {
+            assert_eq!(
+                sample_with(&plain, i).unwrap().record,
+                sample_with(&zero, i).unwrap().record
+            );
+        }
+    }
 
     #[test]
     fn targets_are_visible_unique_and_varied() {

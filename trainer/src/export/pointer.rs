@@ -13,7 +13,9 @@ use super::onnx_builder::{attr_float, attr_int, attr_ints, model, Dim, Elem, Gra
 use super::proto::ModelProto;
 use crate::checkpoint::varstore_named;
 use crate::error::{Error, Result};
-use crate::model::pointer::{PointerNet, LN_EPS, MASK_BIAS, RELATIVE_GAIN, RELATIVE_SCALE};
+use crate::model::pointer::{
+    PointerNet, LN_EPS, MASK_BIAS, NOTHING_GAIN, RELATIVE_GAIN, RELATIVE_SCALE,
+};
 
 const BATCH: &str = "batch_size";
 
@@ -464,9 +466,44 @@ pub fn pointer_graph(net: &PointerNet) -> Result<ModelProto> {
     let pad = c.f("pad_logit", PAD_LOGIT)?;
     let inv = c.op("Mul", &[&inv, &pad])?;
     let sl = c.op("Add", &[&sl, &inv])?;
-    let logits = c.concat(&[&patch_logits, &sl], 1)?;
+    let mut logits = c.concat(&[&patch_logits, &sl], 1)?;
 
-    c.g.output(OUTPUTS[0], &logits, Elem::F32, &[b.clone(), fx(p + s)])?;
+    // 7. nothing: log-odds of "names nothing here" against all candidates together
+    if cfg.nothing {
+        let ws = c.slice(&h, 1, 0, lw)?;
+        let ws = c.op("Mul", &[&ws, &wv3])?;
+        let ws = c.reduce_sum(&ws, 1, false)?;
+        let ws = c.op("Div", &[&ws, &qd])?;
+        let lex = c.op("Mul", &[&span_feats, &sv3])?;
+        let lex = c.g.node(
+            "ReduceMax",
+            &[&lex],
+            vec![attr_ints("axes", &[1]), attr_int("keepdims", 0)],
+        )?;
+        let soft =
+            c.g.node("Softmax", &[&logits], vec![attr_int("axis", -1)])?;
+        let peak = c.g.node(
+            "ReduceMax",
+            &[&soft],
+            vec![attr_ints("axes", &[1]), attr_int("keepdims", 1)],
+        )?;
+        let feats = c.concat(&[&ws, &lex, &peak], 1)?;
+        let hid = c.linear(&feats, "head.nothing_fc")?;
+        let hid = c.relu(&hid)?;
+        let odds = c.linear(&hid, "head.nothing")?;
+        let gain = c.f("nothing_gain", NOTHING_GAIN as f32)?;
+        let odds = c.op("Mul", &[&odds, &gain])?;
+        let lse = c.g.node(
+            "ReduceLogSumExp",
+            &[&logits],
+            vec![attr_ints("axes", &[1]), attr_int("keepdims", 1)],
+        )?;
+        let nothing = c.op("Add", &[&lse, &odds])?;
+        logits = c.concat(&[&logits, &nothing], 1)?;
+    }
+    let n_logits = p + s + i64::from(cfg.nothing);
+
+    c.g.output(OUTPUTS[0], &logits, Elem::F32, &[b.clone(), fx(n_logits)])?;
     c.g.output(OUTPUTS[1], &offsets, Elem::F32, &[b.clone(), fx(p), fx(2)])?;
     c.g.output(OUTPUTS[2], &anchor_logits, Elem::F32, &[b, fx(p)])?;
     if let Some(unused) = vars.keys().find(|k| !c.added.contains(*k)) {

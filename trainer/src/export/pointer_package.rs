@@ -91,6 +91,7 @@ pub fn build_manifest(t: &TrainedPointer, name: &str) -> Result<Manifest> {
             graph: GRAPH_FILE.into(),
             cell: m.cell,
             text: m.text.clone(),
+            nothing: m.nothing,
         }),
         decoder: None,
         qwen: None,

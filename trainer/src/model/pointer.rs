@@ -60,6 +60,13 @@ pub struct PointerConfig {
     /// it starts the new weights at zero, i.e. from the same function.
     #[serde(default)]
     pub relative: bool,
+    /// A last logit for "the instruction names nothing here" (the nothing head): a classifier
+    /// on the instruction words' final states, the best lexical overlap of any text candidate
+    /// and the pointer's peak probability, whose output is the log-odds of nothing against all
+    /// candidates together. Off in the presets; `--init` from a run or package without it
+    /// starts it at log-odds −8 (probability 3e-4), i.e. from nearly the same function.
+    #[serde(default)]
+    pub nothing: bool,
 }
 
 impl PointerConfig {
@@ -83,6 +90,7 @@ impl PointerConfig {
                 max_elements: 0,
             },
             relative: false,
+            nothing: false,
         }
     }
 
@@ -105,6 +113,7 @@ impl PointerConfig {
                 ..TextConfig::default()
             },
             relative: false,
+            nothing: false,
         }
     }
 
@@ -131,15 +140,17 @@ impl PointerConfig {
     }
 
     /// Whether a model of this config can start from `earlier`'s weights: the same weights,
-    /// or these plus the relative head (`relative` turned on; its weights start at zero).
+    /// or these plus heads `earlier` lacks — the relative head or the nothing head, turned on
+    /// here (their weights start as in [`PointerNet::new`]).
     pub fn extends(&self, earlier: &Self) -> bool {
-        self.same_weights(earlier)
-            || (self.relative
-                && !earlier.relative
-                && self.same_weights(&Self {
-                    relative: true,
-                    ..earlier.clone()
-                }))
+        let with_heads = Self {
+            relative: earlier.relative || self.relative,
+            nothing: earlier.nothing || self.nothing,
+            ..earlier.clone()
+        };
+        (self.relative || !earlier.relative)
+            && (self.nothing || !earlier.nothing)
+            && self.same_weights(&with_heads)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -201,7 +212,7 @@ pub struct PointerBatch {
     pub span_valid: Tensor,
 }
 
-/// The outputs: `logits [B, P+S]`, `offsets [B, P, 2]`, `anchor_logits [B, P]`.
+/// The outputs: `logits [B, P+S]` (`[B, P+S+1]` with the nothing head, its logit last), `offsets [B, P, 2]`, `anchor_logits [B, P]`.
 #[derive(Debug)]
 pub struct PointerOutput {
     pub logits: Tensor,
@@ -320,6 +331,7 @@ pub struct PointerNet {
     span_fc: nn::Linear,
     span_head: nn::Linear,
     relative: Option<nn::Linear>,
+    nothing: Option<(nn::Linear, nn::Linear)>,
 }
 
 /// Names of the relative head's weights (absent from runs made before it).
@@ -334,6 +346,18 @@ pub const RELATIVE_SCALE: f64 = 4.0;
 /// about `lr` per weight) they would take thousands of steps to reach useful sizes; the gain
 /// multiplies their effective learning rate (measured: max |W| 0.036 after 500 steps without it).
 pub const RELATIVE_GAIN: f64 = 8.0;
+/// Names of the nothing head's weights (absent from runs made before it).
+const NOTHING_WEIGHTS: [&str; 4] = [
+    "head.nothing_fc.weight",
+    "head.nothing_fc.bias",
+    "head.nothing.weight",
+    "head.nothing.bias",
+];
+/// The nothing head's output is `NOTHING_GAIN · (w h + b)`, the log-odds of "nothing" (the
+/// same reason as [`RELATIVE_GAIN`]: AdamW moves a weight by about `lr` per step).
+pub const NOTHING_GAIN: f64 = 8.0;
+/// The nothing head's starting bias: log-odds `NOTHING_GAIN · NOTHING_START` = −8.
+pub const NOTHING_START: f64 = -1.0;
 
 impl PointerNet {
     pub fn new(cfg: &PointerConfig, device: Device) -> Result<Self> {
@@ -433,6 +457,22 @@ impl PointerNet {
                     },
                 )
             }),
+            nothing: cfg.nothing.then(|| {
+                let f = d + LEX_FEATURES + 1;
+                (
+                    linear(&root / "head" / "nothing_fc", f, d),
+                    nn::linear(
+                        &root / "head" / "nothing",
+                        d as i64,
+                        1,
+                        nn::LinearConfig {
+                            ws_init: nn::Init::Const(0.0),
+                            bs_init: Some(nn::Init::Const(NOTHING_START)),
+                            bias: true,
+                        },
+                    ),
+                )
+            }),
             cfg: cfg.clone(),
             vs,
         };
@@ -483,17 +523,31 @@ impl PointerNet {
     }
 
     /// Loads `earlier`'s weights (a run whose config this one [`PointerConfig::extends`]); a
-    /// relative head `earlier` lacks keeps its zero start, so the model begins as `earlier`'s
-    /// function.
+    /// relative or nothing head `earlier` lacks keeps its start, so the model begins as
+    /// `earlier`'s function (exactly with a new relative head, nearly with a new nothing head).
     pub fn load_from(&mut self, earlier: &PointerNet) -> Result<()> {
-        let mut named = crate::checkpoint::varstore_named(earlier.var_store());
-        if self.relative.is_some() && earlier.relative.is_none() {
-            named.extend(
-                crate::checkpoint::varstore_named(self.var_store())
-                    .into_iter()
-                    .filter(|(n, _)| RELATIVE_WEIGHTS.contains(&n.as_str())),
-            );
-            tracing::info!("the relative head starts at zero (the earlier run has none)");
+        self.load_named(crate::checkpoint::varstore_named(earlier.var_store()))
+    }
+
+    /// Loads named weights (a checkpoint's, or a package graph's initializers), keeping the
+    /// starting values of the relative and nothing heads when `named` lacks them.
+    pub fn load_named(&mut self, mut named: Vec<(String, Tensor)>) -> Result<()> {
+        let has = |named: &[(String, Tensor)], n: &str| named.iter().any(|(k, _)| k == n);
+        for (on, names, what) in [
+            (self.relative.is_some(), &RELATIVE_WEIGHTS[..], "relative"),
+            (self.nothing.is_some(), &NOTHING_WEIGHTS[..], "nothing"),
+        ] {
+            if on && !has(&named, names[0]) {
+                named.extend(
+                    crate::checkpoint::varstore_named(self.var_store())
+                        .into_iter()
+                        .filter(|(n, _)| names.contains(&n.as_str())),
+                );
+                tracing::info!(
+                    head = what,
+                    "the head starts fresh (the earlier weights have none)"
+                );
+            }
         }
         crate::checkpoint::load_into_varstore(self.var_store_mut(), &named)
     }
@@ -642,8 +696,24 @@ impl PointerNet {
         }
         let span_logits =
             &span_logits * &x.span_valid + (1.0 - &x.span_valid) * f64::from(PAD_LOGIT);
+        let mut logits = Tensor::cat(&[&patch_logits, &span_logits], 1);
+
+        // 7. nothing: log-odds of "names nothing here" against all candidates together
+        if let Some((fc, out)) = &self.nothing {
+            let ws = h.narrow(1, 0, l) * word_valid.unsqueeze(-1);
+            let ws = ws.sum_dim_intlist(1, false, Kind::Float)
+                / word_valid
+                    .sum_dim_intlist(1, true, Kind::Float)
+                    .clamp_min(1.0); // [B, D]
+            let lex = (&x.span_feats * x.span_valid.unsqueeze(-1)).amax([1], false); // [B, F]
+            let peak = logits.softmax(-1, Kind::Float).amax([1], true).detach(); // [B, 1]
+            let hid = fc.forward(&Tensor::cat(&[&ws, &lex, &peak], 1)).relu();
+            let odds = out.forward(&hid) * NOTHING_GAIN; // [B, 1]
+            let lse = logits.logsumexp([1], true);
+            logits = Tensor::cat(&[&logits, &(lse + odds)], 1);
+        }
         PointerOutput {
-            logits: Tensor::cat(&[&patch_logits, &span_logits], 1),
+            logits,
             offsets,
             anchor_logits,
         }

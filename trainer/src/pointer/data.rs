@@ -128,7 +128,8 @@ pub struct PointerExample {
     /// `[C, H, W]` uint8 at the model's input size, compressed (see [`Planes`]).
     pub pixels: Planes,
     pub text: TextInputs,
-    /// `[P + S]`: the SFT target distribution (uniform over the candidates inside the target).
+    /// `[P + S]` (`[P + S + 1]` with the nothing head): the SFT target distribution (uniform
+    /// over the candidates inside the target; all on the last slot for a record naming nothing).
     pub target: Vec<f32>,
     /// `[P, 2]`: where inside each target patch the target point is, in cells.
     pub offset_target: Vec<f32>,
@@ -189,10 +190,15 @@ pub enum Region {
     Box(BBox),
     Mask(Mask),
     Point(Point),
+    /// The instruction names nothing on the image (`{"boxes": []}`): every click misses.
+    Nothing,
 }
 
 impl Region {
     pub fn of(record: &Record) -> Result<Self> {
+        if record.names_nothing() {
+            return Ok(Region::Nothing);
+        }
         Ok(match &record.target {
             Target::Box(b) => Region::Box(*b),
             Target::Point(p) => Region::Point(*p),
@@ -214,6 +220,7 @@ impl Region {
             Region::Box(b) => b.contains(&p),
             Region::Mask(m) => m.contains(&p),
             Region::Point(t) => ((t.x - p.x).powi(2) + (t.y - p.y).powi(2)).sqrt() <= 14.0,
+            Region::Nothing => false,
         }
     }
 }
@@ -338,8 +345,22 @@ impl PointerEncoder {
     ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
         let p = self.cfg.patches();
         let s = self.cfg.text.max_candidates;
-        let mut w = vec![0f32; p + s];
+        let n = p + s + usize::from(self.cfg.nothing);
+        let mut w = vec![0f32; n];
         let (aim, inside): (Point, Box<dyn Fn(Point) -> bool + '_>) = match region {
+            Region::Nothing if self.cfg.nothing => {
+                // All the mass on the last logit, "nothing here"; no click offset to learn.
+                w[n - 1] = 1.0;
+                return Ok((w, vec![0f32; p * 2], vec![0f32; p]));
+            }
+            Region::Nothing => {
+                return Err(Error::Example {
+                    id: record.id.clone(),
+                    message: "the record names nothing (target `{\"boxes\": []}`) but the model \
+                              has no nothing head: set `[model.overrides] nothing = true`"
+                        .into(),
+                })
+            }
             Region::Box(b) => (b.center(), Box::new(move |q: Point| b.contains(&q))),
             Region::Point(t) => {
                 let t = *t;
@@ -492,6 +513,20 @@ impl PointerEncoder {
             e.original,
             &e.text.candidates,
         )
+    }
+
+    /// Whether logit `index` is the nothing head's (the last, after every candidate slot).
+    pub fn is_nothing_slot(&self, index: usize) -> bool {
+        self.cfg.nothing && index == self.cfg.patches() + self.cfg.text.max_candidates
+    }
+
+    /// The probability of "nothing here" in `probs` (0 without the nothing head).
+    pub fn nothing_probability(&self, probs: &[f32]) -> f32 {
+        if self.cfg.nothing {
+            probs.last().copied().unwrap_or(0.0)
+        } else {
+            0.0
+        }
     }
 
     /// The click of candidate `index` for example `e`, in original pixels.

@@ -1,7 +1,9 @@
-//! The pointer policy's training: examples ([`data`]) and the SFT / GRPO run ([`train`]).
+//! The pointer policy's training: examples ([`data`]), the SFT / GRPO run ([`train`]) and
+//! starting from an exported package ([`package`]).
 //! The model is `model::pointer`; its ONNX graph is `export::pointer`.
 
 pub mod data;
+pub mod package;
 pub mod train;
 
 pub use data::{PointerEncoder, PointerExample, SpanIndex};

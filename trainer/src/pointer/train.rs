@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use reticle_models::dataset::Record;
 use reticle_models::geometry::{CoordFrame, FrameMap, Mask, ResizeMode};
 use reticle_models::grammar::Mode;
+use reticle_models::pointer as contract;
 use reticle_models::rewards;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
@@ -82,6 +83,36 @@ pub fn load_trained(run_path: &Path, device: Device) -> Result<(TrainConfig, Poi
     Ok((cfg, model, ck.step))
 }
 
+/// Loads `--init`'s weights into `model`: an earlier pointer run (its last checkpoint) or an
+/// exported pointer package (the graph's initializers, [`super::package`]).
+fn init_from(model: &mut PointerNet, init: &Path, device: Device) -> Result<()> {
+    if super::package::is_package(init) {
+        super::package::load_package_into(init, model)?;
+        tracing::info!(package = %init.display(), "initialised from a package");
+        return Ok(());
+    }
+    let mcfg = model.config().clone();
+    let (icfg, imodel, step) = load_trained(init, device)?;
+    let icfg = icfg.model.resolve_pointer()?;
+    if !mcfg.extends(&icfg) {
+        let hint = if icfg.relative && !mcfg.relative {
+            "; it has the relative head: add `[model.overrides] relative = true`"
+        } else if icfg.nothing && !mcfg.nothing {
+            "; it has the nothing head: add `[model.overrides] nothing = true`"
+        } else {
+            ""
+        };
+        return Err(Error::Config(format!(
+            "--init run {} has a different pointer model config{hint} (weights \
+             differ: {icfg:?} vs {mcfg:?})",
+            init.display()
+        )));
+    }
+    model.load_from(&imodel)?;
+    tracing::info!(step, "initialised from an earlier run");
+    Ok(())
+}
+
 impl PointerSession {
     pub fn start(opts: &StartOptions) -> Result<Self> {
         let (run, text) = if opts.resume {
@@ -99,22 +130,7 @@ impl PointerSession {
         let mcfg = cfg.model.resolve_pointer()?;
         let mut model = PointerNet::new(&mcfg, opts.device)?;
         if let (Some(init), false) = (&opts.init, opts.resume) {
-            let (icfg, imodel, step) = load_trained(init, opts.device)?;
-            let icfg = icfg.model.resolve_pointer()?;
-            if !mcfg.extends(&icfg) {
-                let hint = if icfg.relative && !mcfg.relative {
-                    "; it has the relative head: add `[model.overrides] relative = true`"
-                } else {
-                    ""
-                };
-                return Err(Error::Config(format!(
-                    "--init run {} has a different pointer model config{hint} (weights \
-                     differ: {icfg:?} vs {mcfg:?})",
-                    init.display()
-                )));
-            }
-            model.load_from(&imodel)?;
-            tracing::info!(step, "initialised from an earlier run");
+            init_from(&mut model, init, opts.device)?;
         }
         let encoder = PointerEncoder::new(mcfg, cfg.prep.clone());
         let records = read_records(&cfg.data.train, cfg.data.max_train)?;
@@ -268,14 +284,29 @@ pub fn evaluate(
             let region = Region::of(r)?;
             let o = Vec::<f32>::try_from(offs.get(k as i64).flatten(0, 1))?;
             let pr = Vec::<f32>::try_from(probs.get(k as i64))?;
-            let arg_hit = enc
-                .click(e, arg[k] as usize, &o)
-                .is_some_and(|p| region.hit(p));
+            let names_nothing = matches!(region, Region::Nothing);
+            let arg_nothing = enc.is_nothing_slot(arg[k] as usize);
+            let arg_hit = if names_nothing || arg_nothing {
+                names_nothing && arg_nothing
+            } else {
+                enc.click(e, arg[k] as usize, &o)
+                    .is_some_and(|p| region.hit(p))
+            };
             arg_hits += usize::from(arg_hit);
             let sel = enc.select(e, &pr, &o);
-            let hit = sel.as_ref().is_some_and(|s| region.hit(s.point));
+            let p_nothing = enc.nothing_probability(&pr);
+            let nothing = enc.cfg.nothing && contract::nothing_wins(p_nothing, sel.as_ref());
+            let hit = if names_nothing || nothing {
+                names_nothing && nothing
+            } else {
+                sel.as_ref().is_some_and(|s| region.hit(s.point))
+            };
             hits += usize::from(hit);
-            conf += sel.map_or(0.0, |s| f64::from(s.confidence));
+            conf += if nothing {
+                f64::from(p_nothing)
+            } else {
+                sel.map_or(0.0, |s| f64::from(s.confidence))
+            };
             let ent = by_kind.entry(sub_kind(r)).or_default();
             ent.0 += usize::from(hit);
             ent.1 += 1;
@@ -482,7 +513,12 @@ pub fn grpo_step(
             let mask = masks.get(&e.index).and_then(Option::as_ref);
             let (mut tot, mut acc, mut proc_) = (Vec::new(), Vec::new(), Vec::new());
             for j in 0..g as usize {
-                let click = s.encoder.click(e, tk[j] as usize, &o);
+                // The nothing slot answers the empty list `[]`.
+                let click = if s.encoder.is_nothing_slot(tk[j] as usize) {
+                    Some(None)
+                } else {
+                    s.encoder.click(e, tk[j] as usize, &o).map(Some)
+                };
                 let anchor = s.encoder.click(e, ak[j] as usize, &o);
                 let (Some(c), Some(a)) = (click, anchor) else {
                     tot.push(0.0);
@@ -490,10 +526,17 @@ pub fn grpo_step(
                     proc_.push(0.0);
                     continue;
                 };
-                let (c, a) = (frame.original_to_answer(c), frame.original_to_answer(a));
+                let a = frame.original_to_answer(a);
+                let answer = match c {
+                    Some(c) => {
+                        let c = frame.original_to_answer(c);
+                        format!("({:.0},{:.0})", c.x, c.y)
+                    }
+                    None => "[]".to_string(),
+                };
                 let text = format!(
-                    "<think>({:.0},{:.0})</think><answer>({:.0},{:.0})</answer>",
-                    a.x, a.y, c.x, c.y
+                    "<think>({:.0},{:.0})</think><answer>{answer}</answer>",
+                    a.x, a.y
                 );
                 let rb = rewards::score(&text, Mode::Think, r, &frame, mask, 1, &gcfg.rewards);
                 tot.push(rb.total);

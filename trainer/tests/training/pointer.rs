@@ -222,3 +222,89 @@ fn pointer_export_matches_tch_in_onnx_runtime() {
     assert!(r.max_abs_diff <= 1e-4, "{:?}", r.diffs);
     assert!(r.diffs.contains_key("pointer_distribution"));
 }
+
+#[test]
+fn the_nothing_head_learns_to_refuse_exports_and_starts_from_a_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut suite = reticle_suites::SuiteConfig::new(SuiteKind::Ui, 8, 11);
+    suite.ui.nothing_rate = 0.5;
+    let ui = dir.path().join("ui-nothing");
+    reticle_suites::generate(&suite, &ui, &|_| {}).unwrap();
+    let text = "[model.overrides.text]\nbuckets = 512\nmax_words = 12\npieces_per_word = 8\n\
+                pieces_per_span = 16\nmax_candidates = 12\nmax_elements = 0\n";
+    // Without the head, a record naming nothing is refused with the override to set.
+    let plain = pointer_config(&[&ui], &format!("{text}[sft]\nsteps = 1\n"));
+    let err = PointerSession::start(&StartOptions {
+        out: dir.path().join("plain"),
+        config_toml: Some(plain),
+        resume: false,
+        init: None,
+        device: tch::Device::Cpu,
+    })
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("nothing = true"), "{err}");
+
+    let cfg = pointer_config(
+        &[&ui],
+        &format!(
+            "[model.overrides]\nnothing = true\n{text}\
+             [sft]\nsteps = 120\nbatch_size = 8\n[optim]\nlr = 3e-3\nwarmup_steps = 10\n\
+             total_steps = 120\n[run]\ncheckpoint_every = 120\n"
+        ),
+    );
+    let mut s = start(dir.path(), "run", &cfg, None);
+    let n_nothing = s.records.iter().filter(|r| r.names_nothing()).count();
+    assert!(
+        (2..=6).contains(&n_nothing),
+        "{n_nothing} of 8 name nothing"
+    );
+    let before = pointer::evaluate(&s.model, &s.encoder, &s.records, &s.examples).unwrap();
+    assert_eq!(before.by_kind["nothing"].0, 0, "{before}");
+    pointer::run_sft(&mut s).unwrap();
+    let after = pointer::evaluate(&s.model, &s.encoder, &s.records, &s.examples).unwrap();
+    // Memorised: every record naming nothing is answered "nothing", and the others still
+    // point (not "nothing") at their target.
+    assert_eq!(after.by_kind["nothing"], (n_nothing, n_nothing), "{after}");
+    assert!(after.argmax_accuracy >= 7.0 / 8.0, "{after}");
+
+    // The exported graph carries the nothing logit, the manifest says so, and ONNX Runtime
+    // agrees with tch.
+    let pkg = dir.path().join("pkg");
+    reticle_trainer::export::export_package(&dir.path().join("run"), &pkg, &Default::default())
+        .unwrap();
+    let m = reticle_models::manifest::Manifest::load(&pkg).unwrap();
+    assert!(m.pointer.as_ref().is_some_and(|p| p.nothing));
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let r = reticle_trainer::export::pointer_package::check_package(&s.model, &pkg, &work, 1e-4)
+        .unwrap();
+    assert!(r.max_abs_diff <= 1e-4, "{:?}", r.diffs);
+
+    // `--init PACKAGE` reads the weights back from the graph: the same evaluation.
+    let again = start(dir.path(), "from-package", &cfg, Some(&pkg));
+    let e = pointer::evaluate(
+        &again.model,
+        &again.encoder,
+        &again.records,
+        &again.examples,
+    )
+    .unwrap();
+    assert_eq!(
+        (e.accuracy, e.by_kind.clone()),
+        (after.accuracy, after.by_kind.clone())
+    );
+    // A run whose model lacks the package's head is refused with the override to set.
+    let err = PointerSession::start(&StartOptions {
+        out: dir.path().join("bad-init"),
+        config_toml: Some(pointer_config(&[&ui], &format!("{text}[sft]\nsteps = 1\n"))),
+        resume: false,
+        init: Some(pkg.clone()),
+        device: tch::Device::Cpu,
+    })
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("nothing"), "{err}");
+}
