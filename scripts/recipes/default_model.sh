@@ -53,7 +53,8 @@ BARE_EVAL_N=${BARE_EVAL_N:-100}
 ICONS_N=${ICONS_N:-3000}      # icon screens (ui seed 1006, icons.toml) added for the sft6 stage
 BARE_OCR_N=${BARE_OCR_N:-$BARE_N}  # bare X dialogs read by the reader (ui seed 1007), sft7
 SETTINGS_N=${SETTINGS_N:-2000}  # settings-list screens (ui seed 1008, settings.toml), sft9
-NOTHING_N=${NOTHING_N:-2000}  # screens, 40 % naming nothing (ui seed 1009, nothing.toml), sft11
+NOTHING_N=${NOTHING_N:-1400}  # screens, 40 % naming nothing (ui seed 1009, nothing.toml), sft11
+NOTHING_OCR_N=${NOTHING_OCR_N:-600}  # the same kind, read by the reader (ui seed 1011), sft11
 BARE_NOTHING_N=${BARE_NOTHING_N:-600}  # bare dialogs, half naming nothing (ui seed 1010), sft11
 GRPO_STEPS=${GRPO_STEPS:-30}
 SHIP_STAGE=${SHIP_STAGE:-sft9}   # the stage models/default is exported from (sft1…10 or grpo)
@@ -77,7 +78,7 @@ to() { local out=$1; shift; "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 gen() {  # suite, n, seed, folder[, suite config]
   [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" ${5:+--config "$5"} >&2
 }
-log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/1008/1009/1010/2000/2001/2002/2003, held-out 999999/999998/999997/999996/999995/999994)"
+log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/1008/1009/1010/1011/2000/2001/2002/2003, held-out 999999/999998/999997/999996/999995/999994)"
 gen ui "$TRAIN_N" 1000 ui
 gen ui "$OCR_N" 1001 ui-ocr
 gen ui "$TRAIN2_N" 1003 ui2
@@ -100,11 +101,12 @@ gen ui "$SETTINGS_N" 1008 ui-settings scripts/recipes/pointer/settings.toml
 gen ui "$EVAL_N" 999995 ui-settings-eval scripts/recipes/pointer/settings.toml
 # Instructions naming nothing on the screen (nothing.toml, bare-nothing.toml), for sft11.
 gen ui "$NOTHING_N" 1009 ui-nothing scripts/recipes/pointer/nothing.toml
+gen ui "$NOTHING_OCR_N" 1011 ui-nothing-ocr scripts/recipes/pointer/nothing.toml
 gen ui "$BARE_NOTHING_N" 1010 ui-bare-nothing scripts/recipes/pointer/bare-nothing.toml
 gen ui "$EVAL_N" 999994 ui-nothing-eval scripts/recipes/pointer/nothing.toml
 
-log "perception: the runtime's text reader on ui-ocr, ui-bare-ocr and ui-eval (spans.jsonl, resumable)"
-for d in ui-ocr ui-bare-ocr ui-bare-nothing ui-eval; do
+log "perception: the runtime's text reader on ui-ocr, ui-bare-ocr, ui-nothing-ocr, ui-bare-nothing, ui-eval and ui-nothing-eval (spans.jsonl, resumable)"
+for d in ui-ocr ui-bare-ocr ui-nothing-ocr ui-bare-nothing ui-eval ui-nothing-eval; do
   [ -f "$DATA/$d/spans.jsonl" ] || $R data perceive "$DATA/$d" >&2
 done
 

@@ -959,10 +959,24 @@ fn luma(c: [u8; 3]) -> f64 {
 
 /// Renders one `ui` sample (with `nothing_rate`, perhaps one whose instruction names nothing).
 pub(super) fn render(cfg: &UiConfig, rng: &mut ChaCha8Rng, id: String) -> Result<Sample> {
-    let mut sample = render_screen(cfg, rng, id)?;
+    let mut sample = render_screen(cfg, rng, id.clone())?;
     // No draw at all when the rate is 0, so the seeds of a default config keep their records.
     if cfg.nothing_rate > 0.0 && rng.gen_bool(cfg.nothing_rate) {
-        nothing::name_nothing(&mut sample, rng);
+        // The missing name is the target label of other screens drawn from the same stream
+        // (desktops, whatever this one is), so missing names are the suite's own targets.
+        let plain = UiConfig {
+            bare_dialog_rate: 0.0,
+            nothing_rate: 0.0,
+            ..cfg.clone()
+        };
+        let mut names = Vec::new();
+        for k in 0..3 {
+            let other = render_screen(&plain, rng, format!("{id}-name{k}"))?;
+            if let Some(l) = other.record.meta.as_ref().and_then(|m| m["label"].as_str()) {
+                names.push(l.to_string());
+            }
+        }
+        nothing::name_nothing(&mut sample, &names, rng);
     }
     Ok(sample)
 }

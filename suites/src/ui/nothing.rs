@@ -1,9 +1,15 @@
 //! Instructions that name nothing on the screen: a rendered record whose label, in its
-//! instruction, is swapped for a control name that no text on the screen contains ("click
-//! the Export button" on a screen without Export). The target becomes `{"boxes": []}` and the
-//! right answer the empty list: what a policy must learn so that a user's instruction for
-//! something that is not there is refused instead of clicked somewhere. Drawn when
-//! `[ui] nothing_rate` picks it.
+//! instruction, is swapped for the target label of other screens of the suite that no text
+//! on this screen contains ("click the Export button" on a screen without Export). The target
+//! becomes `{"boxes": []}` and the right answer the empty list: what a policy must learn so
+//! that a user's instruction for something that is not there is refused instead of clicked
+//! somewhere. Drawn when `[ui] nothing_rate` picks it.
+//!
+//! The missing names are the suite's own targets, so a name is as often present (on its own
+//! screen) as missing (here): a policy cannot learn "this word means nothing", only "this
+//! word is not on this screen". (A first try drew them from a fixed pool of control names that
+//! only ever appeared missing; the policy then refused 22 % of the real-screen instructions,
+//! "Add to cart" or "Country" among them.)
 
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -11,125 +17,10 @@ use reticle_models::dataset::Target;
 
 use crate::Sample;
 
-/// Control names users type, the pool a missing target is drawn from. Held-out refusal
-/// checks (`scripts/recipes/pointer/refusal_eval.py`) use names that are not in it.
-const NAMES: &[&str] = &[
-    "Export",
-    "Import",
-    "Print",
-    "Share",
-    "Download",
-    "Upload",
-    "Archive",
-    "Refresh",
-    "Sync",
-    "Publish",
-    "Preview",
-    "Rename",
-    "Duplicate",
-    "Merge",
-    "Split",
-    "Attach",
-    "Forward",
-    "Reply all",
-    "Mark as read",
-    "Add to cart",
-    "Checkout",
-    "Pay now",
-    "Subscribe",
-    "Unsubscribe",
-    "Sign up",
-    "Log out",
-    "Sign out",
-    "Register",
-    "Invite",
-    "Follow",
-    "Like",
-    "Bookmark",
-    "Pin",
-    "Unpin",
-    "Mute",
-    "Block",
-    "Report",
-    "Translate",
-    "Zoom in",
-    "Zoom out",
-    "Full screen",
-    "Crop",
-    "Rotate",
-    "Resize",
-    "Undo",
-    "Redo",
-    "Bold",
-    "Italic",
-    "Underline",
-    "Insert table",
-    "Add row",
-    "Delete row",
-    "Sort by date",
-    "Filter",
-    "Group",
-    "Ungroup",
-    "New folder",
-    "Empty trash",
-    "Restore",
-    "Install",
-    "Uninstall",
-    "Update now",
-    "Check for updates",
-    "Restart",
-    "Shut down",
-    "Connect",
-    "Disconnect",
-    "Pair device",
-    "Scan",
-    "Record",
-    "Stop recording",
-    "Play",
-    "Pause",
-    "Skip",
-    "Shuffle",
-    "Repeat",
-    "Dark mode",
-    "Notifications",
-    "Privacy",
-    "Accessibility",
-    "Billing",
-    "Invoices",
-    "Payment method",
-    "Shipping address",
-    "Coupon code",
-    "Gift card",
-    "Phone number",
-    "Date of birth",
-    "Middle name",
-    "Company",
-    "Website",
-    "Postal code",
-    "Country",
-    "Remember me",
-    "Keep me signed in",
-    "Auto-save",
-    "Spell check",
-    "Word wrap",
-    "Line numbers",
-    "Show hidden files",
-    "Send feedback",
-    "Contact support",
-    "Help center",
-    "Release notes",
-    "Keyboard shortcuts",
-    "Calendar",
-    "Contacts",
-    "Inbox",
-    "Drafts",
-    "Spam",
-];
-
 /// Turns `sample` into one whose instruction names nothing on its screen, if its
-/// instruction spells the target's label and some name of [`NAMES`] is absent from every text
-/// on the screen. Returns whether it did.
-pub(super) fn name_nothing(sample: &mut Sample, rng: &mut ChaCha8Rng) -> bool {
+/// instruction spells the target's label and one of `names` (other screens' target labels)
+/// is absent from every text on the screen. Returns whether it did.
+pub(super) fn name_nothing(sample: &mut Sample, names: &[String], rng: &mut ChaCha8Rng) -> bool {
     let r = &mut sample.record;
     let Some(meta) = r.meta.as_mut() else {
         return false;
@@ -159,11 +50,16 @@ pub(super) fn name_nothing(sample: &mut Sample, rng: &mut ChaCha8Rng) -> bool {
         let n = name.to_lowercase();
         // Neither inside a text on the screen nor holding one (a short text such as "OK"
         // only counts as a whole word).
-        !texts.iter().any(|t| {
-            t.contains(&n) || n.split(' ').any(|w| w == t) || (t.len() >= 4 && n.contains(t))
-        })
+        n.chars().count() >= 2
+            && !texts.iter().any(|t| {
+                t.contains(&n) || n.split(' ').any(|w| w == t) || (t.len() >= 4 && n.contains(t))
+            })
     };
-    let pool: Vec<&str> = NAMES.iter().copied().filter(|n| absent(n)).collect();
+    let pool: Vec<&str> = names
+        .iter()
+        .map(|n| n.trim_end_matches('…').trim_end_matches("...").trim())
+        .filter(|n| absent(n))
+        .collect();
     let Some(name) = pool.choose(rng) else {
         return false;
     };

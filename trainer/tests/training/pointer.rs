@@ -250,8 +250,8 @@ fn the_nothing_head_learns_to_refuse_exports_and_starts_from_a_package() {
         &[&ui],
         &format!(
             "[model.overrides]\nnothing = true\n{text}\
-             [sft]\nsteps = 120\nbatch_size = 8\n[optim]\nlr = 3e-3\nwarmup_steps = 10\n\
-             total_steps = 120\n[run]\ncheckpoint_every = 120\n"
+             [sft]\nsteps = 250\nbatch_size = 8\n[optim]\nlr = 3e-3\nwarmup_steps = 10\n\
+             total_steps = 250\n[run]\ncheckpoint_every = 250\n"
         ),
     );
     let mut s = start(dir.path(), "run", &cfg, None);
@@ -264,8 +264,8 @@ fn the_nothing_head_learns_to_refuse_exports_and_starts_from_a_package() {
     assert_eq!(before.by_kind["nothing"].0, 0, "{before}");
     pointer::run_sft(&mut s).unwrap();
     let after = pointer::evaluate(&s.model, &s.encoder, &s.records, &s.examples).unwrap();
-    // Memorised: every record naming nothing is answered "nothing", and the others still
-    // point (not "nothing") at their target.
+    // Memorised: every record naming nothing is answered "nothing", and the others point at
+    // their target (the micro model's 8×6 patches may miss one small checkbox).
     assert_eq!(after.by_kind["nothing"], (n_nothing, n_nothing), "{after}");
     assert!(after.argmax_accuracy >= 7.0 / 8.0, "{after}");
 
