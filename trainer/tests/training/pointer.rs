@@ -39,9 +39,12 @@ fn pointer_sft_memorises_a_few_records() {
     let ui = dataset(dir.path(), SuiteKind::Ui, 6, 3);
     let cfg = pointer_config(
         &[&ui],
-        "[sft]\nsteps = 150\nbatch_size = 6\n[optim]\nlr = 3e-3\nwarmup_steps = 10\ntotal_steps = 150\n\
+        "[sft]\nsteps = 300\nbatch_size = 6\n[optim]\nlr = 3e-3\nwarmup_steps = 10\ntotal_steps = 300\n\
          [run]\ncheckpoint_every = 1000\n",
     );
+    // 300 steps, not 150: libtorch's generator is global to the process, so the tests running
+    // beside this one change its initialisation; at 150 steps one start in several memorised
+    // only 4 of 6 (seen once the nothing-head test joined the binary).
     let mut s = start(dir.path(), "sft", &cfg, None);
     let before = pointer::evaluate(&s.model, &s.encoder, &s.records, &s.examples).unwrap();
     pointer::run_sft(&mut s).unwrap();
