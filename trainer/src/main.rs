@@ -51,7 +51,9 @@ struct TrainArgs {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     resume: bool,
-    /// Start from another run's last checkpoint (e.g. GRPO after SFT).
+    /// Start from another run's last checkpoint (e.g. GRPO after SFT), or, for a pointer
+    /// run, from an exported pointer package (e.g. models/default: its weights are read
+    /// from pointer.onnx).
     #[arg(long)]
     init: Option<PathBuf>,
     /// cpu, cuda, cuda:N or auto.
