@@ -7,7 +7,7 @@
 # What it does, idempotently:
 #   1. Debian packages (only the missing ones): chromium, fonts, Xvfb and X11 tools, zenity and
 #      AT-SPI, ImageMagick, optipng.
-#   2. playwright-core (npm, pinned) into $RETICLE_CACHE/node/real-screens — not into the repo.
+#   2. playwright-core (npm, pinned) into $RETICLE_CACHE/node/chromium (scripts/chromium.sh) — not into the repo.
 #   3. A Python with Pillow and numpy: the tools venv if it has them, else a small venv in the cache.
 #   4. Renders evalsets/real-screens/pages/*.html with /usr/bin/chromium (tools/render.mjs, ground
 #      truth from the DOM), runs xmessage and zenity under Xvfb (tools/x11.py), optimises the PNGs
@@ -19,34 +19,14 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 log() { echo "[real-screens] $*" >&2; }
-sudo_cmd=""
-[ "$(id -u)" = 0 ] || sudo_cmd="sudo"
 
-PLAYWRIGHT_CORE_VERSION=1.65.1
 SET=evalsets/real-screens
 
-# --- 1. Debian packages ---
-apt_pkgs=(chromium fonts-dejavu-core fonts-liberation2 fonts-noto-core
-  xvfb x11-apps x11-utils x11-xserver-utils xdotool xfonts-base xfonts-75dpi xfonts-100dpi
-  zenity dbus at-spi2-core python3-gi gir1.2-atspi-2.0 imagemagick optipng)
-missing=()
-for p in "${apt_pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing Debian packages: ${missing[*]}"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# --- 2. playwright-core, in the cache ---
-node_dir=$RETICLE_CACHE/node/real-screens
-pw=$node_dir/node_modules/playwright-core
-if [ "$(node -p "try{require('$pw/package.json').version}catch(e){''}" 2>/dev/null)" != "$PLAYWRIGHT_CORE_VERSION" ]; then
-  log "installing playwright-core@$PLAYWRIGHT_CORE_VERSION into $node_dir"
-  mkdir -p "$node_dir"
-  npm install --prefix "$node_dir" --no-audit --no-fund --silent "playwright-core@$PLAYWRIGHT_CORE_VERSION"
-fi
+# --- 1, 2. Debian packages (chromium, fonts, X11 tools) and playwright-core, in the cache ---
+CHROMIUM_EXTRA_PKGS="xvfb x11-apps x11-utils x11-xserver-utils xdotool xfonts-base xfonts-75dpi
+  xfonts-100dpi zenity dbus at-spi2-core python3-gi gir1.2-atspi-2.0 imagemagick optipng"
+source scripts/chromium.sh
+pw=$PLAYWRIGHT_CORE
 
 # --- 3. Python with Pillow and numpy ---
 py=$RETICLE_TOOLS_VENV/bin/python

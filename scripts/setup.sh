@@ -21,8 +21,9 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # --- Debian packages: xcap builds its Wayland/PipeWire backends; Xvfb runs desktop tests. ---
 # xfonts-base: X core fonts for xmessage (the real-dialog test). Without it Xvfb has only
 # `fixed` and `6x13`, xmessage falls back to them, and PP-OCRv6 misses the OK button.
+# nodejs: the web page generator's test (scripts/recipes/pointer/web).
 apt_pkgs=(pkg-config libclang-dev libpipewire-0.3-dev libwayland-dev libgbm-dev libegl-dev
-          libxcb1-dev libxcb-randr0-dev libxcb-shm0-dev xvfb x11-utils xfonts-base xdotool unzip)
+          libxcb1-dev libxcb-randr0-dev libxcb-shm0-dev xvfb x11-utils xfonts-base xdotool unzip nodejs)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -29,6 +29,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests"
 cargo test --workspace --locked
 
+step "web page generator (node --test, no browser)"
+node --test scripts/recipes/pointer/web/
+
 if [ "${SERVE_CHECKS:-1}" != 0 ]; then
   step "service reliability: schemathesis API fuzz (${SERVE_FUZZ_EXAMPLES:-25} examples per operation), 15 s load test"
   # Short versions of the reliability checks; the long ones are the same scripts

@@ -1,0 +1,133 @@
+// Generates click records on random web pages rendered by a real browser (Debian's chromium
+// through playwright-core): the training data closest to what desktop users click in a browser.
+// Pages come from page.mjs (seeded), ground truth from the DOM.
+//
+//   PLAYWRIGHT_CORE=… node gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K]
+//
+// Writes DIR/images/web-NNNNNN.png and DIR/data.jsonl (reticle's dataset contract: one click
+// record per line, up to K per screen and 2 per kind, each naming a different visible target by an instruction
+// no other visible target on the screen answers to). Screen i depends only on (SEED, i). Images
+// already written are kept on a rerun (resumable); data.jsonl is written last, atomically.
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildPage, rng } from './page.mjs';
+
+const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--force-color-profile=srgb'];
+
+function args(argv) {
+  const o = { perScreen: 6 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [k, v] = [argv[i], argv[i + 1]];
+    if (v === undefined) throw new Error(`${k} needs a value`);
+    if (k === '--n') o.n = Number(v);
+    else if (k === '--seed') o.seed = Number(v);
+    else if (k === '--out') o.out = v;
+    else if (k === '--per-screen') o.perScreen = Number(v);
+    else throw new Error(`unknown argument ${k} (usage: gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K])`);
+  }
+  for (const k of ['n', 'seed', 'perScreen']) {
+    if (!Number.isInteger(o[k]) || o[k] < 0) throw new Error(`--${k === 'perScreen' ? 'per-screen' : k} must be a non-negative integer, got ${o[k]}`);
+  }
+  if (!o.out) throw new Error('--out DIR is required');
+  return o;
+}
+
+function writeAtomic(file, data) {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+// In the page: the viewport box (CSS px) of every marked target that is fully on screen and not
+// covered (its centre and inner edges show it; data-overlay backdrops are not looked through).
+function boxesInPage() {
+  const vw = window.innerWidth, vh = window.innerHeight;
+  const shows = (el, x, y) => {
+    const h = document.elementFromPoint(x, y);
+    return !!h && (h === el || el.contains(h) || (h.tagName === 'LABEL' && h.contains(el)));
+  };
+  const out = {};
+  for (const el of document.querySelectorAll('[data-t]')) {
+    const b = el.getBoundingClientRect();
+    if (b.width < 4 || b.height < 4 || b.left < 0 || b.top < 0 || b.right > vw || b.bottom > vh) continue;
+    const cx = (b.left + b.right) / 2, cy = (b.top + b.bottom) / 2;
+    const ix = Math.min(2, b.width / 4);
+    if (![[cx, cy], [b.left + ix, cy], [b.right - ix, cy]].every(([x, y]) => shows(el, x, y))) continue;
+    out[el.dataset.t] = [b.left, b.top, b.right, b.bottom];
+  }
+  return out;
+}
+
+// At most this many records of one kind per screen (a pager's five page links are one lesson).
+const MAX_PER_KIND = 2;
+
+const round = (v) => Math.round(v * 100) / 100;
+
+async function main() {
+  const o = args(process.argv.slice(2));
+  const pw = process.env.PLAYWRIGHT_CORE;
+  if (!pw) throw new Error('set PLAYWRIGHT_CORE to the playwright-core package folder (scripts/chromium.sh does)');
+  const { chromium } = await import(pathToFileURL(path.join(pw, 'index.mjs')).href);
+  fs.mkdirSync(path.join(o.out, 'images'), { recursive: true });
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: LAUNCH_ARGS });
+  const lines = [];
+  const kinds = {};
+  const t0 = Date.now();
+  try {
+    for (let i = 0; i < o.n; i++) {
+      const r = rng((o.seed * 1000003 + i * 7919) >>> 0);
+      const pg = buildPage(r);
+      const [vw, vh] = pg.viewport;
+      const name = `web-${String(i).padStart(6, '0')}`;
+      const image = `images/${name}.png`;
+      const file = path.join(o.out, image);
+      const ctx = await browser.newContext({ viewport: { width: vw, height: vh }, deviceScaleFactor: pg.scale,
+        colorScheme: pg.theme, reducedMotion: 'reduce', locale: 'en-GB', timezoneId: 'UTC' });
+      await ctx.route(/^(?!about:|data:)/, (route) => route.abort());
+      const tab = await ctx.newPage();
+      await tab.setContent(pg.html, { waitUntil: 'load' });
+      await tab.evaluate(() => document.fonts.ready.then(() => true));
+      if (!fs.existsSync(file)) {
+        writeAtomic(file, await tab.screenshot({ type: 'png', animations: 'disabled', caret: 'hide', scale: 'device' }));
+      }
+      const boxes = await tab.evaluate(boxesInPage);
+      await ctx.close();
+
+      // Keep the instructions that exactly one visible target answers to.
+      const visible = pg.targets.filter((t) => boxes[t.id]);
+      const count = new Map();
+      for (const t of visible) for (const s of new Set(t.instructions.map((x) => x.toLowerCase()))) count.set(s, (count.get(s) || 0) + 1);
+      const w = Math.round(vw * pg.scale), h = Math.round(vh * pg.scale);
+      let k = 0;
+      const perKind = {};
+      for (const t of r.sample(visible, visible.length)) {
+        if (k >= o.perScreen) break;
+        if ((perKind[t.kind] || 0) >= MAX_PER_KIND) continue;
+        const own = t.instructions.filter((s) => count.get(s.toLowerCase()) === 1);
+        if (!own.length) continue;
+        const box = boxes[t.id].map((v) => round(v * pg.scale));
+        lines.push(JSON.stringify({
+          id: `${name}-${k}`, image, instruction: r.pick(own), task: 'click', target: { box },
+          meta: { kind: t.kind, label: t.label, ...(t.icon ? { icon: t.icon } : {}), ...(t.label_pos ? { label_pos: t.label_pos } : {}),
+            source: 'chromium', generator: 'web', seed: o.seed, theme: pg.theme, font: pg.font, font_px: pg.font_px,
+            viewport: `${vw}x${vh}`, scale: pg.scale, width: w, height: h, components: pg.components },
+        }));
+        kinds[t.kind] = (kinds[t.kind] || 0) + 1;
+        perKind[t.kind] = (perKind[t.kind] || 0) + 1;
+        k += 1;
+      }
+      if ((i + 1) % 50 === 0 || i + 1 === o.n) {
+        const s = (Date.now() - t0) / 1000;
+        console.error(`[web] ${i + 1}/${o.n} screens, ${lines.length} records, ${s.toFixed(0)} s (${(s / (i + 1)).toFixed(2)} s/screen)`);
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+  writeAtomic(path.join(o.out, 'data.jsonl'), lines.join('\n') + '\n');
+  console.error(`[web] wrote ${lines.length} records on ${o.n} screens to ${o.out}: ${JSON.stringify(kinds)}`);
+}
+
+main().catch((e) => { console.error(`[web] error: ${e.message || e}`); process.exit(1); });
