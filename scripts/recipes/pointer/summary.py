@@ -113,7 +113,8 @@ def main():
                              ("sft8", "SFT continued (sft8; trainer)"),
                              ("sft9", "SFT with scenes and settings lists added (sft9; trainer)"),
                              ("sft10", "SFT with more scenes (sft10; trainer; not shipped)"),
-                             ("sft11", "SFT with the nothing head (sft11; trainer)")):
+                             ("sft11", "SFT with the nothing head (sft11; trainer)"),
+                             ("sft12", "SFT with web pages rendered by chromium added (sft12; trainer)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
@@ -130,6 +131,9 @@ def main():
     for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
         a, n = runtime_acc(load(f"{run}/{tag}-settings.json"))
         print(f"| settings-list screens held-out (ui seed 999995, settings.toml) | {label} | {a} | {n} |")
+    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
+        a, n = runtime_acc(load(f"{run}/{tag}-web.json"))
+        print(f"| web pages held-out (chromium, seed 999993, scripts/web_screens.sh) | {label} | {a} | {n} |")
     for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
         a, n = runtime_acc(load(f"{run}/{tag}-real.json"))
         print(f"| real screens (evalsets/real-screens, never trained on) | {label} | {a} | {n} |")
@@ -161,6 +165,7 @@ def main():
         ("bare", f"{data}/ui-bare-eval/data.jsonl"),
         ("icons", f"{data}/ui-icons-eval/data.jsonl"),
         ("settings", f"{data}/ui-settings-eval/data.jsonl"),
+        ("web", f"{data}/web-eval/data.jsonl"),
         ("ui", f"{data}/ui-eval/data.jsonl"),
         ("spatial", f"{data}/spatial-eval/data.jsonl"),
         ("real", "evalsets/real-screens/data.jsonl"),
