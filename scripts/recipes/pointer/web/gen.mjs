@@ -2,12 +2,18 @@
 // through playwright-core): the training data closest to what desktop users click in a browser.
 // Pages come from page.mjs (seeded), ground truth from the DOM.
 //
-//   PLAYWRIGHT_CORE=… node gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K]
+//   PLAYWRIGHT_CORE=… node gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K] [--nothing-rate P]
 //
 // Writes DIR/images/web-NNNNNN.png and DIR/data.jsonl (reticle's dataset contract: one click
 // record per line, up to K per screen and 2 per kind, each naming a different visible target by an instruction
 // no other visible target on the screen answers to). Screen i depends only on (SEED, i). Images
 // already written are kept on a rerun (resumable); data.jsonl is written last, atomically.
+//
+// --nothing-rate P: that share of the records naming a target by its text instead names a
+// label of an earlier screen that no text on this one contains (nor its fields' placeholders):
+// target {"boxes": []}, meta.kind "nothing" (the instruction names nothing here; the nothing
+// head's data). Icons are left alone (their instructions name a shape, not a text). Drawn from
+// a stream of its own, so at P = 0 the records are those of a run without the option.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,7 +23,7 @@ const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-q
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--force-color-profile=srgb'];
 
 function args(argv) {
-  const o = { perScreen: 6 };
+  const o = { perScreen: 6, nothingRate: 0 };
   for (let i = 0; i < argv.length; i += 2) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (v === undefined) throw new Error(`${k} needs a value`);
@@ -25,11 +31,13 @@ function args(argv) {
     else if (k === '--seed') o.seed = Number(v);
     else if (k === '--out') o.out = v;
     else if (k === '--per-screen') o.perScreen = Number(v);
-    else throw new Error(`unknown argument ${k} (usage: gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K])`);
+    else if (k === '--nothing-rate') o.nothingRate = Number(v);
+    else throw new Error(`unknown argument ${k} (usage: gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K] [--nothing-rate P])`);
   }
   for (const k of ['n', 'seed', 'perScreen']) {
     if (!Number.isInteger(o[k]) || o[k] < 0) throw new Error(`--${k === 'perScreen' ? 'per-screen' : k} must be a non-negative integer, got ${o[k]}`);
   }
+  if (!(o.nothingRate >= 0 && o.nothingRate <= 1)) throw new Error(`--nothing-rate must be in [0, 1], got ${o.nothingRate}`);
   if (!o.out) throw new Error('--out DIR is required');
   return o;
 }
@@ -65,6 +73,29 @@ const MAX_PER_KIND = 2;
 
 const round = (v) => Math.round(v * 100) / 100;
 
+// Every text the page shows, lower-cased: visible text and the fields' placeholders.
+function textInPage() {
+  const ph = [...document.querySelectorAll('input[placeholder]')].map((e) => e.placeholder).join('\n');
+  return `${document.body.innerText}\n${ph}`.toLowerCase();
+}
+
+// The instruction with the target's label swapped for `name`, or null when the instruction does
+// not spell the label as a name: as shown, or lower-cased right after a word that introduces a
+// name ("click", "the", "into", "labelled", a quote…) — not inside an action phrasing such as
+// "publish it" or "accept all cookies", which would become nonsense rather than a missing name.
+const CUE = /(?:^|\s)(?:click|the|press|tap|hit|open|to|into|for|check|tick|untick|uncheck|choose|select|pick|on|off|enable|disable|labelled|under|about)\s$|"$/;
+function swapLabel(instruction, label, name) {
+  let at = instruction.indexOf(label);
+  let repl = name;
+  if (at < 0) {
+    const lo = instruction.toLowerCase().indexOf(label.toLowerCase());
+    if (lo < 0 || !CUE.test(instruction.slice(0, lo))) return null;
+    at = lo;
+    repl = name[0].toLowerCase() + name.slice(1);
+  }
+  return instruction.slice(0, at) + repl + instruction.slice(at + label.length);
+}
+
 async function main() {
   const o = args(process.argv.slice(2));
   const pw = process.env.PLAYWRIGHT_CORE;
@@ -74,6 +105,7 @@ async function main() {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: LAUNCH_ARGS });
   const lines = [];
   const kinds = {};
+  const pool = []; // labels of earlier screens' text targets, for --nothing-rate
   const t0 = Date.now();
   try {
     for (let i = 0; i < o.n; i++) {
@@ -93,7 +125,9 @@ async function main() {
         writeAtomic(file, await tab.screenshot({ type: 'png', animations: 'disabled', caret: 'hide', scale: 'device' }));
       }
       const boxes = await tab.evaluate(boxesInPage);
+      const shown = o.nothingRate > 0 ? await tab.evaluate(textInPage) : '';
       await ctx.close();
+      const nr = rng((o.seed * 2654435761 + i * 40503 + 17) >>> 0);
 
       // Keep the instructions that exactly one visible target answers to.
       const visible = pg.targets.filter((t) => boxes[t.id]);
@@ -108,15 +142,31 @@ async function main() {
         const own = t.instructions.filter((s) => count.get(s.toLowerCase()) === 1);
         if (!own.length) continue;
         const box = boxes[t.id].map((v) => round(v * pg.scale));
+        let instruction = r.pick(own);
+        let target = { box };
+        let meta = { kind: t.kind, label: t.label };
+        if (o.nothingRate > 0 && t.kind !== 'icon' && t.label.length > 2 && !/^\d+$/.test(t.label) && nr.chance(o.nothingRate)) {
+          const absent = pool.filter((l) => !shown.includes(l.toLowerCase()) && !l.toLowerCase().includes(t.label.toLowerCase()));
+          const swapped = absent.length ? swapLabel(instruction, t.label, nr.pick(absent)) : null;
+          if (swapped) {
+            instruction = swapped;
+            target = { boxes: [] };
+            meta = { kind: 'nothing', named_kind: t.kind, replaced_label: t.label };
+          }
+        }
         lines.push(JSON.stringify({
-          id: `${name}-${k}`, image, instruction: r.pick(own), task: 'click', target: { box },
-          meta: { kind: t.kind, label: t.label, ...(t.icon ? { icon: t.icon } : {}), ...(t.label_pos ? { label_pos: t.label_pos } : {}),
+          id: `${name}-${k}`, image, instruction, task: 'click', target,
+          meta: { ...meta, ...(t.icon ? { icon: t.icon } : {}), ...(t.label_pos ? { label_pos: t.label_pos } : {}),
             source: 'chromium', generator: 'web', seed: o.seed, theme: pg.theme, font: pg.font, font_px: pg.font_px,
             viewport: `${vw}x${vh}`, scale: pg.scale, width: w, height: h, components: pg.components },
         }));
-        kinds[t.kind] = (kinds[t.kind] || 0) + 1;
+        kinds[meta.kind] = (kinds[meta.kind] || 0) + 1;
         perKind[t.kind] = (perKind[t.kind] || 0) + 1;
         k += 1;
+      }
+      if (o.nothingRate > 0) {
+        for (const t of visible) if (t.kind !== 'icon' && t.label.length > 2 && !/^\d+$/.test(t.label)) pool.push(t.label);
+        if (pool.length > 600) pool.splice(0, pool.length - 600);
       }
       if ((i + 1) % 50 === 0 || i + 1 === o.n) {
         const s = (Date.now() - t0) / 1000;
