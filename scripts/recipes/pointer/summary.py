@@ -114,7 +114,9 @@ def main():
                              ("sft9", "SFT with scenes and settings lists added (sft9; trainer)"),
                              ("sft10", "SFT with more scenes (sft10; trainer; not shipped)"),
                              ("sft11", "SFT with the nothing head (sft11; trainer)"),
-                             ("sft12", "SFT with web pages rendered by chromium added (sft12; trainer)")):
+                             ("sft12", "SFT with web pages rendered by chromium added (sft12; trainer)"),
+                             ("sft13", "SFT with the nothing head on web pages (sft13; trainer)"),
+                             ("sft14", "SFT with bare dialogs naming nothing weighted up (sft14; trainer)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
@@ -134,6 +136,10 @@ def main():
     for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
         a, n = runtime_acc(load(f"{run}/{tag}-web.json"))
         print(f"| web pages held-out (chromium, seed 999993, scripts/web_screens.sh) | {label} | {a} | {n} |")
+    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
+        a, n = runtime_acc(load(f"{run}/{tag}-web-nothing.json"))
+        print(f"| web pages held-out, 28 % of instructions naming nothing (seed 999992, --nothing-rate 0.4; "
+              f"right = `[]` for those) | {label} | {a} | {n} |")
     for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
         a, n = runtime_acc(load(f"{run}/{tag}-real.json"))
         print(f"| real screens (evalsets/real-screens, never trained on) | {label} | {a} | {n} |")
@@ -166,6 +172,7 @@ def main():
         ("icons", f"{data}/ui-icons-eval/data.jsonl"),
         ("settings", f"{data}/ui-settings-eval/data.jsonl"),
         ("web", f"{data}/web-eval/data.jsonl"),
+        ("web-nothing", f"{data}/web-nothing-eval/data.jsonl"),
         ("ui", f"{data}/ui-eval/data.jsonl"),
         ("spatial", f"{data}/spatial-eval/data.jsonl"),
         ("real", "evalsets/real-screens/data.jsonl"),
