@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Trains, evaluates and exports the shipped default package (models/default): the pointer
 # policy (an action head over image patches and the text PP-OCRv6 reads) for `ui` clicks and
-# `spatial` referring expressions, SFT in twelve stages then GRPO, on the CPU.
+# `spatial` referring expressions, SFT in fifteen stages then GRPO, on the CPU.
 #
 #   scripts/recipes/default_model.sh                  # the shipped recipe (~6 h on 2 cores)
 #   SFT_STEPS=100 SFT2_STEPS=50 SFT3_STEPS=50 SFT4_STEPS=20 SFT5_STEPS=20 SFT6_STEPS=20 \
-#     SFT7_STEPS=20 SFT8_STEPS=20 SFT9_STEPS=20 SFT10_STEPS=20 SFT11_STEPS=20 SFT12_STEPS=20 SFT13_STEPS=20 SFT14_STEPS=20 \
-#     GRPO_STEPS=5 WEB_N=50 WEB_NOTHING_N=30 WEB_EVAL_N=20 TRAIN_N=200 TRAIN2_N=100 BARE_N=100 ICONS_N=100 SETTINGS_N=100 NOTHING_N=100 \
-#     NOTHING_OCR_N=50 BARE_NOTHING_N=50 OUT=/tmp/d \
+#     SFT7_STEPS=20 SFT8_STEPS=20 SFT9_STEPS=20 SFT10_STEPS=20 SFT11_STEPS=20 SFT12_STEPS=20 \
+#     SFT13_STEPS=20 SFT14_STEPS=20 SFT15_STEPS=20 GRPO_STEPS=5 WEB_N=50 WEB_NOTHING_N=30 \
+#     WEB_EVAL_N=20 TRAIN_N=200 TRAIN2_N=100 BARE_N=100 ICONS_N=100 SETTINGS_N=100 NOTHING_N=100 \
+#     NOTHING_OCR_N=50 BARE_NOTHING_N=50 BARE_NOTHING2_N=50 OUT=/tmp/d \
 #     scripts/recipes/default_model.sh                # a quick try
 #
 # Stages, each resumable and each ≤ 90 min on 2 cores (a killed run continues from its last
@@ -55,6 +56,7 @@ SFT11_STEPS=${SFT11_STEPS:-600}
 SFT12_STEPS=${SFT12_STEPS:-1000}
 SFT13_STEPS=${SFT13_STEPS:-700}
 SFT14_STEPS=${SFT14_STEPS:-300}
+SFT15_STEPS=${SFT15_STEPS:-300}
 BARE_N=${BARE_N:-2000}        # bare X dialogs (ui seed 1005) added for the sft4 stage
 BARE_EVAL_N=${BARE_EVAL_N:-100}
 ICONS_N=${ICONS_N:-3000}      # icon screens (ui seed 1006, icons.toml) added for the sft6 stage
@@ -135,6 +137,7 @@ fill() {  # template → config with data paths and steps
     -e "s/@SFT9_STEPS@/$SFT9_STEPS/g" -e "s/@SFT10_STEPS@/$SFT10_STEPS/g" \
     -e "s/@SFT11_STEPS@/$SFT11_STEPS/g" -e "s/@SFT12_STEPS@/$SFT12_STEPS/g" \
     -e "s/@SFT13_STEPS@/$SFT13_STEPS/g" -e "s/@SFT14_STEPS@/$SFT14_STEPS/g" \
+    -e "s/@SFT15_STEPS@/$SFT15_STEPS/g" \
     -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
@@ -173,6 +176,8 @@ stage sft12 sft --init "$OUT_ABS/sft9"
 stage sft13 sft --init "$OUT_ABS/sft12"
 # sft14: 300 steps from sft13 with bare dialogs naming a missing button weighted up.
 stage sft14 sft --init "$OUT_ABS/sft13"
+# sft15: 300 steps from sft14 on every naming-nothing set beside each kind's positives.
+stage sft15 sft --init "$OUT_ABS/sft14"
 # GRPO continues sft4 (before the relative head): the comparison SFT vs SFT→GRPO on the same
 # start; it has not beaten SFT here (docs/results.md).
 stage grpo grpo --init "$OUT_ABS/sft4"
@@ -206,7 +211,7 @@ log "refusal: confidence for instructions naming nothing on 20 held-out ui scree
 [ -f "$OUT_ABS/refusal.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/refusal_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/ui-eval" "$OUT_ABS/refusal.json" 20 > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
-for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10 sft11 sft12 sft13 sft14; do
+for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10 sft11 sft12 sft13 sft14 sft15; do
   for s in ui spatial; do
     [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done
