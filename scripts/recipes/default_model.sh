@@ -3,7 +3,7 @@
 # policy (an action head over image patches and the text PP-OCRv6 reads) for `ui` clicks and
 # `spatial` referring expressions, SFT in fifteen stages then GRPO, on the CPU.
 #
-#   scripts/recipes/default_model.sh                  # the shipped recipe (~6 h on 2 cores)
+#   scripts/recipes/default_model.sh                  # the shipped recipe (~8 h on 2 cores)
 #   SFT_STEPS=100 SFT2_STEPS=50 SFT3_STEPS=50 SFT4_STEPS=20 SFT5_STEPS=20 SFT6_STEPS=20 \
 #     SFT7_STEPS=20 SFT8_STEPS=20 SFT9_STEPS=20 SFT10_STEPS=20 SFT11_STEPS=20 SFT12_STEPS=20 \
 #     SFT13_STEPS=20 SFT14_STEPS=20 SFT15_STEPS=20 GRPO_STEPS=5 WEB_N=50 WEB_NOTHING_N=30 \
@@ -23,7 +23,9 @@
 # more accurate, but it acts on the desktop test's "Teleport to Mars" instruction, so not
 # shipped), SFT from sft9 with the nothing head on instructions naming nothing (sft11;
 # evaluated, not shipped: it refuses 22 % of the real-screen instructions), SFT from sft9 with
-# web pages rendered by chromium added (sft12), and GRPO from
+# web pages rendered by chromium added (sft12), the nothing head on them (sft13), bare dialogs
+# naming nothing weighted up (sft14) and every naming-nothing set (sft15) — sft12–sft15
+# evaluated, not shipped (docs/results.md, ninth run) — and GRPO from
 # sft4 → export of $SHIP_STAGE (sft9 by default) and of
 # grpo (with the tch vs ONNX Runtime parity check) → held-out evaluation of both packages
 # through the runtime's one pipeline (`reticle eval`: real OCR, ONNX Runtime) on the
