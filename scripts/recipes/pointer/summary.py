@@ -125,29 +125,21 @@ def main():
                            ("eval-grpo", "SFT→GRPO package (runtime)")):
             a, n = runtime_acc(load(f"{run}/{tag}-{suite}.json"))
             print(f"| {names[suite]} | {label} | {a} | {n} |")
-    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
-        a, n = runtime_acc(load(f"{run}/{tag}-bare.json"))
-        print(f"| bare X dialogs held-out (ui seed 999997, bare.toml) | {label} | {a} | {n} |")
-    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
-        a, n = runtime_acc(load(f"{run}/{tag}-icons.json"))
-        print(f"| icon screens held-out (ui seed 999996, icons.toml) | {label} | {a} | {n} |")
-    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
-        a, n = runtime_acc(load(f"{run}/{tag}-settings.json"))
-        print(f"| settings-list screens held-out (ui seed 999995, settings.toml) | {label} | {a} | {n} |")
-    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
-        a, n = runtime_acc(load(f"{run}/{tag}-web.json"))
-        print(f"| web pages held-out (chromium, seed 999993, scripts/web_screens.sh) | {label} | {a} | {n} |")
-    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
-        a, n = runtime_acc(load(f"{run}/{tag}-web-nothing.json"))
-        print(f"| web pages held-out, 28 % of instructions naming nothing (seed 999992, --nothing-rate 0.4; "
-              f"right = `[]` for those) | {label} | {a} | {n} |")
-    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
-        a, n = runtime_acc(load(f"{run}/{tag}-real.json"))
-        print(f"| real screens (evalsets/real-screens, never trained on) | {label} | {a} | {n} |")
-    for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
-        a, n = runtime_acc(load(f"{run}/{tag}-nothing.json"))
-        print(f"| ui held-out, 45 % of instructions naming nothing (ui seed 999994, nothing.toml; "
-              f"right = `[]` for those, point in box for the rest) | {label} | {a} | {n} |")
+    held_out = (
+        ("bare", "bare X dialogs held-out (ui seed 999997, bare.toml)"),
+        ("icons", "icon screens held-out (ui seed 999996, icons.toml)"),
+        ("settings", "settings-list screens held-out (ui seed 999995, settings.toml)"),
+        ("web", "web pages held-out (chromium, seed 999993, scripts/web_screens.sh)"),
+        ("web-nothing", "web pages held-out, 28 % of instructions naming nothing (seed 999992, "
+                        "--nothing-rate 0.4; right = `[]` for those)"),
+        ("real", "real screens (evalsets/real-screens, never trained on)"),
+        ("nothing", "ui held-out, 45 % of instructions naming nothing (ui seed 999994, nothing.toml; "
+                    "right = `[]` for those, point in box for the rest)"),
+    )
+    for suffix, name in held_out:
+        for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
+            a, n = runtime_acc(load(f"{run}/{tag}-{suffix}.json"))
+            print(f"| {name} | {label} | {a} | {n} |")
     robot = load(f"{run}/robot.json")
     if robot:
         r = robot["summary"]
