@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
+import { launchChromium, writeAtomic } from '../../../scripts/chromium.mjs';
 
 // page, colour scheme, viewport (CSS px), device scale factor
 export const SHOTS = [
@@ -58,29 +59,16 @@ export const SHOTS = [
 
 export const shotName = ([page, theme, w, h, s]) => `${page}-${theme}-${w}x${h}-${s}x`;
 
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--force-color-profile=srgb'];
-
-function writeAtomic(file, data) {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
-
 const round = (v) => Math.round(v * 100) / 100;
 
 async function main() {
   const [pagesDir, stageDir, ...only] = process.argv.slice(2);
   if (!pagesDir || !stageDir) throw new Error('usage: render.mjs PAGES_DIR STAGE_DIR [NAME…]');
-  const pw = process.env.PLAYWRIGHT_CORE;
-  if (!pw) throw new Error('set PLAYWRIGHT_CORE to the playwright-core package folder');
-  const { chromium } = await import(pathToFileURL(path.join(pw, 'index.mjs')).href);
   const extractSrc = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'extract.js'), 'utf8');
   fs.mkdirSync(path.join(stageDir, 'images'), { recursive: true });
   fs.mkdirSync(path.join(stageDir, 'raw'), { recursive: true });
 
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: LAUNCH_ARGS });
+  const browser = await launchChromium();
   let failed = 0;
   try {
     for (const shot of SHOTS) {

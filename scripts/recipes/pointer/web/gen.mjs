@@ -16,11 +16,8 @@
 // a stream of its own, so at P = 0 the records are those of a run without the option.
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { launchChromium, writeAtomic } from '../../../chromium.mjs';
 import { buildPage, rng } from './page.mjs';
-
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--force-color-profile=srgb'];
 
 function args(argv) {
   const o = { perScreen: 6, nothingRate: 0 };
@@ -40,12 +37,6 @@ function args(argv) {
   if (!(o.nothingRate >= 0 && o.nothingRate <= 1)) throw new Error(`--nothing-rate must be in [0, 1], got ${o.nothingRate}`);
   if (!o.out) throw new Error('--out DIR is required');
   return o;
-}
-
-function writeAtomic(file, data) {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
 }
 
 // In the page: the viewport box (CSS px) of every marked target that is fully on screen and not
@@ -73,6 +64,9 @@ const MAX_PER_KIND = 2;
 
 const round = (v) => Math.round(v * 100) / 100;
 
+// A target whose label --nothing-rate may swap or lend: text-named, not a page number.
+const nameable = (t) => t.kind !== 'icon' && t.label.length > 2 && !/^\d+$/.test(t.label);
+
 // Every text the page shows, lower-cased: visible text and the fields' placeholders.
 function textInPage() {
   const ph = [...document.querySelectorAll('input[placeholder]')].map((e) => e.placeholder).join('\n');
@@ -98,11 +92,8 @@ function swapLabel(instruction, label, name) {
 
 async function main() {
   const o = args(process.argv.slice(2));
-  const pw = process.env.PLAYWRIGHT_CORE;
-  if (!pw) throw new Error('set PLAYWRIGHT_CORE to the playwright-core package folder (scripts/chromium.sh does)');
-  const { chromium } = await import(pathToFileURL(path.join(pw, 'index.mjs')).href);
   fs.mkdirSync(path.join(o.out, 'images'), { recursive: true });
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: LAUNCH_ARGS });
+  const browser = await launchChromium();
   const lines = [];
   const kinds = {};
   const pool = []; // labels of earlier screens' text targets, for --nothing-rate
@@ -145,7 +136,7 @@ async function main() {
         let instruction = r.pick(own);
         let target = { box };
         let meta = { kind: t.kind, label: t.label };
-        if (o.nothingRate > 0 && t.kind !== 'icon' && t.label.length > 2 && !/^\d+$/.test(t.label) && nr.chance(o.nothingRate)) {
+        if (o.nothingRate > 0 && nameable(t) && nr.chance(o.nothingRate)) {
           const absent = pool.filter((l) => !shown.includes(l.toLowerCase()) && !l.toLowerCase().includes(t.label.toLowerCase()));
           const swapped = absent.length ? swapLabel(instruction, t.label, nr.pick(absent)) : null;
           if (swapped) {
@@ -165,7 +156,7 @@ async function main() {
         k += 1;
       }
       if (o.nothingRate > 0) {
-        for (const t of visible) if (t.kind !== 'icon' && t.label.length > 2 && !/^\d+$/.test(t.label)) pool.push(t.label);
+        for (const t of visible) if (nameable(t)) pool.push(t.label);
         if (pool.length > 600) pool.splice(0, pool.length - 600);
       }
       if ((i + 1) % 50 === 0 || i + 1 === o.n) {
