@@ -131,16 +131,10 @@ for d in ui-ocr ui-bare-ocr ui-nothing-ocr ui-bare-nothing ui-bare-nothing2 web 
   [ -f "$DATA/$d/spans.jsonl" ] || $R data perceive "$DATA/$d" >&2
 done
 
-fill() {  # template → config with data paths and steps
-  sed -e "s#@DATA@#$DATA#g" -e "s/@SFT_STEPS@/$SFT_STEPS/g" -e "s/@SFT2_STEPS@/$SFT2_STEPS/g" \
-    -e "s/@SFT3_STEPS@/$SFT3_STEPS/g" -e "s/@SFT4_STEPS@/$SFT4_STEPS/g" \
-    -e "s/@SFT5_STEPS@/$SFT5_STEPS/g" -e "s/@SFT6_STEPS@/$SFT6_STEPS/g" \
-    -e "s/@SFT7_STEPS@/$SFT7_STEPS/g" -e "s/@SFT8_STEPS@/$SFT8_STEPS/g" \
-    -e "s/@SFT9_STEPS@/$SFT9_STEPS/g" -e "s/@SFT10_STEPS@/$SFT10_STEPS/g" \
-    -e "s/@SFT11_STEPS@/$SFT11_STEPS/g" -e "s/@SFT12_STEPS@/$SFT12_STEPS/g" \
-    -e "s/@SFT13_STEPS@/$SFT13_STEPS/g" -e "s/@SFT14_STEPS@/$SFT14_STEPS/g" \
-    -e "s/@SFT15_STEPS@/$SFT15_STEPS/g" \
-    -e "s/@GRPO_STEPS@/$GRPO_STEPS/g" "$1"
+fill() {  # template → config with data paths and steps (@SFT_STEPS@, @SFT2_STEPS@ … @GRPO_STEPS@)
+  local v args=(-e "s#@DATA@#$DATA#g")
+  for v in SFT_STEPS SFT{2..15}_STEPS GRPO_STEPS; do args+=(-e "s/@$v@/${!v}/g"); done
+  sed "${args[@]}" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
   local name=$1 cmd=$2 dir=$OUT_ABS/$1
