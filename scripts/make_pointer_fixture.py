@@ -14,7 +14,9 @@ The graph is not a trained policy; it is built so that the answers are known:
   `--element-logit` for an element proposal (first piece `e:element`; `--max-elements` sets
   how many the manifest keeps);
 - offsets: a 1×1 convolution with small weights, averaged per patch, `[B, P, 2]`;
-- anchor_logits: the patch logits.
+- anchor_logits: the patch logits;
+- with `--nothing-logit X`: one more logit, last in `logits`, the constant X (the nothing
+  head; the manifest says `"nothing": true`, and `--nothing-bias B` sets its `nothing_bias`).
 The other text inputs are declared (the runtime must feed them) and summed into the text logits
 times 0, so that no optimiser can drop them.
 
@@ -93,7 +95,7 @@ def build(args):
         io("span_valid", f32, ["B", s]),
     ]
     outputs = [
-        io("logits", f32, ["B", p + s]),
+        io("logits", f32, ["B", p + s + int(args.nothing_logit is not None)]),
         io("offsets", f32, ["B", p, 2]),
         io("anchor_logits", f32, ["B", p]),
     ]
@@ -169,8 +171,13 @@ def build(args):
         helper.make_node("Sub", ["one", valid], ["invalid"]),
         helper.make_node("Mul", ["invalid", "pad"], ["text_pad"]),
         helper.make_node("Add", ["text_valid", "text_pad"], ["text_logits"]),
-        helper.make_node("Concat", ["patch_logits", "text_logits"], [name("logits")], axis=1),
     ]
+    heads = ["patch_logits", "text_logits"]
+    if args.nothing_logit is not None:
+        inits.append(const("nothing_logit", args.nothing_logit))
+        nodes.append(helper.make_node("Add", ["unused_b1", "nothing_logit"], ["nothing_b1"]))
+        heads.append("nothing_b1")
+    nodes.append(helper.make_node("Concat", heads, [name("logits")], axis=1))
     graph = helper.make_graph(nodes, "pointer_fixture", inputs, outputs, initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
@@ -210,6 +217,10 @@ def manifest(args):
         "opset": OPSET,
         "tasks": ["click"],
     }
+    if args.nothing_logit is not None:
+        m["pointer"]["nothing"] = True
+    if args.nothing_bias:
+        m["pointer"]["nothing_bias"] = args.nothing_bias
     if args.channels == 4:
         m["preprocess"]["depth_max_m"] = 4.0
     if args.ocr:
@@ -240,6 +251,10 @@ def main():
                     help="element proposals among the candidates (manifest text.max_elements)")
     ap.add_argument("--element-logit", type=float, default=0.0,
                     help="logit added to an element proposal's candidate")
+    ap.add_argument("--nothing-logit", type=float, default=None,
+                    help="add the nothing head: one more, constant logit")
+    ap.add_argument("--nothing-bias", type=float, default=0.0,
+                    help="the manifest's pointer.nothing_bias (written even without the head)")
     ap.add_argument("--patch-weights", type=float, nargs="+", default=[0.5, -0.25, -0.25])
     ap.add_argument("--coord-frame", default="norm1000", choices=["pixels", "norm1000"])
     ap.add_argument("--rename", action="append", default=[], metavar="OLD=NEW")

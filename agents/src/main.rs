@@ -29,6 +29,9 @@ enum Command {
     Perceive(cmd::perceive::PerceiveArgs),
     /// Evaluate a model package on datasets (greedy decoding through ONNX Runtime).
     Eval(cmd::eval::EvalArgs),
+    /// Choose a pointer package's nothing_bias on validation data (the trade between
+    /// refusing instructions that name nothing and clicking the ones that do).
+    Calibrate(cmd::calibrate::CalibrateArgs),
     /// Desktop agent: capture a monitor, ground an instruction, click or type.
     #[command(subcommand)]
     Desktop(cmd::desktop::DesktopCommand),
@@ -70,6 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(a) => cmd::doctor::run(&a),
         Command::Ground(a) => cmd::ground::run(&a),
         Command::Eval(a) => cmd::eval::run(&a),
+        Command::Calibrate(a) => cmd::calibrate::run(&a),
         Command::Perceive(a) => cmd::perceive::run(&a),
         Command::Desktop(c) => cmd::desktop::run(c),
         Command::Robot(a) => cmd::robot::run(&a),

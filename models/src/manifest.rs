@@ -888,6 +888,7 @@ mod tests {
                     ..Default::default()
                 },
                 nothing: false,
+                nothing_bias: 0.0,
             }),
             preprocess: Preprocess {
                 width: 64,

@@ -20,7 +20,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{Record, Target, Task};
-use crate::geometry::{BBox, FrameMap, Mask};
+use crate::geometry::{BBox, FrameMap, Mask, Point};
 use crate::grammar::{Answer, ParseError, Value};
 use crate::rewards::{
     answer_to_original, detection_reward, hit_reward, label_accuracy, point_target, RewardConfig,
@@ -92,6 +92,27 @@ impl Metrics {
         }
     }
 
+    fn reward_config(&self) -> RewardConfig {
+        RewardConfig {
+            point_radius: self.point_radius,
+            iou_threshold: self.iou_threshold,
+            ..RewardConfig::default()
+        }
+    }
+
+    /// Whether a click at `point` (original pixels) lands in the target of a click or refer
+    /// record, as [`Metrics::add`] scores it; false for a record naming nothing or of another
+    /// task. `reticle calibrate` asks it of the clicks the nothing head overruled.
+    pub fn click_hits(
+        &self,
+        record: &Record,
+        point: Point,
+        frame: &FrameMap,
+        mask: Option<&Mask>,
+    ) -> bool {
+        click_hits(&self.reward_config(), record, point, frame, mask)
+    }
+
     /// Adds one completion's outcome. `frame` maps the answer to original pixels, `mask` is
     /// the record's target mask (mask targets only), `n_tokens` the completion length.
     pub fn add(
@@ -102,11 +123,7 @@ impl Metrics {
         mask: Option<&Mask>,
         n_tokens: usize,
     ) {
-        let cfg = RewardConfig {
-            point_radius: self.point_radius,
-            iou_threshold: self.iou_threshold,
-            ..RewardConfig::default()
-        };
+        let cfg = self.reward_config();
         let s = &mut self.sums[task_idx(record.task)];
         s.n += 1;
         s.tokens += n_tokens;
@@ -125,10 +142,10 @@ impl Metrics {
             (Task::Click | Task::Refer, _) if record.names_nothing() => {
                 s.hits += usize::from(matches!(&value, Value::Boxes(b) if b.is_empty()));
             }
-            (Task::Click | Task::Refer, target) => {
-                let hit = point_target(target, frame, mask, &cfg)
-                    .zip(value.first_point())
-                    .is_some_and(|(t, p)| hit_reward(&p, &t) > 0.0);
+            (Task::Click | Task::Refer, _) => {
+                let hit = value
+                    .first_point()
+                    .is_some_and(|p| click_hits(&cfg, record, p, frame, mask));
                 s.hits += usize::from(hit);
             }
             (Task::Detect, Target::Boxes(_) | Target::Box(_)) => {
@@ -459,12 +476,48 @@ mod tests {
     }
 }
 
+fn click_hits(
+    cfg: &RewardConfig,
+    record: &Record,
+    point: Point,
+    frame: &FrameMap,
+    mask: Option<&Mask>,
+) -> bool {
+    matches!(record.task, Task::Click | Task::Refer)
+        && !record.names_nothing()
+        && point_target(&record.target, frame, mask, cfg)
+            .is_some_and(|t| hit_reward(&point, &t) > 0.0)
+}
+
 /// One evaluated record: what the model answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalSample {
     pub id: String,
     pub instruction: String,
     pub completion: String,
+    /// For click and refer records (`reticle eval`): whether the answer is right — a click
+    /// in the target, or `[]` for an instruction naming nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct: Option<bool>,
+    /// The pointer policy's confidence in its answer (`reticle eval`, pointer packages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// The probability that the instruction names nothing (packages with the nothing head).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nothing: Option<f32>,
+    /// When the nothing head overruled a click: the region's mass, and whether the click
+    /// would have hit (what `reticle calibrate` weighs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overruled: Option<Overruled>,
+}
+
+/// A click the nothing head overruled, as evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Overruled {
+    /// Probability mass of the region the click rule chose.
+    pub confidence: f32,
+    /// Whether the click lands in the record's target.
+    pub hit: bool,
 }
 
 /// An evaluation: the metrics and every completion (`reticle eval --json`,

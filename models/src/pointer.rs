@@ -68,7 +68,19 @@ pub struct TextConfig {
     /// Element proposals ([`crate::elements`]) kept as candidates beside the text, nearest
     /// to the most instruction-like text first; 0 (packages made before them) = none.
     pub max_elements: usize,
+    /// No word candidate for a function word ([`FUNCTION_WORDS`]) of a longer line: "to" in
+    /// "Save the changes to report.txt?" is never what an instruction asks to click, yet an
+    /// instruction naming something absent ("the Teleport to Mars button") matches it
+    /// exactly. The line stays a candidate. Off (absent) in packages made before it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skip_function_words: bool,
 }
+
+/// Words that are never a click target on their own inside a longer line.
+pub const FUNCTION_WORDS: [&str; 24] = [
+    "the", "a", "an", "to", "of", "in", "on", "at", "for", "and", "or", "with", "this", "that",
+    "it", "my", "by", "from", "is", "as", "be", "are", "you", "your",
+];
 
 impl Default for TextConfig {
     fn default() -> Self {
@@ -79,6 +91,7 @@ impl Default for TextConfig {
             max_candidates: 64,
             pieces_per_span: 32,
             max_elements: 0,
+            skip_function_words: false,
         }
     }
 }
@@ -113,7 +126,7 @@ impl TextConfig {
 }
 
 /// The pointer section of a package manifest (`"pointer": {…}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PointerSpec {
     /// The graph file, e.g. `pointer.onnx`.
@@ -125,7 +138,20 @@ pub struct PointerSpec {
     /// The graph has a last logit for "the instruction names nothing here" (absent: no).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nothing: bool,
+    /// Calibration of the nothing decision, in nats (absent: 0, the uncalibrated rule): the
+    /// greedy answer is "nothing here" when `ln p(nothing) + nothing_bias` exceeds the log
+    /// mass of the chosen region ([`nothing_wins`]). Positive refuses more. Only a package
+    /// with the nothing head may set it; `reticle calibrate` chooses it on validation data.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nothing_bias: f32,
 }
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
+}
+
+/// The largest `nothing_bias` magnitude a manifest may hold: e^8 ≈ 3,000 times the odds.
+pub const MAX_NOTHING_BIAS: f32 = 8.0;
 
 impl PointerSpec {
     /// Width of the `logits` output: patches, text candidates, and the nothing logit if any.
@@ -149,6 +175,19 @@ impl PointerSpec {
                 "pointer.cell {} must divide the input size {width}×{height}",
                 self.cell
             ));
+        }
+        if !(self.nothing_bias.is_finite() && self.nothing_bias.abs() <= MAX_NOTHING_BIAS) {
+            return Err(format!(
+                "pointer.nothing_bias {} is outside -{MAX_NOTHING_BIAS}..={MAX_NOTHING_BIAS}",
+                self.nothing_bias
+            ));
+        }
+        if self.nothing_bias != 0.0 && !self.nothing {
+            return Err(
+                "pointer.nothing_bias is set but the graph has no nothing logit \
+                 (`pointer.nothing` is false)"
+                    .into(),
+            );
         }
         self.text.validate()
     }
@@ -323,6 +362,9 @@ pub fn candidates(
         push(&span.text, span.bbox, CandidateKind::Line);
         if span.words.len() > 1 {
             for w in &span.words {
+                if cfg.skip_function_words && is_function_word(&w.text) {
+                    continue;
+                }
                 push(&w.text, w.bbox, CandidateKind::Word);
             }
         }
@@ -356,6 +398,11 @@ pub fn candidates(
     out.extend(rest);
     out.truncate(cfg.max_candidates);
     out
+}
+
+/// A read word that is one function word ([`FUNCTION_WORDS`], compared lower-cased).
+fn is_function_word(text: &str) -> bool {
+    matches!(&words(text)[..], [w] if FUNCTION_WORDS.contains(&w.to_lowercase().as_str()))
 }
 
 /// Instruction words never looked for inside a read word (they would cut "Theme" or "Often").
@@ -788,10 +835,17 @@ pub struct Selection {
 }
 
 /// The greedy answer of a policy with a nothing logit: "nothing here" when its probability
-/// `p_nothing` exceeds the mass of the region the click rule would choose (or when there is
-/// no region at all). The trainer's evaluation and the runtime both decide with this.
-pub fn nothing_wins(p_nothing: f32, selection: Option<&Selection>) -> bool {
-    selection.is_none_or(|s| p_nothing > s.confidence)
+/// `p_nothing`, times `e^bias` (the manifest's `nothing_bias`; 0 uncalibrated), exceeds the
+/// mass of the region the click rule would choose (or when there is no region at all). The
+/// trainer's evaluation (bias 0) and the runtime both decide with this.
+pub fn nothing_wins(p_nothing: f32, selection: Option<&Selection>, bias: f32) -> bool {
+    selection.is_none_or(|s| nothing_margin(p_nothing, s.confidence) + bias > 0.0)
+}
+
+/// `ln p_nothing − ln region`: the smallest bias at which "nothing here" would win is its
+/// negation. Both probabilities are floored at `f32::MIN_POSITIVE`, so the margin is finite.
+pub fn nothing_margin(p_nothing: f32, region: f32) -> f32 {
+    p_nothing.max(f32::MIN_POSITIVE).ln() - region.max(f32::MIN_POSITIVE).ln()
 }
 
 /// Fraction of the highest patch mass a patch needs to join a region.
@@ -975,5 +1029,53 @@ mod selection_tests {
         assert_eq!((s.point.x, s.point.y), (24.0, 4.0));
         assert_eq!(s.region, vec![2, 3]);
         assert!((s.confidence - 0.70).abs() < 1e-5, "{}", s.confidence);
+    }
+
+    #[test]
+    fn the_nothing_bias_scales_the_odds_of_nothing() {
+        let s = Selection {
+            point: Point::new(0.0, 0.0),
+            confidence: 0.4,
+            best: 0,
+            region: vec![0],
+        };
+        assert!(!nothing_wins(0.2, Some(&s), 0.0));
+        // ln 0.2 + ln 2 = ln 0.4: not above; a hair more bias is.
+        assert!(!nothing_wins(0.2, Some(&s), 2f32.ln() - 1e-4));
+        assert!(nothing_wins(0.2, Some(&s), 2f32.ln() + 1e-4));
+        assert!(!nothing_wins(0.5, Some(&s), -0.3));
+        assert!(nothing_wins(0.0, None, -MAX_NOTHING_BIAS));
+        assert!((nothing_margin(0.2, 0.4) + 2f32.ln()).abs() < 1e-6);
+        assert!(nothing_margin(0.0, 0.0).is_finite());
+    }
+
+    #[test]
+    fn a_nothing_bias_needs_the_head_and_a_finite_value_in_range() {
+        let mut spec = PointerSpec {
+            graph: "pointer.onnx".into(),
+            cell: 8,
+            text: TextConfig::default(),
+            nothing: true,
+            nothing_bias: -1.5,
+        };
+        assert_eq!(spec.validate(64, 48), Ok(()));
+        for bad in [f32::NAN, f32::INFINITY, 8.5, -9.0] {
+            spec.nothing_bias = bad;
+            assert!(
+                spec.validate(64, 48).unwrap_err().contains("nothing_bias"),
+                "{bad}"
+            );
+        }
+        spec.nothing_bias = 1.0;
+        spec.nothing = false;
+        assert!(spec
+            .validate(64, 48)
+            .unwrap_err()
+            .contains("no nothing logit"));
+        // Absent in JSON = 0, and 0 is not written.
+        spec.nothing_bias = 0.0;
+        let json = serde_json::to_string(&spec).unwrap();
+        assert!(!json.contains("nothing_bias"), "{json}");
+        assert_eq!(serde_json::from_str::<PointerSpec>(&json).unwrap(), spec);
     }
 }

@@ -1,11 +1,11 @@
 //! Evaluating a model package on a dataset: greedy grounding of every record, scored with
 //! the metrics of `reticle-models` (the same ones `reticle-train eval` uses).
 
-use reticle_models::dataset::{Record, Target};
+use reticle_models::dataset::{Record, Target, Task};
 use reticle_models::geometry::Mask;
-use reticle_models::grammar;
+use reticle_models::grammar::{self, Value};
 use reticle_models::metrics::Metrics;
-pub use reticle_models::metrics::{EvalReport, EvalSample};
+pub use reticle_models::metrics::{EvalReport, EvalSample, Overruled};
 use reticle_models::preprocess::{open_image, DepthRef};
 use reticle_models::rewards::RewardConfig;
 use reticle_models::text::TextSpan;
@@ -21,12 +21,13 @@ pub struct SpanCache {
     last: Option<(std::path::PathBuf, Vec<TextSpan>)>,
 }
 
-/// Grounds one record greedily and adds its outcome to `metrics`; returns the completion.
+/// Grounds one record greedily and adds its outcome to `metrics`; returns the sample (the
+/// completion, and the pointer's confidence, p(nothing) and overruled click if any).
 pub fn evaluate_record(
     pipeline: &Pipeline,
     record: &Record,
     metrics: &mut Metrics,
-) -> Result<String> {
+) -> Result<EvalSample> {
     evaluate_record_cached(pipeline, record, metrics, &mut SpanCache::default())
 }
 
@@ -37,7 +38,7 @@ pub fn evaluate_record_cached(
     record: &Record,
     metrics: &mut Metrics,
     cache: &mut SpanCache,
-) -> Result<String> {
+) -> Result<EvalSample> {
     let image = open_image(&record.image)?;
     // A record's depth is read only by RGB-D packages (an RGB package grounds the colour
     // image of an RGB-D record).
@@ -82,7 +83,27 @@ pub fn evaluate_record_cached(
         mask.as_ref(),
         out.completion_tokens,
     );
-    Ok(out.text)
+    let correct = matches!(record.task, Task::Click | Task::Refer).then(|| {
+        if record.names_nothing() {
+            out.names_nothing()
+        } else {
+            let point = out.answer.as_ref().ok().and_then(Value::first_point);
+            point.is_some_and(|p| metrics.click_hits(record, p, &out.frame, mask.as_ref()))
+        }
+    });
+    let overruled = out.overruled.map(|o| Overruled {
+        confidence: o.confidence,
+        hit: metrics.click_hits(record, o.point, &out.frame, mask.as_ref()),
+    });
+    Ok(EvalSample {
+        id: record.id.clone(),
+        instruction: record.instruction.clone(),
+        completion: out.text,
+        correct,
+        confidence: out.confidence,
+        nothing: out.nothing,
+        overruled,
+    })
 }
 
 /// Evaluates every record; `progress` is called after each one with the count so far.
@@ -96,12 +117,12 @@ pub fn evaluate(
     let mut samples = Vec::with_capacity(records.len());
     let mut cache = SpanCache::default();
     for (i, record) in records.iter().enumerate() {
-        let completion = evaluate_record_cached(pipeline, record, &mut metrics, &mut cache)?;
-        samples.push(EvalSample {
-            id: record.id.clone(),
-            instruction: record.instruction.clone(),
-            completion,
-        });
+        samples.push(evaluate_record_cached(
+            pipeline,
+            record,
+            &mut metrics,
+            &mut cache,
+        )?);
         progress(i + 1);
     }
     Ok(EvalReport {

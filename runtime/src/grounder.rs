@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use image::DynamicImage;
 use ort::session::Session;
 use ort::value::TensorRef;
-use reticle_models::geometry::FrameMap;
+use reticle_models::geometry::{FrameMap, Point};
 use reticle_models::grammar::{self, ParseError, Value};
 use reticle_models::manifest::Manifest;
 use reticle_models::preprocess::{DepthRef, PixelsRef, Preprocessor};
@@ -106,6 +106,19 @@ pub struct Grounding {
     /// list `[]` and `confidence` is this probability.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nothing: Option<f32>,
+    /// The click the nothing head overruled, when the answer is `[]` and the click rule had
+    /// a region: what a smaller `nothing_bias` would have answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overruled: Option<OverruledClick>,
+}
+
+/// A click of the greedy rule that "nothing here" outweighed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OverruledClick {
+    /// In original image pixels.
+    pub point: Point,
+    /// Probability mass of its region.
+    pub confidence: f32,
 }
 
 impl Grounding {
@@ -148,6 +161,7 @@ impl Grounding {
             confidence: None,
             candidates: None,
             nothing: None,
+            overruled: None,
         }
     }
 }

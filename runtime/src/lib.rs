@@ -18,6 +18,7 @@
 //!   checkpoint's processor and chat template, M-RoPE positions); `policy`: the trait
 //!   [`Pipeline`] holds them behind, chosen by the manifest's `architecture`.
 
+pub mod calibrate;
 mod decode;
 pub mod depth;
 pub mod error;
@@ -37,7 +38,8 @@ mod sampling;
 pub use decode::{StopReason, Timings};
 pub use error::{Error, Result};
 pub use grounder::{
-    millis, CandidateKind, Grounder, Grounding, ImageInput, LoadOptions, ScoredCandidate,
+    millis, CandidateKind, Grounder, Grounding, ImageInput, LoadOptions, OverruledClick,
+    ScoredCandidate,
 };
 pub use perception::{OcrFiles, Reading, TextReader, TextSpan};
 pub use pipeline::{Frame, GroundOptions, Pipeline, ScreenSession};

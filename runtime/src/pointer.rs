@@ -29,7 +29,8 @@ use crate::decode::{StopReason, Timings};
 use crate::error::{Error, Result};
 use crate::graphs::{self, check_side, expect, Expect, SessionConfig};
 use crate::grounder::{
-    open_workers, CandidateKind, Grounding, ImageInput, LoadOptions, PixelBuffer, ScoredCandidate,
+    open_workers, CandidateKind, Grounding, ImageInput, LoadOptions, OverruledClick, PixelBuffer,
+    ScoredCandidate,
 };
 use crate::perception::to_rgb;
 use crate::pool::Pool;
@@ -312,6 +313,7 @@ impl PointerPolicy {
         // sampling: the sampled candidate itself.
         // With the nothing head, "nothing here" (the empty list) when it is sampled or, greedy,
         // when it outweighs the chosen region (`pointer::nothing_wins`).
+        let mut overruled = None;
         let (point, confidence): (Option<Point>, f32) = if options.temperature > 0.0 {
             if chosen == n_live {
                 (None, probs[chosen])
@@ -329,7 +331,13 @@ impl PointerPolicy {
                 &candidates,
             );
             match p_nothing {
-                Some(pn) if pointer::nothing_wins(pn, sel.as_ref()) => (None, pn),
+                Some(pn) if pointer::nothing_wins(pn, sel.as_ref(), self.spec.nothing_bias) => {
+                    overruled = sel.map(|s| OverruledClick {
+                        point: s.point,
+                        confidence: s.confidence,
+                    });
+                    (None, pn)
+                }
                 _ => {
                     let sel =
                         sel.ok_or_else(|| output_err("the pointer distribution is empty".into()))?;
@@ -367,6 +375,7 @@ impl PointerPolicy {
             confidence: Some(confidence),
             candidates: Some(top),
             nothing: p_nothing,
+            overruled,
         })
     }
 }

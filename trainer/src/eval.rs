@@ -62,6 +62,10 @@ impl Scorer {
             id: record.id.clone(),
             instruction: record.instruction.clone(),
             completion: text,
+            correct: None,
+            confidence: None,
+            nothing: None,
+            overruled: None,
         });
         Ok(())
     }

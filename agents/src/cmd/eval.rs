@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use reticle_models::dataset::Record;
 use reticle_models::rewards::RewardConfig;
-use reticle_runtime::eval::evaluate;
+use reticle_runtime::eval::{evaluate, EvalReport};
 use reticle_runtime::{Pipeline, Provider};
 
 #[derive(Debug, Args)]
@@ -41,17 +41,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     if args.max > 0 {
         records.truncate(args.max);
     }
-    let bar = ProgressBar::new(records.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let report = evaluate(&pipeline, &records, &RewardConfig::default(), &|n| {
-        bar.set_position(n as u64)
-    })
-    .context("evaluating")?;
-    bar.finish_and_clear();
-    tracing::info!(n = records.len(), provider = %pipeline.provider(), "evaluated package");
+    let report = evaluate_with_progress(&pipeline, &records)?;
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -60,9 +50,28 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Evaluates every record with a progress bar on stderr.
+pub(crate) fn evaluate_with_progress(
+    pipeline: &Pipeline,
+    records: &[Record],
+) -> anyhow::Result<EvalReport> {
+    let bar = ProgressBar::new(records.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let report = evaluate(pipeline, records, &RewardConfig::default(), &|n| {
+        bar.set_position(n as u64)
+    })
+    .context("evaluating")?;
+    bar.finish_and_clear();
+    tracing::info!(n = records.len(), provider = %pipeline.provider(), "evaluated package");
+    Ok(report)
+}
+
 /// The records of `paths`, refused (every problem printed) unless `reticle data check` would
 /// pass them: a wrong-size mask or a box outside its image would otherwise be scored as a miss.
-fn checked_records(paths: &[PathBuf]) -> anyhow::Result<Vec<Record>> {
+pub(crate) fn checked_records(paths: &[PathBuf]) -> anyhow::Result<Vec<Record>> {
     let (records, problems) = crate::cmd::data::check_datasets(paths)?;
     if !problems.is_empty() {
         crate::cmd::data::report_problems(&problems);

@@ -10,6 +10,7 @@ macro_rules! outln {
 }
 
 pub mod annotate;
+pub mod calibrate;
 pub mod data;
 pub mod data_perceive;
 pub mod desktop;

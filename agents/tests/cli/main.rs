@@ -8,6 +8,7 @@
 // Test code: a panic is the failure report we want.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod calibrate;
 mod data;
 mod errors;
 mod eval;

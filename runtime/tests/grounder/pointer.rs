@@ -367,3 +367,79 @@ fn depth_is_refused_for_an_rgb_pointer_package() -> Result<()> {
     assert!(err.contains("does not use a depth image"), "{err}");
     Ok(())
 }
+
+/// Rewrites the package's `pointer.nothing_bias`.
+fn set_nothing_bias(dir: &Path, bias: f32) -> Result<()> {
+    let mut m = Manifest::load(dir)?;
+    m.pointer
+        .as_mut()
+        .context("no pointer section")?
+        .nothing_bias = bias;
+    m.save(dir)?;
+    Ok(())
+}
+
+#[test]
+fn the_nothing_bias_moves_the_refusal_and_keeps_the_overruled_click() -> Result<()> {
+    let pkg = package(&["--nothing-logit", "1.0"])?;
+    let cancel = BBox::new(100.0, 150.0, 160.0, 170.0);
+    let spans = [
+        span("Save", BBox::new(20.0, 150.0, 60.0, 170.0)),
+        span("Cancel", cancel),
+    ];
+    let img = screen();
+    let ground = |bias: f32| -> Result<reticle_runtime::Grounding> {
+        set_nothing_bias(pkg.path(), bias)?;
+        let p = Pipeline::load(pkg.path(), Provider::Cpu)?;
+        Ok(p.ground_with_spans(
+            Frame::rgb(&img),
+            "click the Cancel button",
+            &spans,
+            &GroundOptions::greedy(),
+        )?)
+    };
+    // Uncalibrated, the label (logit 5) outweighs the constant nothing logit (1): a click.
+    let plain = ground(0.0)?;
+    let Ok(Value::Points(points)) = &plain.answer else {
+        bail!("not a point: {:?}", plain.answer);
+    };
+    assert!(cancel.contains(&points[0]), "{points:?}");
+    let (pn, conf) = (
+        plain.nothing.context("no p(nothing)")?,
+        plain.confidence.context("no confidence")?,
+    );
+    assert!(pn > 0.0 && pn < conf, "{pn} {conf}");
+    assert!(plain.overruled.is_none());
+    // The rule flips exactly where ln p(nothing) + bias crosses ln region.
+    let margin = reticle_models::pointer::nothing_margin(pn, conf);
+    let below = ground(-margin - 0.05)?;
+    assert!(!below.names_nothing(), "{:?}", below.answer);
+    let above = ground(-margin + 0.05)?;
+    assert!(above.names_nothing(), "{:?}", above.answer);
+    assert_eq!(above.text, "<answer>[]</answer>");
+    // p(nothing) itself is not rescaled, and the click it overruled is kept.
+    assert_eq!(above.nothing, Some(pn));
+    assert_eq!(above.confidence, Some(pn));
+    let o = above.overruled.context("no overruled click")?;
+    assert_eq!((o.point, o.confidence), (points[0], conf));
+    let json = serde_json::to_value(&above)?;
+    assert_eq!(
+        json["overruled"]["confidence"].as_f64(),
+        Some(f64::from(conf))
+    );
+    Ok(())
+}
+
+#[test]
+fn a_nothing_bias_without_the_head_or_out_of_range_is_refused() -> Result<()> {
+    let pkg = package(&["--nothing-bias", "1.0"])?;
+    let err = load_err(pkg.path());
+    assert!(
+        err.contains("nothing_bias") && err.contains("no nothing logit"),
+        "{err}"
+    );
+    let pkg = package(&["--nothing-logit", "0", "--nothing-bias", "9"])?;
+    let err = load_err(pkg.path());
+    assert!(err.contains("pointer.nothing_bias 9 is outside"), "{err}");
+    Ok(())
+}

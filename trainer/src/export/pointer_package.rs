@@ -92,6 +92,7 @@ pub fn build_manifest(t: &TrainedPointer, name: &str) -> Result<Manifest> {
             cell: m.cell,
             text: m.text.clone(),
             nothing: m.nothing,
+            nothing_bias: 0.0,
         }),
         decoder: None,
         qwen: None,

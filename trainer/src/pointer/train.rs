@@ -295,7 +295,7 @@ pub fn evaluate(
             arg_hits += usize::from(arg_hit);
             let sel = enc.select(e, &pr, &o);
             let p_nothing = enc.nothing_probability(&pr);
-            let nothing = enc.cfg.nothing && contract::nothing_wins(p_nothing, sel.as_ref());
+            let nothing = enc.cfg.nothing && contract::nothing_wins(p_nothing, sel.as_ref(), 0.0);
             let hit = if names_nothing || nothing {
                 names_nothing && nothing
             } else {
