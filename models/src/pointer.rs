@@ -68,19 +68,7 @@ pub struct TextConfig {
     /// Element proposals ([`crate::elements`]) kept as candidates beside the text, nearest
     /// to the most instruction-like text first; 0 (packages made before them) = none.
     pub max_elements: usize,
-    /// No word candidate for a function word ([`FUNCTION_WORDS`]) of a longer line: "to" in
-    /// "Save the changes to report.txt?" is never what an instruction asks to click, yet an
-    /// instruction naming something absent ("the Teleport to Mars button") matches it
-    /// exactly. The line stays a candidate. Off (absent) in packages made before it.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub skip_function_words: bool,
 }
-
-/// Words that are never a click target on their own inside a longer line.
-pub const FUNCTION_WORDS: [&str; 24] = [
-    "the", "a", "an", "to", "of", "in", "on", "at", "for", "and", "or", "with", "this", "that",
-    "it", "my", "by", "from", "is", "as", "be", "are", "you", "your",
-];
 
 impl Default for TextConfig {
     fn default() -> Self {
@@ -91,7 +79,6 @@ impl Default for TextConfig {
             max_candidates: 64,
             pieces_per_span: 32,
             max_elements: 0,
-            skip_function_words: false,
         }
     }
 }
@@ -362,9 +349,6 @@ pub fn candidates(
         push(&span.text, span.bbox, CandidateKind::Line);
         if span.words.len() > 1 {
             for w in &span.words {
-                if cfg.skip_function_words && is_function_word(&w.text) {
-                    continue;
-                }
                 push(&w.text, w.bbox, CandidateKind::Word);
             }
         }
@@ -398,11 +382,6 @@ pub fn candidates(
     out.extend(rest);
     out.truncate(cfg.max_candidates);
     out
-}
-
-/// A read word that is one function word ([`FUNCTION_WORDS`], compared lower-cased).
-fn is_function_word(text: &str) -> bool {
-    matches!(&words(text)[..], [w] if FUNCTION_WORDS.contains(&w.to_lowercase().as_str()))
 }
 
 /// Instruction words never looked for inside a read word (they would cut "Theme" or "Often").

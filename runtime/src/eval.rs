@@ -3,7 +3,7 @@
 
 use reticle_models::dataset::{Record, Target, Task};
 use reticle_models::geometry::Mask;
-use reticle_models::grammar::{self, Value};
+use reticle_models::grammar::{self, Mode, Value};
 use reticle_models::metrics::Metrics;
 pub use reticle_models::metrics::{EvalReport, EvalSample, Overruled};
 use reticle_models::preprocess::{open_image, DepthRef};
@@ -83,17 +83,30 @@ pub fn evaluate_record_cached(
         mask.as_ref(),
         out.completion_tokens,
     );
+    // Both judged on the point as the completion writes it (rounded in the answer frame),
+    // as `metrics` scores it.
+    let hits = |text: &str| {
+        grammar::parse(text)
+            .ok()
+            .and_then(|a| a.value.first_point())
+            .is_some_and(|p| {
+                let p = out.frame.answer_to_original(p);
+                metrics.click_hits(record, p, &out.frame, mask.as_ref())
+            })
+    };
     let correct = matches!(record.task, Task::Click | Task::Refer).then(|| {
         if record.names_nothing() {
             out.names_nothing()
         } else {
-            let point = out.answer.as_ref().ok().and_then(Value::first_point);
-            point.is_some_and(|p| metrics.click_hits(record, p, &out.frame, mask.as_ref()))
+            hits(&out.text)
         }
     });
-    let overruled = out.overruled.map(|o| Overruled {
-        confidence: o.confidence,
-        hit: metrics.click_hits(record, o.point, &out.frame, mask.as_ref()),
+    let overruled = out.overruled.map(|o| {
+        let shown = Value::Points(vec![out.frame.original_to_answer(o.point)]);
+        Overruled {
+            confidence: o.confidence,
+            hit: hits(&grammar::format_answer(Mode::Direct, None, &shown)),
+        }
     });
     Ok(EvalSample {
         id: record.id.clone(),

@@ -8,7 +8,7 @@
 #     SFT7_STEPS=20 SFT8_STEPS=20 SFT9_STEPS=20 SFT10_STEPS=20 SFT11_STEPS=20 SFT12_STEPS=20 \
 #     SFT13_STEPS=20 SFT14_STEPS=20 SFT15_STEPS=20 GRPO_STEPS=5 WEB_N=50 WEB_NOTHING_N=30 \
 #     WEB_EVAL_N=20 TRAIN_N=200 TRAIN2_N=100 BARE_N=100 ICONS_N=100 SETTINGS_N=100 NOTHING_N=100 \
-#     NOTHING_OCR_N=50 BARE_NOTHING_N=50 BARE_NOTHING2_N=50 OUT=/tmp/d \
+#     NOTHING_OCR_N=50 BARE_NOTHING_N=50 BARE_NOTHING2_N=50 VAL_N=20 OUT=/tmp/d \
 #     scripts/recipes/default_model.sh                # a quick try
 #
 # Stages, each resumable and each ≤ 90 min on 2 cores (a killed run continues from its last
@@ -19,15 +19,16 @@
 # geometry) → SFT with icon screens added (sft6: 25 icons named by what users call them;
 # evaluated, not shipped) and, from sft5, SFT with bare dialogs as the reader reads them
 # added (sft7) → 1,200 more steps (sft8; evaluated: no gain) → SFT with more scenes and
-# settings-list screens added (sft9, the shipped stage) → SFT with 3,000 more scenes (sft10;
+# settings-list screens added (sft9, shipped until sft15) → SFT with 3,000 more scenes (sft10;
 # more accurate, but it acts on the desktop test's "Teleport to Mars" instruction, so not
 # shipped), SFT from sft9 with the nothing head on instructions naming nothing (sft11;
 # evaluated, not shipped: it refuses 22 % of the real-screen instructions), SFT from sft9 with
 # web pages rendered by chromium added (sft12), the nothing head on them (sft13), bare dialogs
-# naming nothing weighted up (sft14) and every naming-nothing set (sft15) — sft12–sft15
-# evaluated, not shipped (docs/results.md, ninth run) — and GRPO from
-# sft4 → export of $SHIP_STAGE (sft9 by default) and of
-# grpo (with the tch vs ONNX Runtime parity check) → held-out evaluation of both packages
+# naming nothing weighted up (sft14) and every naming-nothing set (sft15, the shipped stage;
+# sft12–sft14 evaluated, not shipped: docs/results.md, ninth and tenth runs) — and GRPO from
+# sft4 → export of $SHIP_STAGE (sft15 by default) and of
+# grpo (with the tch vs ONNX Runtime parity check) → the shipped package's nothing_bias
+# chosen on validation seeds (`reticle calibrate`) → held-out evaluation of both packages
 # through the runtime's one pipeline (`reticle eval`: real OCR, ONNX Runtime) on the
 # held-out suite seeds, the bare-dialog and icon seeds and the real-screen set → the robot
 # target →
@@ -72,7 +73,8 @@ WEB_N=${WEB_N:-1500}          # web pages rendered by chromium (seed 3001, ~6 re
 WEB_NOTHING_N=${WEB_NOTHING_N:-800}  # web pages, 40 % of text-named records naming nothing (seed 3002), sft13
 WEB_EVAL_N=${WEB_EVAL_N:-150} # held-out web pages (seed 999993; 999992 naming nothing: 2/3 as many)
 GRPO_STEPS=${GRPO_STEPS:-30}
-SHIP_STAGE=${SHIP_STAGE:-sft9}   # the stage models/default is exported from (sft1…10 or grpo)
+VAL_N=${VAL_N:-200}            # validation screens for the nothing calibration (ui seeds 999990, 999989: half as many; web 999991: half as many)
+SHIP_STAGE=${SHIP_STAGE:-sft15}  # the stage models/default is exported from (sft1…15 or grpo)
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/pointer}
 SHIP=${SHIP:-$([ "$OUT" = runs/pointer ] && echo 1 || echo 0)}
@@ -93,7 +95,7 @@ to() { local out=$1; shift; "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 gen() {  # suite, n, seed, folder[, suite config]
   [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" ${5:+--config "$5"} >&2
 }
-log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/1008/1009/1010/1011/1012/2000/2001/2002/2003 and web 3001/3002, held-out 999999/999998/999997/999996/999995/999994 and web 999993/999992)"
+log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/1008/1009/1010/1011/1012/2000/2001/2002/2003 and web 3001/3002, held-out 999999/999998/999997/999996/999995/999994 and web 999993/999992, validation 999990/999989 and web 999991)"
 gen ui "$TRAIN_N" 1000 ui
 gen ui "$OCR_N" 1001 ui-ocr
 gen ui "$TRAIN2_N" 1003 ui2
@@ -125,6 +127,11 @@ gen ui "$EVAL_N" 999994 ui-nothing-eval scripts/recipes/pointer/nothing.toml
 [ -f "$DATA/web-eval/data.jsonl" ] || scripts/web_screens.sh --n "$WEB_EVAL_N" --seed 999993 --out "$DATA/web-eval" >&2
 [ -f "$DATA/web-nothing/data.jsonl" ] || scripts/web_screens.sh --n "$WEB_NOTHING_N" --seed 3002 --out "$DATA/web-nothing" --nothing-rate 0.4 >&2
 [ -f "$DATA/web-nothing-eval/data.jsonl" ] || scripts/web_screens.sh --n $(( WEB_EVAL_N * 2 / 3 )) --seed 999992 --out "$DATA/web-nothing-eval" --nothing-rate 0.4 >&2
+# Validation sets for `reticle calibrate` (the shipped package's nothing_bias): seeds neither
+# trained on nor reported.
+gen ui "$VAL_N" 999990 ui-nothing-val scripts/recipes/pointer/nothing.toml
+gen ui $(( VAL_N / 2 )) 999989 ui-bare-nothing-val scripts/recipes/pointer/bare-nothing.toml
+[ -f "$DATA/web-nothing-val/data.jsonl" ] || scripts/web_screens.sh --n $(( VAL_N / 2 )) --seed 999991 --out "$DATA/web-nothing-val" --nothing-rate 0.4 >&2
 
 log "perception: the runtime's text reader on ui-ocr, ui-bare-ocr, ui-nothing-ocr, ui-bare-nothing, ui-bare-nothing2, web, web-nothing and the held-out ui-eval, ui-nothing-eval, web-eval, web-nothing-eval (spans.jsonl, resumable)"
 for d in ui-ocr ui-bare-ocr ui-nothing-ocr ui-bare-nothing ui-bare-nothing2 web web-nothing ui-eval ui-nothing-eval web-eval web-nothing-eval; do
@@ -185,6 +192,13 @@ stage grpo grpo --init "$OUT_ABS/sft4"
 log "export (with the parity check): package from $SHIP_STAGE, package-grpo from grpo"
 [ -f "$OUT_ABS/package/model.json" ] || $T export --run "$OUT_ABS/$SHIP_STAGE" --out "$OUT_ABS/package" --check >&2
 [ -f "$OUT_ABS/package-grpo/model.json" ] || $T export --run "$OUT_ABS/grpo" --out "$OUT_ABS/package-grpo" --check >&2
+# A package with the nothing head gets its nothing_bias from the validation sets (written into
+# its model.json; docs/pointer.md, "Calibration"), before anything is evaluated.
+if grep -q '"nothing": true' "$OUT_ABS/package/model.json"; then
+  log "calibration: nothing_bias of the package on ui-nothing-val, ui-bare-nothing-val, web-nothing-val"
+  [ -f "$OUT_ABS/calibration.json" ] || to "$OUT_ABS/calibration.json" $R calibrate --model "$OUT_ABS/package" \
+    --data "$DATA/ui-nothing-val" "$DATA/ui-bare-nothing-val" "$DATA/web-nothing-val" --write --json
+fi
 
 log "held-out evaluation of the exported packages (runtime pipeline: PP-OCRv6 + ONNX Runtime, greedy)"
 for pkg in package package-grpo; do

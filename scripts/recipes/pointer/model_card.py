@@ -29,29 +29,47 @@ fmt = lambda v: "–" if v is None else f"{100 * v:.1f} %"
 print("# reticle default package: the pointer policy (ui clicks + spatial referring)\n")
 print("The model `reticle` uses when no `--model` is given. Reproduce it with one command:\n")
 print("```sh\nscripts/recipes/default_model.sh\n```\n")
-ship = os.environ.get("SHIP_STAGE", "sft9")
+ship = os.environ.get("SHIP_STAGE", "sft15")
 print("An action head over image patches, the text PP-OCRv6 reads and the controls and icons "
       "found in the pixels (element proposals; docs/pointer.md), with a relative head that "
-      "scores each candidate's offset from the anchor step's point (\"left of\", \"between\"), "
-      "trained with SFT in eight stages (GUI-Actor's loss; `sft1`–`sft5`, `sft7`–`sft9`; `sft6` "
-      "was an icon-screen experiment and is not in this package's line) on the 2-core CPU: "
-      "4,000 + 3,000 + 3,000 `ui` records (seeds 1000, 1003, 1004; ui3 has radio buttons and "
-      "switches) whose text is the drawn labels, 300 `ui` records (seed 1001) read by the "
+      "scores each candidate's offset from the anchor step's point (\"left of\", \"between\") "
+      "and a nothing head (the instruction names nothing on the screen), trained with SFT in "
+      "twelve stages (GUI-Actor's loss; `sft1`–`sft5`, `sft7`–`sft9`, `sft12`–`sft15`; `sft6`, "
+      "`sft10` and `sft11` were experiments and are not in this package's line) on the 2-core "
+      "CPU: 4,000 + 3,000 + 3,000 `ui` records (seeds 1000, 1003, 1004; ui3 has radio buttons "
+      "and switches) whose text is the drawn labels, 300 `ui` records (seed 1001) read by the "
       "runtime's reader, 2,000 bare X dialogs (seed 1005) and 2,000 more read by the reader "
       "(seed 1007), 2,000 settings-list screens (seed 1008: the checkbox or switch at the far "
-      "end of its row), 4,000 + 3,000 + 3,000 `spatial` records (seeds 2000–2002). "
-      "Configs: `scripts/recipes/pointer/{sft,sft2,…,sft10,grpo}.toml`. "
+      "end of its row), 4,000 + 3,000 + 3,000 `spatial` records (seeds 2000–2002); then 1,500 "
+      "web pages rendered by chromium (seed 3001, `scripts/web_screens.sh`) and, for the nothing "
+      "head, 800 web pages where 40 % of the text-named instructions name a label the page "
+      "lacks (seed 3002), 1,400 + 600 `ui` screens with 40 % naming nothing (seeds 1009, 1011) "
+      "and 600 + 800 bare dialogs with half naming a missing button (seeds 1010, 1012). "
+      "Configs: `scripts/recipes/pointer/{sft,sft2,…,sft15,grpo}.toml`. "
       f"This package is the `{ship}` stage; the recipe's GRPO stage (30 steps) is evaluated "
       "beside it (figures below) and not shipped: on a real `xmessage` dialog GRPO has made "
       "the policy click the screen corner confidently. The PP-OCRv6 graphs are not in this "
       "folder: `scripts/setup.sh runtime` fetches them from the `rapidocr` wheel and the "
       "manifest pins their SHA-256.\n")
+cal = os.path.join(run, "calibration.json")
+if os.path.exists(cal):
+    c = json.load(open(cal))
+    ch, cu = c["chosen"], c["current"]
+    print(f"**Calibration.** `pointer.nothing_bias` = {ch['bias']:.2f} (`reticle calibrate` on "
+          f"{c['records']} validation records, ui seeds 999990 / 999989 and web pages 999991, "
+          "neither trained on nor reported below): right answers "
+          f"{100 * cu['accuracy']:.1f} % uncalibrated → {100 * ch['accuracy']:.1f} %; "
+          f"instructions naming something hit {ch['positives_hit']}/{ch['positives']} "
+          f"(refused {ch['positives_refused']}), instructions naming nothing refused "
+          f"{ch['nothing_refused']}/{ch['nothing']}.\n")
 print(f"**Held-out accuracy** (exported package through the runtime: real OCR, ONNX Runtime, "
       f"greedy): `ui` {fmt(ui)}, `spatial` {fmt(spatial)}, real screens {fmt(real)}. "
       "Targets: 97 %, 92 %, 90 %.\n")
 print("## Evaluation\n")
-print("Suite seeds 999999 (`ui`), 999998 (`spatial`), 999997 (bare X dialogs), 999996 (icon screens) and 999995 (settings lists) and the real-screen set "
-      "(`evalsets/real-screens`, Chromium pages) were never seen in training.\n")
+print("Suite seeds 999999 (`ui`), 999998 (`spatial`), 999997 (bare X dialogs), 999996 (icon "
+      "screens), 999995 (settings lists) and 999994 (naming nothing), web pages 999993 and "
+      "999992 (naming nothing) and the real-screen set (`evalsets/real-screens`, Chromium "
+      "pages) were never seen in training nor used to choose the calibration.\n")
 print(table)
 print("""
 ## Limits — read this before relying on a click
@@ -68,19 +86,18 @@ print("""
 - **Spatial expressions**: relations (49 %) and free space (36 %) are the weakest kinds;
   the package is RGB only (depth is used by `reticle robot` to place the target, not to
   choose it).
-- **Confidence.** `--json` and the API return the chosen candidate's probability and the
-  top five; `reticle desktop` does not act below `--min-confidence` (default 0.2). **The
-  confidence does not tell an instruction that names nothing from one that names something**:
-  the row "instructions naming nothing" above gives the share of such instructions the
-  desktop agent would act on (`scripts/recipes/pointer/refusal_eval.py`). Use `--dry-run`
-  and check what an instruction names.
+- **Instructions naming nothing.** The nothing head answers `[]` (no point) when the
+  instruction names nothing it sees, and `reticle desktop` then says so and does not act;
+  it also does not act below `--min-confidence` (default 0.2). The rows "naming nothing"
+  above give how often it refuses such instructions and how often it wrongly refuses one
+  that names something. It judges by the text it reads: a label the reader misreads, or an
+  unlabelled icon, can be refused although it is there. Use `--dry-run` when unsure.
 - **Bare X displays.** On the test's `xmessage -center -buttons Cancel:2,OK:3` dialog under
   Xvfb the policy presses OK and refuses "click the Teleport to Mars button" (the desktop
   test checks both). Where the reader runs the button labels together — on a black root
   window xmessage's adjacent `Cancel` `OK` read as one word, `Cance10K`; the runtime then
   cuts the run-together word where the case changes (`Cance1|0K`) and clicks the part that
-  names the button, which can be a weak click (confidence near the desktop agent's 0.2):
-  check `--dry-run` first on bare displays.
+  names the button.
 - Annotated failure cases: `docs/results.md` ("The pointer policy").
 """)
 print("---\n")

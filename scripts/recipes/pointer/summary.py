@@ -91,7 +91,7 @@ def runtime_acc(report):
 
 
 # The stage the shipped package was exported from (the recipe exports SHIP_STAGE).
-SHIP = os.environ.get("SHIP_STAGE", "sft9")
+SHIP = os.environ.get("SHIP_STAGE", "sft15")
 
 
 def main():
@@ -123,7 +123,10 @@ def main():
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
         for tag, label in (("eval", f"shipped package ({SHIP}; runtime: PP-OCRv6 + ONNX Runtime)"),
                            ("eval-grpo", "SFT→GRPO package (runtime)")):
-            a, n = runtime_acc(load(f"{run}/{tag}-{suite}.json"))
+            rep = load(f"{run}/{tag}-{suite}.json")
+            if rep is None:
+                continue
+            a, n = runtime_acc(rep)
             print(f"| {names[suite]} | {label} | {a} | {n} |")
     held_out = (
         ("bare", "bare X dialogs held-out (ui seed 999997, bare.toml)"),
@@ -138,7 +141,10 @@ def main():
     )
     for suffix, name in held_out:
         for tag, label in (("eval", f"shipped package ({SHIP})"), ("eval-grpo", "SFT→GRPO package")):
-            a, n = runtime_acc(load(f"{run}/{tag}-{suffix}.json"))
+            rep = load(f"{run}/{tag}-{suffix}.json")
+            if rep is None:
+                continue
+            a, n = runtime_acc(rep)
             print(f"| {name} | {label} | {a} | {n} |")
     robot = load(f"{run}/robot.json")
     if robot:

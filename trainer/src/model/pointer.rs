@@ -87,7 +87,7 @@ impl PointerConfig {
                 pieces_per_word: 8,
                 max_candidates: 8,
                 pieces_per_span: 16,
-                ..TextConfig::default()
+                max_elements: 0,
             },
             relative: false,
             nothing: false,
