@@ -99,13 +99,17 @@ fn open_connections_are_capped_and_the_extra_ones_get_503() {
     }
     drop(idle);
     let t0 = Instant::now();
+    // Until the server has seen the idle ones close, this request is refused too (and
+    // counted): under load that can take a moment.
+    let mut own_refusals = 0.0;
     loop {
         let r =
             std::panic::catch_unwind(|| server.metric("reticle_connections_refused_total", None));
         if let Ok(n) = r {
-            assert_eq!(n, 16.0);
+            assert_eq!(n, 16.0 + own_refusals);
             break;
         }
+        own_refusals += 1.0;
         assert!(
             t0.elapsed() < Duration::from_secs(10),
             "no room after closing"
