@@ -3,7 +3,7 @@
 # scripts/recipes/pointer/web (page.mjs draws the page from a seed, gen.mjs renders it and reads
 # the targets from the DOM). Installs chromium and playwright-core first (scripts/chromium.sh).
 #
-#   scripts/web_screens.sh --n SCREENS --seed SEED --out DIR [--per-screen K] [--nothing-rate P]
+#   scripts/web_screens.sh --n SCREENS --seed SEED --out DIR [--per-screen K] [--nothing-rate P] [--kinds K1,K2,…]
 #
 # About 0.3 s per screen on 2 cores. The pages are generated, never the pages of
 # evalsets/real-screens (which are evaluation only).

@@ -2,7 +2,7 @@
 // through playwright-core): the training data closest to what desktop users click in a browser.
 // Pages come from page.mjs (seeded), ground truth from the DOM.
 //
-//   PLAYWRIGHT_CORE=… node gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K] [--nothing-rate P]
+//   PLAYWRIGHT_CORE=… node gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K] [--nothing-rate P] [--kinds K1,K2,…]
 //
 // Writes DIR/images/web-NNNNNN.png and DIR/data.jsonl (reticle's dataset contract: one click
 // record per line, up to K per screen and 2 per kind, each naming a different visible target by an instruction
@@ -14,10 +14,16 @@
 // target {"boxes": []}, meta.kind "nothing" (the instruction names nothing here; the nothing
 // head's data). Icons are left alone (their instructions name a shape, not a text). Drawn from
 // a stream of its own, so at P = 0 the records are those of a run without the option.
+//
+// --kinds K1,K2,…: only targets of these kinds (meta.kind: text_button icon link field
+// menu_item checkbox radio tab toggle) become records — more of the kinds a model misses.
 import fs from 'node:fs';
 import path from 'node:path';
 import { launchChromium, writeAtomic } from '../../../chromium.mjs';
 import { buildPage, rng } from './page.mjs';
+
+// The kinds of target a page marks (meta.kind), for --kinds.
+const KINDS = ['text_button', 'icon', 'link', 'field', 'menu_item', 'checkbox', 'radio', 'tab', 'toggle'];
 
 function args(argv) {
   const o = { perScreen: 6, nothingRate: 0 };
@@ -29,13 +35,16 @@ function args(argv) {
     else if (k === '--out') o.out = v;
     else if (k === '--per-screen') o.perScreen = Number(v);
     else if (k === '--nothing-rate') o.nothingRate = Number(v);
-    else throw new Error(`unknown argument ${k} (usage: gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K] [--nothing-rate P])`);
+    else if (k === '--kinds') o.kinds = String(v).split(',').filter(Boolean);
+    else throw new Error(`unknown argument ${k} (usage: gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K] [--nothing-rate P] [--kinds K1,K2,…])`);
   }
   for (const k of ['n', 'seed', 'perScreen']) {
     if (!Number.isInteger(o[k]) || o[k] < 0) throw new Error(`--${k === 'perScreen' ? 'per-screen' : k} must be a non-negative integer, got ${o[k]}`);
   }
   if (!(o.nothingRate >= 0 && o.nothingRate <= 1)) throw new Error(`--nothing-rate must be in [0, 1], got ${o.nothingRate}`);
   if (!o.out) throw new Error('--out DIR is required');
+  const unknown = (o.kinds || []).filter((k) => !KINDS.includes(k));
+  if (unknown.length) throw new Error(`--kinds: unknown kind ${unknown.join(', ')} (known: ${KINDS.join(', ')})`);
   return o;
 }
 
@@ -130,6 +139,7 @@ async function main() {
       for (const t of r.sample(visible, visible.length)) {
         if (k >= o.perScreen) break;
         if ((perKind[t.kind] || 0) >= MAX_PER_KIND) continue;
+        if (o.kinds && !o.kinds.includes(t.kind)) continue;
         const own = t.instructions.filter((s) => count.get(s.toLowerCase()) === 1);
         if (!own.length) continue;
         const box = boxes[t.id].map((v) => round(v * pg.scale));
