@@ -117,7 +117,8 @@ def main():
                              ("sft12", "SFT with web pages rendered by chromium added (sft12; trainer)"),
                              ("sft13", "SFT with the nothing head on web pages (sft13; trainer)"),
                              ("sft14", "SFT with bare dialogs naming nothing weighted up (sft14; trainer)"),
-                             ("sft15", "SFT on every naming-nothing set with each kind's positives (sft15; trainer)")):
+                             ("sft15", "SFT on every naming-nothing set with each kind's positives (sft15; trainer)"),
+                             ("sft16", "SFT with web pages of fields, icons and toggles added (sft16; trainer)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
