@@ -3,7 +3,7 @@
 # policy (an action head over image patches and the text PP-OCRv6 reads) for `ui` clicks and
 # `spatial` referring expressions, SFT in fifteen stages then GRPO, on the CPU.
 #
-#   scripts/recipes/default_model.sh                  # the shipped recipe (~8 h on 2 cores)
+#   scripts/recipes/default_model.sh                  # the shipped recipe (~8 h 40 on 2 cores)
 #   SFT_STEPS=100 SFT2_STEPS=50 SFT3_STEPS=50 SFT4_STEPS=20 SFT5_STEPS=20 SFT6_STEPS=20 \
 #     SFT7_STEPS=20 SFT8_STEPS=20 SFT9_STEPS=20 SFT10_STEPS=20 SFT11_STEPS=20 SFT12_STEPS=20 \
 #     SFT13_STEPS=20 SFT14_STEPS=20 SFT15_STEPS=20 SFT16_STEPS=20 GRPO_STEPS=5 WEB_N=50 WEB_NOTHING_N=30 WEB_CONTROLS_N=30 \
