@@ -30,6 +30,8 @@ print("# reticle default package: the pointer policy (ui clicks + spatial referr
 print("The model `reticle` uses when no `--model` is given. Reproduce it with one command:\n")
 print("```sh\nscripts/recipes/default_model.sh\n```\n")
 ship = os.environ.get("SHIP_STAGE", "sft15")
+grpo_figures = (" (figures below)" if os.path.exists(os.path.join(run, "eval-grpo-real.json"))
+                else " (its figures: docs/results.md)")
 print("An action head over image patches, the text PP-OCRv6 reads and the controls and icons "
       "found in the pixels (element proposals; docs/pointer.md), with a relative head that "
       "scores each candidate's offset from the anchor step's point (\"left of\", \"between\") "
@@ -47,7 +49,7 @@ print("An action head over image patches, the text PP-OCRv6 reads and the contro
       "and 600 + 800 bare dialogs with half naming a missing button (seeds 1010, 1012). "
       "Configs: `scripts/recipes/pointer/{sft,sft2,…,sft15,grpo}.toml`. "
       f"This package is the `{ship}` stage; the recipe's GRPO stage (30 steps) is evaluated "
-      "beside it (figures below) and not shipped: on a real `xmessage` dialog GRPO has made "
+      f"beside it{grpo_figures} and not shipped: on a real `xmessage` dialog GRPO has made "
       "the policy click the screen corner confidently. The PP-OCRv6 graphs are not in this "
       "folder: `scripts/setup.sh runtime` fetches them from the `rapidocr` wheel and the "
       "manifest pins their SHA-256.\n")
