@@ -257,6 +257,7 @@ impl<'a> Agent<'a> {
                     .or(grounding.confidence)
                     .unwrap_or(f32::NAN),
                 instruction: step.instruction.clone(),
+                region: grounding.overruled.map(|o| o.confidence),
             }),
             (Ok(_), None) => Err(Refusal::NoPoint {
                 text: grounding.text.clone(),

@@ -82,11 +82,15 @@ pub enum Refusal {
     #[error("not confirmed on the terminal")]
     NotConfirmed,
     #[error(
-        "the model says {instruction:?} names nothing on the screen (probability {probability:.3})"
+        "the model says {instruction:?} names nothing on the screen (probability {probability:.3}{})",
+        outweighed(*.region)
     )]
     NamesNothing {
         probability: f32,
         instruction: String,
+        /// The probability mass of the click it outweighed, if the click rule had one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        region: Option<f32>,
     },
     #[error("confidence {confidence:.3} is below --min-confidence {min} for {instruction:?}")]
     LowConfidence {
@@ -94,6 +98,13 @@ pub enum Refusal {
         min: f32,
         instruction: String,
     },
+}
+
+/// ", against … for its best click" when the nothing head outweighed a click.
+fn outweighed(region: Option<f32>) -> String {
+    region.map_or_else(String::new, |r| {
+        format!(", against {r:.3} for its best click")
+    })
 }
 
 impl Refusal {
