@@ -22,7 +22,8 @@ pub struct Outcome {
     pub margin: f32,
     /// The record names nothing on its image (right answer `[]`).
     pub names_nothing: bool,
-    /// The greedy click lands in the target (false for a record naming nothing).
+    /// The greedy click lands in the target (false for a record naming nothing: `correct`
+    /// and `overruled.hit` are false for those, as `Metrics::click_hits`).
     pub click_hits: bool,
 }
 
@@ -63,7 +64,7 @@ pub fn outcomes(records: &[Record], samples: &[EvalSample]) -> Result<Vec<Outcom
         out.push(Outcome {
             margin,
             names_nothing: r.names_nothing(),
-            click_hits: click_hits && !r.names_nothing(),
+            click_hits,
         });
     }
     if out.is_empty() {

@@ -76,17 +76,19 @@ pub fn evaluate_record_cached(
         Target::Mask(p) => Some(Mask::load(p)?),
         _ => None,
     };
+    let parsed = grammar::parse(&out.text);
     metrics.add(
         record,
-        &grammar::parse(&out.text),
+        &parsed,
         &out.frame,
         mask.as_ref(),
         out.completion_tokens,
     );
     // Both judged on the point as the completion writes it (rounded in the answer frame),
     // as `metrics` scores it.
-    let hits = |text: &str| {
-        grammar::parse(text)
+    let hits = |answer: &Result<grammar::Answer, grammar::ParseError>| {
+        answer
+            .as_ref()
             .ok()
             .and_then(|a| a.value.first_point())
             .is_some_and(|p| {
@@ -98,14 +100,16 @@ pub fn evaluate_record_cached(
         if record.names_nothing() {
             out.names_nothing()
         } else {
-            hits(&out.text)
+            hits(&parsed)
         }
     });
+    // The overruled click as a smaller bias would have written it.
     let overruled = out.overruled.map(|o| {
         let shown = Value::Points(vec![out.frame.original_to_answer(o.point)]);
+        let text = grammar::format_answer(Mode::Direct, None, &shown);
         Overruled {
             confidence: o.confidence,
-            hit: hits(&grammar::format_answer(Mode::Direct, None, &shown)),
+            hit: hits(&grammar::parse(&text)),
         }
     });
     Ok(EvalSample {
