@@ -34,16 +34,25 @@ def main():
         capture_output=True, text=True, check=True,
     )
     g = json.loads(res.stdout)
-    x, y = g["point"]
     conf = g["result"].get("confidence")
     top = (g["result"].get("candidates") or [{}])[0]
     tb = rec["target"]["box"]
-    hit = tb[0] <= x <= tb[2] and tb[1] <= y <= tb[3]
+    over = g["result"].get("overruled")
+    if g["point"] is not None:
+        (x, y), colour = g["point"], (255, 0, 0)
+        hit = tb[0] <= x <= tb[2] and tb[1] <= y <= tb[3]
+        verdict = "hit" if hit else "miss"
+    else:
+        # "Names nothing": the click the nothing head outweighed in orange, if any.
+        (x, y), colour = (over["point"] if over else [(tb[0] + tb[2]) / 2, (tb[1] + tb[3]) / 2]), (255, 140, 0)
+        hit = False
+        verdict = "answered []" + (f" over a click of {over['confidence']:.2f} (orange)" if over else "")
     im = Image.open(image).convert("RGB")
     d = ImageDraw.Draw(im)
     d.rectangle(tb, outline=(0, 200, 0), width=3)
-    d.line([x - 10, y, x + 10, y], fill=(255, 0, 0), width=3)
-    d.line([x, y - 10, x, y + 10], fill=(255, 0, 0), width=3)
+    if g["point"] is not None or over:
+        d.line([x - 10, y, x + 10, y], fill=colour, width=3)
+        d.line([x, y - 10, x, y + 10], fill=colour, width=3)
     x1, y1 = min(tb[0], x) - 160, min(tb[1], y) - 90
     x2, y2 = max(tb[2], x) + 160, max(tb[3], y) + 90
     crop = im.crop((max(0, int(x1)), max(0, int(y1)), min(im.width, int(x2)), min(im.height, int(y2))))
@@ -53,12 +62,12 @@ def main():
     kind = top.get("kind", "?")
     cd.text(
         (6, 4),
-        f'"{rec["instruction"]}" - {"hit" if hit else "miss"}, confidence {conf:.2f}, top candidate: {kind}'
+        f'"{rec["instruction"]}" - {verdict}, confidence {conf:.2f}, top candidate: {kind}'
         + (f' "{top["text"]}"' if top.get("text") else ""),
         fill=(0, 0, 0),
     )
     canvas.save(out)
-    print(json.dumps({"id": rid, "hit": hit, "point": [x, y], "confidence": conf, "top": top}))
+    print(json.dumps({"id": rid, "hit": hit, "point": g["point"], "confidence": conf, "top": top}))
 
 
 if __name__ == "__main__":
