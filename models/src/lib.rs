@@ -28,6 +28,7 @@ pub mod error;
 pub mod fsutil;
 pub mod geometry;
 pub mod grammar;
+pub mod icons;
 pub mod imageio;
 pub mod import;
 pub mod manifest;

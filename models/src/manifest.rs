@@ -321,11 +321,15 @@ pub struct Perception {
     /// Read the text on the image (UI packages); spans reach the policy and the caller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ocr: Option<OcrStage>,
+    /// Name the icons on the image (`crate::icons`); their spans join the read text. Needs
+    /// `ocr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icons: Option<crate::icons::IconStage>,
 }
 
 impl Perception {
     pub fn is_empty(&self) -> bool {
-        self.ocr.is_none()
+        self.ocr.is_none() && self.icons.is_none()
     }
 }
 
@@ -617,24 +621,34 @@ impl Manifest {
                 self.opset
             ));
         }
-        if let Some(ocr) = &self.perception.ocr {
-            for (name, f) in [("detector", &ocr.detector), ("recognizer", &ocr.recognizer)] {
-                if f.file.is_empty() || Path::new(&f.file).components().count() != 1 {
-                    return Err(format!(
-                        "`perception.ocr.{name}.file` `{}` must be a bare file name",
-                        f.file
-                    ));
-                }
-                if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(format!(
-                        "`perception.ocr.{name}.sha256` must be 64 hex digits (got `{}`)",
-                        f.sha256
-                    ));
-                }
+        let check_file = |name: &str, f: &ModelFile| {
+            if f.file.is_empty() || Path::new(&f.file).components().count() != 1 {
+                return Err(format!(
+                    "`perception.{name}.file` `{}` must be a bare file name",
+                    f.file
+                ));
             }
+            if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "`perception.{name}.sha256` must be 64 hex digits (got `{}`)",
+                    f.sha256
+                ));
+            }
+            Ok(())
+        };
+        if let Some(ocr) = &self.perception.ocr {
+            check_file("ocr.detector", &ocr.detector)?;
+            check_file("ocr.recognizer", &ocr.recognizer)?;
             ocr.config
                 .validate()
                 .map_err(|m| format!("`perception.ocr.config`: {m}"))?;
+        }
+        if let Some(icons) = &self.perception.icons {
+            if self.perception.ocr.is_none() {
+                return Err("`perception.icons` needs `perception.ocr` (icons are found beside the read text)".into());
+            }
+            check_file("icons.model", &icons.model)?;
+            icons.validate()?;
         }
         match self.architecture {
             Architecture::ReticleVlm => self.validate_vlm(),
@@ -798,6 +812,7 @@ impl Manifest {
                 q.chat_template.clone(),
             ]);
         }
+        f.extend(self.perception.icons.as_ref().map(|i| i.model.file.clone()));
         f.extend(self.weights.clone());
         f.extend(self.card.clone());
         f
@@ -1058,6 +1073,37 @@ mod tests {
             |v| v["pointer"]["text"]["max_candidates"] = 0.into(),
             "text.max_candidates 0 is outside",
         );
+    }
+
+    #[test]
+    fn an_icon_stage_needs_the_text_reader_and_a_bare_file() {
+        use crate::icons::{IconClass, IconStage};
+        let mut m = pointer_sample();
+        let stage = IconStage {
+            model: ModelFile {
+                file: "icons.onnx".into(),
+                sha256: "ab".repeat(32),
+            },
+            classes: vec![IconClass {
+                key: "search".into(),
+                names: vec!["search".into()],
+            }],
+            threshold: 0.6,
+        };
+        m.perception.ocr = Some(OcrStage::pp_ocr_v6());
+        m.perception.icons = Some(stage.clone());
+        m.validate().unwrap();
+        assert!(m.files().contains(&"icons.onnx".to_string()));
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(Manifest::from_json(&text).unwrap(), m);
+        m.perception.icons.as_mut().unwrap().model.file = "../icons.onnx".into();
+        assert!(m
+            .validate()
+            .unwrap_err()
+            .contains("perception.icons.model.file"));
+        m.perception.icons = Some(stage);
+        m.perception.ocr = None;
+        assert!(m.validate().unwrap_err().contains("needs `perception.ocr`"));
     }
 
     #[test]

@@ -620,6 +620,7 @@ mod tests {
             })
             .collect();
         TextSpan {
+            icon: None,
             text: text.into(),
             bbox: BBox::new(x, 0.0, x + 100.0, 10.0),
             score: 0.9,
@@ -663,6 +664,7 @@ mod tests {
     fn run_together_labels_are_cut_where_nothing_else_reads_the_named_word() {
         // xmessage's `Cancel` `OK` on a black root, as PP-OCRv6 reads it.
         let merged = TextSpan {
+            icon: None,
             text: "Cance10K".into(),
             bbox: BBox::new(571.0, 403.0, 652.0, 423.0),
             score: 0.84,

@@ -124,6 +124,10 @@ pub struct TextSpan {
     pub score: f32,
     #[serde(default)]
     pub words: Vec<Word>,
+    /// Set when the span is not read text but an icon the icon reader named
+    /// (`crate::icons`): the class key. Such a span's text is the class's names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
 }
 
 /// One line of a spans file (`reticle data perceive`): the spans of one image of a dataset.
@@ -202,6 +206,7 @@ mod tests {
 
     fn span(text: &str, words: &[(&str, f64, f64)]) -> TextSpan {
         TextSpan {
+            icon: None,
             text: text.into(),
             bbox: BBox::new(0.0, 0.0, 300.0, 20.0),
             score: 0.9,

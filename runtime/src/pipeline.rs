@@ -19,7 +19,7 @@ use reticle_models::text::{OcrConfig, TextSpan};
 
 use crate::error::{Error, Result};
 use crate::grounder::{Grounding, ImageInput, LoadOptions};
-use crate::perception::{IncrementalReader, OcrFiles, ReaderOptions, TextReader};
+use crate::perception::{IconReader, IncrementalReader, OcrFiles, ReaderOptions, TextReader};
 use crate::policy::{self, Policy};
 use crate::sampling::DecodeOptions;
 
@@ -99,6 +99,9 @@ pub struct Pipeline {
     policy: Box<dyn Policy>,
     /// The package's own text reader (its manifest declares `perception.ocr`).
     reader: Option<Arc<TextReader>>,
+    /// The package's icon reader (`perception.icons`): its spans join the text the policy
+    /// scores, whether read here or given by the caller.
+    icons: Option<IconReader>,
     /// The default reader, loaded when spans are asked of a package without one.
     on_demand: OnceLock<std::result::Result<Arc<TextReader>, String>>,
     load: LoadOptions,
@@ -141,9 +144,21 @@ impl Pipeline {
                 }
                 None => None,
             };
+        let icons = match &policy.manifest().perception.icons {
+            Some(stage) => Some(IconReader::load(
+                dir,
+                stage,
+                &ReaderOptions {
+                    provider: policy.provider(),
+                    intra_threads: opts.intra_threads,
+                },
+            )?),
+            None => None,
+        };
         Ok(Self {
             policy,
             reader,
+            icons,
             on_demand: OnceLock::new(),
             load: opts.clone(),
         })
@@ -168,6 +183,11 @@ impl Pipeline {
     /// The package's text reader, if its manifest declares one.
     pub fn reader(&self) -> Option<&Arc<TextReader>> {
         self.reader.as_ref()
+    }
+
+    /// The package's icon reader, if its manifest declares one.
+    pub fn icons(&self) -> Option<&IconReader> {
+        self.icons.as_ref()
     }
 
     /// Whether the package reads depth (RGB-D preprocessing).
@@ -239,6 +259,15 @@ impl Pipeline {
                     Some(inc.read(frame.image)?.0.spans)
                 }
             },
+        };
+        // Icons are named from the pixels and the text, read or given: the same spans either
+        // way (`reticle data perceive --icons` writes what this adds).
+        let spans = match (spans, &self.icons) {
+            (Some(s), Some(icons)) if for_policy => {
+                let rgb = crate::perception::to_rgb(frame.image)?;
+                Some(icons.with_icons(&rgb, &s)?)
+            }
+            (s, _) => s,
         };
         let perceive = if spans.is_some() {
             t0.elapsed()

@@ -62,6 +62,9 @@ SFT13_STEPS=${SFT13_STEPS:-700}
 SFT14_STEPS=${SFT14_STEPS:-300}
 SFT15_STEPS=${SFT15_STEPS:-300}
 SFT16_STEPS=${SFT16_STEPS:-600}
+SFT17_STEPS=${SFT17_STEPS:-600}
+ICON_SHEETS_N=${ICON_SHEETS_N:-240}  # icon sheets (300 cells each, seed 11) for the icon reader; held-out styles: 1/12 as many (seed 12)
+ICON_STEPS=${ICON_STEPS:-4000}      # icon reader training steps (reticle-train icons)
 BARE_N=${BARE_N:-2000}        # bare X dialogs (ui seed 1005) added for the sft4 stage
 BARE_EVAL_N=${BARE_EVAL_N:-100}
 ICONS_N=${ICONS_N:-3000}      # icon screens (ui seed 1006, icons.toml) added for the sft6 stage
@@ -77,7 +80,7 @@ WEB_CONTROLS_N=${WEB_CONTROLS_N:-1000}  # web pages, records of fields, icons, c
 WEB_EVAL_N=${WEB_EVAL_N:-150} # held-out web pages (seed 999993; 999992 naming nothing: 2/3 as many)
 GRPO_STEPS=${GRPO_STEPS:-30}
 VAL_N=${VAL_N:-200}            # validation screens for the nothing calibration (ui seeds 999990, 999989: half as many; web 999991: half as many)
-SHIP_STAGE=${SHIP_STAGE:-sft15}  # the stage models/default is exported from (sft1…16 or grpo)
+SHIP_STAGE=${SHIP_STAGE:-sft17}  # the stage models/default is exported from (sft1…17 or grpo)
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/pointer}
 SHIP=${SHIP:-$([ "$OUT" = runs/pointer ] && echo 1 || echo 0)}
@@ -137,6 +140,11 @@ gen ui "$VAL_N" 999990 ui-nothing-val scripts/recipes/pointer/nothing.toml
 gen ui $(( VAL_N / 2 )) 999989 ui-bare-nothing-val scripts/recipes/pointer/bare-nothing.toml
 [ -f "$DATA/web-nothing-val/data.jsonl" ] || scripts/web_screens.sh --n $(( VAL_N / 2 )) --seed 999991 --out "$DATA/web-nothing-val" --nothing-rate 0.4 >&2
 
+# Sheets of icons from 14 npm icon sets (scripts/icon_sheets.sh) for the icon reader; two sets'
+# styles are held out for its evaluation.
+[ -f "$DATA/icon-sheets/icons.jsonl" ] || scripts/icon_sheets.sh --n "$ICON_SHEETS_N" --seed 11 --out "$DATA/icon-sheets" >&2
+[ -f "$DATA/icon-sheets-eval/icons.jsonl" ] || scripts/icon_sheets.sh --n $(( (ICON_SHEETS_N + 11) / 12 )) --seed 12 --sets held-out --out "$DATA/icon-sheets-eval" >&2
+
 log "perception: the runtime's text reader on ui-ocr, ui-bare-ocr, ui-nothing-ocr, ui-bare-nothing, ui-bare-nothing2, web, web-nothing, web-controls and the held-out ui-eval, ui-nothing-eval, web-eval, web-nothing-eval (spans.jsonl, resumable)"
 for d in ui-ocr ui-bare-ocr ui-nothing-ocr ui-bare-nothing ui-bare-nothing2 web web-nothing web-controls ui-eval ui-nothing-eval web-eval web-nothing-eval; do
   [ -f "$DATA/$d/spans.jsonl" ] || $R data perceive "$DATA/$d" >&2
@@ -144,7 +152,7 @@ done
 
 fill() {  # template → config with data paths and steps (@SFT_STEPS@, @SFT2_STEPS@ … @GRPO_STEPS@)
   local v args=(-e "s#@DATA@#$DATA#g")
-  for v in SFT_STEPS SFT{2..16}_STEPS GRPO_STEPS; do args+=(-e "s/@$v@/${!v}/g"); done
+  for v in SFT_STEPS SFT{2..17}_STEPS GRPO_STEPS; do args+=(-e "s/@$v@/${!v}/g"); done
   sed "${args[@]}" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
@@ -187,6 +195,16 @@ stage sft14 sft --init "$OUT_ABS/sft13"
 stage sft15 sft --init "$OUT_ABS/sft14"
 # sft16: 600 steps from sft15 with web pages of the kinds real screens miss most; evaluated, not shipped.
 stage sft16 sft --init "$OUT_ABS/sft15"
+# sft17: the icon reader (trained here; skipped when $OUT/icons holds it) names the icons of
+# sft16's sets into their spans, and 600 steps from sft15 learn to read them.
+log "icon reader: reticle-train icons (evaluated on held-out icon styles), then the icons of sft17's sets"
+$T icons --data "$DATA/icon-sheets" --eval "$DATA/icon-sheets-eval" --out "$OUT_ABS/icons" --steps "$ICON_STEPS" --device "$DEVICE" >&2
+if [ ! -f "$OUT_ABS/sft17/done" ]; then
+  for d in web-controls web web-nothing ui-nothing-ocr ui-bare-nothing2 ui-bare-ocr ui-ocr; do
+    $R data perceive "$DATA/$d" --icons "$OUT_ABS/icons" >&2
+  done
+fi
+stage sft17 sft --init "$OUT_ABS/sft15"
 # GRPO continues sft4 (before the relative head): the comparison SFT vs SFT→GRPO on the same
 # start; it has not beaten SFT here (docs/results.md).
 stage grpo grpo --init "$OUT_ABS/sft4"
@@ -198,6 +216,8 @@ stage grpo grpo --init "$OUT_ABS/sft4"
 log "export (with the parity check): package from $SHIP_STAGE, package-grpo from grpo"
 [ -f "$OUT_ABS/package/model.json" ] || $T export --run "$OUT_ABS/$SHIP_STAGE" --out "$OUT_ABS/package" --check >&2
 [ -f "$OUT_ABS/package-grpo/model.json" ] || $T export --run "$OUT_ABS/grpo" --out "$OUT_ABS/package-grpo" --check >&2
+# The shipped package reads icons too (the GRPO package, from sft4, never saw icon spans).
+grep -q '"icons"' "$OUT_ABS/package/model.json" || $T icons --out "$OUT_ABS/icons" --install "$OUT_ABS/package" >&2
 # A package with the nothing head gets its nothing_bias from the validation sets (written into
 # its model.json; docs/pointer.md, "Calibration"), before anything is evaluated.
 if grep -q '"nothing": true' "$OUT_ABS/package/model.json"; then
@@ -227,7 +247,7 @@ log "refusal: confidence for instructions naming nothing on 20 held-out ui scree
 [ -f "$OUT_ABS/refusal.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/refusal_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/ui-eval" "$OUT_ABS/refusal.json" 20 > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
-for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10 sft11 sft12 sft13 sft14 sft15 sft16; do
+for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10 sft11 sft12 sft13 sft14 sft15 sft16 sft17; do
   for s in ui spatial; do
     [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done

@@ -11,6 +11,7 @@ pub mod eval;
 pub mod export;
 pub mod generate;
 pub mod grpo;
+pub mod icons;
 pub mod metrics_log;
 pub mod model;
 pub mod optim;

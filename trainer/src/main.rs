@@ -32,6 +32,10 @@ enum Command {
     Eval(EvalArgs),
     /// Export a run's last checkpoint (or a checkpoint folder) to an ONNX model package.
     Export(ExportArgs),
+    /// Train the perception stage's icon reader on icon sheets (scripts/icon_sheets.sh),
+    /// evaluate it on held-out icon styles, export icons.onnx, and install it into pointer
+    /// packages (`--install PKG`). An --out that already holds a trained stage is reused.
+    Icons(IconsArgs),
     /// Show the libtorch build in use and which devices it can train on.
     Info {
         /// Device to check: cpu, cuda, cuda:N or auto.
@@ -75,6 +79,32 @@ struct EvalArgs {
     /// Print JSON (metrics and completions) instead of a table.
     #[arg(long)]
     json: bool,
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(Debug, Args)]
+struct IconsArgs {
+    /// Training sheets (scripts/icon_sheets.sh --sets train).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Held-out sheets (scripts/icon_sheets.sh --sets held-out): styles never trained on.
+    #[arg(long)]
+    eval: Option<PathBuf>,
+    /// Output folder: icons.onnx, stage.json, eval.json, config.json, icons-parity.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// Hyper-parameters as TOML (steps, batch_size, lr, weight_decay, variants, jitter,
+    /// threshold, seed); default: the built-in ones.
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
+    /// Override the config's steps.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Pointer package(s) to install the stage into (icons.onnx + manifest perception.icons).
+    #[arg(long, value_name = "PKG")]
+    install: Vec<PathBuf>,
+    /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     device: String,
 }
@@ -282,6 +312,7 @@ impl Command {
             Self::Sft(a) | Self::Grpo(a) => Some(&a.device),
             Self::Eval(a) => Some(&a.device),
             Self::Info { device } => Some(device),
+            Self::Icons(a) => Some(&a.device),
             Self::Export(_) => None,
         }
     }
@@ -459,6 +490,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print_report(&report, a.json)
         }
         Command::Export(a) => export(&a),
+        Command::Icons(a) => {
+            let mut config = match &a.config {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p)
+                        .with_context(|| format!("reading --config {}", p.display()))?;
+                    toml::from_str(&text)
+                        .with_context(|| format!("parsing --config {}", p.display()))?
+                }
+                None => reticle_trainer::icons::IconTrainConfig::default(),
+            };
+            if let Some(s) = a.steps {
+                config.steps = s;
+            }
+            let job = reticle_trainer::icons::command::IconsJob {
+                data: a.data,
+                eval: a.eval,
+                out: a.out,
+                config,
+                install: a.install,
+            };
+            let stage = reticle_trainer::icons::command::run(&job, device(&a.device)?)?;
+            println!(
+                "icon reader: {} classes, threshold {}, {} ({})",
+                stage.classes.len(),
+                stage.threshold,
+                job.out.join(&stage.model.file).display(),
+                stage.model.sha256
+            );
+            Ok(())
+        }
         Command::Info { device: d } => {
             let cuda = tch::Cuda::is_available();
             println!("libtorch threads: {}", tch::get_num_threads());

@@ -1,5 +1,6 @@
 //! Annotated copies of images: the answer's points and boxes in red, read text thinly
-//! (lines blue, words green) so a user can see what the model was given.
+//! (lines blue, words green) and named icons in magenta, so a user can see what the model
+//! was given.
 
 use std::path::Path;
 
@@ -26,7 +27,12 @@ pub fn write(
 ) -> anyhow::Result<()> {
     let mut canvas = image.to_rgb8();
     for s in spans {
-        draw_hollow_rect_mut(&mut canvas, rect(&s.bbox), image::Rgb([40u8, 90, 255]));
+        let colour = if s.icon.is_some() {
+            image::Rgb([230u8, 0, 200])
+        } else {
+            image::Rgb([40u8, 90, 255])
+        };
+        draw_hollow_rect_mut(&mut canvas, rect(&s.bbox), colour);
         for w in &s.words {
             let b = BBox::new(
                 w.bbox.x1 + 1.0,

@@ -37,6 +37,12 @@ pub struct PerceiveArgs {
     /// Read every image again even if spans.jsonl is complete.
     #[arg(long)]
     force: bool,
+    /// Name the icons of every image with this icon reader — a package's (`perception.icons`)
+    /// or a `reticle-train icons` output folder's — and add them to the spans (replacing icon spans written before), as the package's
+    /// pipeline does: the spans a pointer trained on then hold the icons it will see. The
+    /// text already read is kept.
+    #[arg(long, value_name = "PKG")]
+    icons: Option<PathBuf>,
     /// Print the reader's recall of the labels the ui suite drew (records' meta.texts),
     /// overall, by screen scale and by resolution, with misses by kind.
     #[arg(long)]
@@ -89,10 +95,70 @@ pub fn run(args: &PerceiveArgs) -> anyhow::Result<()> {
             images.len()
         );
     }
+    if let Some(pkg) = &args.icons {
+        add_icons(pkg, &root, &out, &options)?;
+    }
     if args.report {
         let spans = read_spans_file(&out)?;
         report(&records, &root, &spans, args.json)?;
     }
+    Ok(())
+}
+
+/// The icon reader of `dir`: a package's `perception.icons`, or the `stage.json` of a
+/// `reticle-train icons` output folder.
+fn icon_stage(dir: &Path) -> anyhow::Result<reticle_models::icons::IconStage> {
+    if dir.join("model.json").is_file() {
+        let manifest = reticle_models::manifest::Manifest::load(dir)
+            .with_context(|| format!("--icons {}", dir.display()))?;
+        return manifest.perception.icons.with_context(|| {
+            format!(
+                "--icons {}: the package has no icon reader (perception.icons; `reticle-train icons --install` adds one)",
+                dir.display()
+            )
+        });
+    }
+    let path = dir.join("stage.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "--icons {}: neither a package (model.json) nor a `reticle-train icons` folder (stage.json)",
+            dir.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Rewrites the spans file `out` with each image's icons named by `pkg`'s icon reader.
+fn add_icons(pkg: &Path, root: &Path, out: &Path, options: &ReaderOptions) -> anyhow::Result<()> {
+    let stage = icon_stage(pkg)?;
+    let reader = reticle_runtime::perception::IconReader::load(pkg, &stage, options)?;
+    let records = read_spans_file(out)?;
+    let bar = ProgressBar::new(records.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "naming icons {bar:40} {pos}/{len} {elapsed_precise} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (mut text, mut icons) = (String::new(), 0usize);
+    for (key, mut rec) in records {
+        let path = root.join(&key);
+        let rgb = open_image(&path)
+            .with_context(|| format!("reading image {}", path.display()))?
+            .to_rgb8();
+        rec.spans = reader.with_icons(&rgb, &rec.spans)?;
+        icons += rec.spans.iter().filter(|s| s.icon.is_some()).count();
+        text.push_str(&serde_json::to_string(&rec)?);
+        text.push('\n');
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    reticle_models::fsutil::write_atomic(out, text.as_bytes())?;
+    eprintln!(
+        "named {icons} icons in {} ({} images)",
+        out.display(),
+        bar.position()
+    );
     Ok(())
 }
 

@@ -35,13 +35,14 @@ pub struct GroundArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Also return the text read on the image (`spans` in the JSON, drawn by --annotate); a
-    /// package without an OCR stage reads it with the default reader for this.
+    /// Also return the text read on the image (`spans` in the JSON, drawn by --annotate) and
+    /// the icons a package with an icon reader named (spans with `icon`, their class); a
+    /// package without an OCR stage reads the text with the default reader for this.
     #[arg(long)]
     spans: bool,
     /// Write a copy of the image with the answer drawn on it, encoded by the extension
     /// (.png, .jpg, .jpeg; others are refused; the folder must exist); with --spans also the
-    /// read text's line (blue) and word (green) boxes.
+    /// read text's line (blue) and word (green) boxes and the named icons (magenta).
     #[arg(long, value_name = "OUT.png")]
     annotate: Option<PathBuf>,
     /// Sampling temperature (0 = greedy).
@@ -185,7 +186,8 @@ fn print_text(out: &Grounding, provider: Provider) -> anyhow::Result<()> {
         for s in spans {
             let b = s.bbox;
             outln!(
-                "text {:.0} {:.0} {:.0} {:.0} {:.2} {}",
+                "{} {:.0} {:.0} {:.0} {:.0} {:.2} {}",
+                if s.icon.is_some() { "icon" } else { "text" },
                 b.x1,
                 b.y1,
                 b.x2,

@@ -5,6 +5,8 @@
 //!   cache) and the check of their SHA-256;
 //! - [`TextReader`]: an image → [`TextSpan`]s (line box, text, score, word boxes), in the
 //!   same ONNX Runtime environment and with the same provider rules as the grounder;
+//! - [`IconReader`]: the package's icon classifier (`perception.icons`), which names icons
+//!   as spans beside the read text;
 //! - [`IncrementalReader`]: successive screenshots of one screen, re-reading only the tiles
 //!   that changed.
 //!
@@ -18,12 +20,14 @@
 mod det;
 mod files;
 mod frame;
+mod icons;
 mod incremental;
 mod reader;
 mod rec;
 
 pub use files::{OcrFiles, OCR_DETECTOR, OCR_RECOGNIZER};
 pub(crate) use frame::to_rgb;
+pub use icons::IconReader;
 pub use incremental::{IncrementalReader, IncrementalStats};
 pub use reader::{ReadTimings, ReaderOptions, Reading, TextReader};
 pub use reticle_models::text::OcrConfig;

@@ -180,6 +180,7 @@ impl TextReader {
             .zip(read)
             .filter(|(_, r)| r.score >= self.config.min_score && !r.text.trim().is_empty())
             .map(|(b, r)| TextSpan {
+                icon: None,
                 text: r.text,
                 bbox: BBox::new(
                     f64::from(b.tight[0]),
@@ -227,7 +228,11 @@ fn open_engines(files: &OcrFiles, p: Provider, intra_threads: Option<usize>) -> 
     })
 }
 
-fn open_session(path: &Path, p: Provider, intra_threads: Option<usize>) -> Result<Session> {
+pub(crate) fn open_session(
+    path: &Path,
+    p: Provider,
+    intra_threads: Option<usize>,
+) -> Result<Session> {
     let env = crate::ort_lib::environment()?;
     let mut builder = Session::builder(&env)?;
     if let Some(n) = intra_threads {

@@ -22,6 +22,7 @@ fn with_ocr(dir: &std::path::Path, det: (&str, &str), rec: (&str, &str)) -> Resu
             recognizer: file(rec),
             config: OcrConfig::default(),
         }),
+        icons: None,
     };
     m.save(dir)?;
     Ok(())

@@ -41,6 +41,7 @@ fn package(args: &[&str]) -> Result<tempfile::TempDir> {
 
 fn span(text: &str, bbox: BBox) -> TextSpan {
     TextSpan {
+        icon: None,
         text: text.into(),
         bbox,
         score: 0.9,
@@ -228,6 +229,7 @@ fn the_ocr_stage_feeds_the_pointer_on_a_rendered_screen() -> Result<()> {
             recognizer: file(OCR_RECOGNIZER),
             config: OcrConfig::default(),
         }),
+        icons: None,
     };
     m.save(pkg.path())?;
     let p = Pipeline::load(pkg.path(), Provider::Cpu)?;

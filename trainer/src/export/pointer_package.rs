@@ -111,6 +111,9 @@ pub fn build_manifest(t: &TrainedPointer, name: &str) -> Result<Manifest> {
         tasks: trained_tasks(&t.cfg.data.train),
         perception: Perception {
             ocr: Some(OcrStage::pp_ocr_v6()),
+            // Added after export by `reticle-train icons --install` (the icon reader is
+            // trained apart from the policy).
+            icons: None,
         },
     };
     manifest.validate().map_err(|message| Error::Export {
@@ -189,6 +192,7 @@ pub fn parity_batch(net: &PointerNet, seed: i64) -> PointerBatch {
     let cfg = net.config();
     tch::manual_seed(seed);
     let span = |text: &str, x: f64| TextSpan {
+        icon: None,
         text: text.into(),
         bbox: BBox::new(x, 20.0, x + 90.0, 40.0),
         score: 0.9,

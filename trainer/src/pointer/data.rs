@@ -112,6 +112,7 @@ pub fn drawn_spans(record: &Record, jitter: f64, seed: u64) -> Vec<TextSpan> {
             pos += len + 1;
         }
         out.push(TextSpan {
+            icon: None,
             text: text.to_string(),
             bbox: b,
             score: 1.0,
