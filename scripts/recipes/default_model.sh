@@ -6,7 +6,8 @@
 #   scripts/recipes/default_model.sh                  # the shipped recipe (~8 h 40 on 2 cores)
 #   SFT_STEPS=100 SFT2_STEPS=50 SFT3_STEPS=50 SFT4_STEPS=20 SFT5_STEPS=20 SFT6_STEPS=20 \
 #     SFT7_STEPS=20 SFT8_STEPS=20 SFT9_STEPS=20 SFT10_STEPS=20 SFT11_STEPS=20 SFT12_STEPS=20 \
-#     SFT13_STEPS=20 SFT14_STEPS=20 SFT15_STEPS=20 SFT16_STEPS=20 GRPO_STEPS=5 WEB_N=50 WEB_NOTHING_N=30 WEB_CONTROLS_N=30 \
+#     SFT13_STEPS=20 SFT14_STEPS=20 SFT15_STEPS=20 SFT16_STEPS=20 SFT17_STEPS=20 GRPO_STEPS=5 WEB_N=50 WEB_NOTHING_N=30 WEB_CONTROLS_N=30 \
+#     ICON_SHEETS_N=12 ICON_STEPS=50 \
 #     WEB_EVAL_N=20 TRAIN_N=200 TRAIN2_N=100 BARE_N=100 ICONS_N=100 SETTINGS_N=100 NOTHING_N=100 \
 #     NOTHING_OCR_N=50 BARE_NOTHING_N=50 BARE_NOTHING2_N=50 VAL_N=20 OUT=/tmp/d \
 #     scripts/recipes/default_model.sh                # a quick try
@@ -26,7 +27,9 @@
 # web pages rendered by chromium added (sft12), the nothing head on them (sft13), bare dialogs
 # naming nothing weighted up (sft14) and every naming-nothing set (sft15, the shipped stage;
 # sft12–sft14 evaluated, not shipped: docs/results.md, ninth and tenth runs), web pages of
-# the weakest kinds (sft16; evaluated, not shipped) — and GRPO from
+# the weakest kinds (sft16; evaluated, not shipped), the icon reader (sheets of icons from npm
+# icon sets, `reticle-train icons`, evaluated on held-out icon styles) and the same sets with
+# the icons it names in their spans (sft17) — and GRPO from
 # sft4 → export of $SHIP_STAGE (sft15 by default) and of
 # grpo (with the tch vs ONNX Runtime parity check) → the shipped package's nothing_bias
 # chosen on validation seeds (`reticle calibrate`) → held-out evaluation of both packages

@@ -53,6 +53,17 @@ print("An action head over image patches, the text PP-OCRv6 reads and the contro
       "the policy click the screen corner confidently. The PP-OCRv6 graphs are not in this "
       "folder: `scripts/setup.sh runtime` fetches them from the `rapidocr` wheel and the "
       "manifest pins their SHA-256.\n")
+icons = os.path.join(run, "icons", "eval.json")
+if os.path.exists(icons):
+    e = json.load(open(icons))
+    print("**Icon reader** (`icons.onnx`, manifest `perception.icons`; docs/perception.md): a "
+          "257 k-parameter classifier of 85 icon classes trained by `reticle-train icons` on "
+          "sheets of icons from 12 npm icon sets rendered by chromium (`scripts/icon_sheets.sh`). "
+          "A crop it names (probability ≥ the threshold) becomes a span such as \"settings gear "
+          "cog icon\" that the pointer reads like text. On the two icon sets held out "
+          f"(octicons, eva-icons; {e['n_class']} icons, {e['n_other']} others): top-1 "
+          f"{100 * e['top1']:.1f} %, named right {100 * e['named_right']:.1f} %, named wrongly "
+          f"{100 * e['named_wrong']:.1f} %, others named {100 * e['other_named']:.1f} %.\n")
 cal = os.path.join(run, "calibration.json")
 if os.path.exists(cal):
     c = json.load(open(cal))
