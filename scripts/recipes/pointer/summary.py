@@ -91,7 +91,7 @@ def runtime_acc(report):
 
 
 # The stage the shipped package was exported from (the recipe exports SHIP_STAGE).
-SHIP = os.environ.get("SHIP_STAGE", "sft15")
+SHIP = os.environ.get("SHIP_STAGE", "sft19")
 
 
 def main():
@@ -118,7 +118,10 @@ def main():
                              ("sft13", "SFT with the nothing head on web pages (sft13; trainer)"),
                              ("sft14", "SFT with bare dialogs naming nothing weighted up (sft14; trainer)"),
                              ("sft15", "SFT on every naming-nothing set with each kind's positives (sft15; trainer)"),
-                             ("sft16", "SFT with web pages of fields, icons and toggles added (sft16; trainer)")):
+                             ("sft16", "SFT with web pages of fields, icons and toggles added (sft16; trainer)"),
+                             ("sft17", "SFT with the icon reader's spans (sft17; trainer, spans of eval sets without icons)"),
+                             ("sft18", "600 more steps of it (sft18; trainer, spans of eval sets without icons)"),
+                             ("sft19", "SFT from sft17 with bare dialogs naming nothing weighted up (sft19; trainer, spans of eval sets without icons)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
