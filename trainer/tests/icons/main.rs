@@ -32,15 +32,28 @@ fn sheets(dir: &Path, sheets: usize, seed: u64) {
         for c in 0..GRID * GRID {
             let (cx, cy) = ((c % GRID) * CELL, (c / GRID) * CELL);
             let dark = rng.gen_bool(0.5);
-            let bg = if dark { rng.gen_range(0..60u8) } else { rng.gen_range(190..=255u8) };
-            let fg = [0, 1, 2].map(|_| if dark { rng.gen_range(170..=255u8) } else { rng.gen_range(0..90u8) });
+            let bg = if dark {
+                rng.gen_range(0..60u8)
+            } else {
+                rng.gen_range(190..=255u8)
+            };
+            let fg = [0, 1, 2].map(|_| {
+                if dark {
+                    rng.gen_range(170..=255u8)
+                } else {
+                    rng.gen_range(0..90u8)
+                }
+            });
             for y in cy..cy + CELL {
                 for x in cx..cx + CELL {
                     img.put_pixel(x, y, Rgb([bg; 3]));
                 }
             }
             let size = rng.gen_range(12..=28u32);
-            let (x0, y0) = (cx + rng.gen_range(4..CELL - size - 2), cy + rng.gen_range(4..CELL - size - 2));
+            let (x0, y0) = (
+                cx + rng.gen_range(4..CELL - size - 2),
+                cy + rng.gen_range(4..CELL - size - 2),
+            );
             let label = LABELS[rng.gen_range(0..LABELS.len())];
             let t = (size / 8).max(2);
             for dy in 0..size {
@@ -89,7 +102,11 @@ print(float(np.abs(got - np.array(p["probs"], dtype=np.float32)).max()))
 #[test]
 fn training_names_drawn_icons_and_the_graph_matches_tch() {
     let dir = tempfile::tempdir().unwrap();
-    let (train, eval, out) = (dir.path().join("train"), dir.path().join("eval"), dir.path().join("out"));
+    let (train, eval, out) = (
+        dir.path().join("train"),
+        dir.path().join("eval"),
+        dir.path().join("out"),
+    );
     sheets(&train, 3, 1);
     sheets(&eval, 1, 2);
     let config = IconTrainConfig {
@@ -113,7 +130,12 @@ fn training_names_drawn_icons_and_the_graph_matches_tch() {
     assert!(out.join(STAGE_FILE).is_file() && out.join("icons.onnx").is_file());
 
     let python = reticle_trainer::export::parity::tools_python().unwrap();
-    let o = Command::new(python).arg("-c").arg(CHECK).arg(&out).output().unwrap();
+    let o = Command::new(python)
+        .arg("-c")
+        .arg(CHECK)
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let diff: f64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
     assert!(diff <= 1e-4, "ONNX Runtime differs from tch by {diff}");
