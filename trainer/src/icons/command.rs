@@ -55,7 +55,12 @@ pub fn run(job: &IconsJob, dev: Device) -> Result<IconStage> {
             )));
         };
         let cfg = &job.config;
-        if cfg.steps == 0 || cfg.batch_size == 0 || cfg.variants == 0 || !(cfg.lr > 0.0) {
+        if cfg.steps == 0
+            || cfg.batch_size == 0
+            || cfg.variants == 0
+            || cfg.lr.is_nan()
+            || cfg.lr <= 0.0
+        {
             return Err(Error::Config(
                 "icons: steps, batch_size, variants and lr must be positive".into(),
             ));

@@ -16,15 +16,15 @@ const GRID: u32 = 8;
 const LABELS: [&str; 4] = ["close", "minus", "maximize", "other"];
 
 /// Writes a sheet folder: `sheets` images of 8 × 8 cells, each a random shape.
-fn sheets(dir: &Path, sheets: usize, seed: u64) {
+fn sheets(dir: &Path, sheets: usize, seed: u64) -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    std::fs::create_dir_all(dir.join("images")).unwrap();
+    std::fs::create_dir_all(dir.join("images"))?;
     let classes = serde_json::json!([
         {"key": "close", "names": ["close", "x"]},
         {"key": "minus", "names": ["minimise", "minus"]},
         {"key": "maximize", "names": ["maximise"]},
     ]);
-    std::fs::write(dir.join("classes.json"), classes.to_string()).unwrap();
+    std::fs::write(dir.join("classes.json"), classes.to_string())?;
     let mut lines = String::new();
     for s in 0..sheets {
         let mut img = RgbImage::new(CELL * GRID, CELL * GRID);
@@ -82,9 +82,10 @@ fn sheets(dir: &Path, sheets: usize, seed: u64) {
             );
             lines.push('\n');
         }
-        img.save(dir.join(&image)).unwrap();
+        img.save(dir.join(&image))?;
     }
-    std::fs::write(dir.join("icons.jsonl"), lines).unwrap();
+    std::fs::write(dir.join("icons.jsonl"), lines)?;
+    Ok(())
 }
 
 const CHECK: &str = r#"
@@ -107,8 +108,8 @@ fn training_names_drawn_icons_and_the_graph_matches_tch() {
         dir.path().join("eval"),
         dir.path().join("out"),
     );
-    sheets(&train, 3, 1);
-    sheets(&eval, 1, 2);
+    sheets(&train, 3, 1).unwrap();
+    sheets(&eval, 1, 2).unwrap();
     let config = IconTrainConfig {
         steps: 150,
         batch_size: 64,
