@@ -189,62 +189,87 @@ fn iou(a: &BBox, b: &BBox) -> f64 {
 
 /// The boxes text is read in: each word of a span, or the span when it has no words.
 pub fn text_boxes(spans: &[TextSpan]) -> Vec<BBox> {
-    spans
-        .iter()
-        .flat_map(|s| {
-            if s.words.is_empty() {
-                vec![s.bbox]
-            } else {
-                s.words.iter().map(|w| w.bbox).collect()
-            }
-        })
-        .collect()
+    crate::text::read_words(spans).map(|(_, b)| b).collect()
 }
 
 /// The element proposals of `img`, given the boxes its text was read in, in reading order
-/// (top to bottom, then left to right).
+/// (top to bottom, then left to right): [`Components::find`] then [`Components::elements`].
 pub fn detect(img: &RgbImage, text: &[BBox]) -> Vec<Element> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    if w < 2 || h < 2 {
-        return Vec::new();
+    Components::find(img).elements(text)
+}
+
+/// Steps 1 and 2 of the method (edges, connected components) on one frame: the costly part,
+/// which depends on the pixels only, so a caller that filters the same frame with two sets of
+/// text boxes (the icon reader, then the pointer with the icons among its text) does it once.
+#[derive(Debug, Clone, Default)]
+pub struct Components {
+    width: usize,
+    label: Vec<u32>,
+    stats: Vec<Stats>,
+    /// The largest box a proposal may have (a share of the frame).
+    max_w: f64,
+    max_h: f64,
+}
+
+impl Components {
+    /// The edge components of `img` (none on a frame under 2×2 pixels).
+    pub fn find(img: &RgbImage) -> Self {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        if w < 2 || h < 2 {
+            return Self::default();
+        }
+        let (label, stats) = components(&edges(img), w, h);
+        Self {
+            width: w,
+            label,
+            stats,
+            max_w: w as f64 * MAX_WIDTH_SHARE,
+            max_h: h as f64 * MAX_HEIGHT_SHARE,
+        }
     }
-    let edge = edges(img);
-    let (label, stats) = components(&edge, w, h);
-    let (max_w, max_h) = (w as f64 * MAX_WIDTH_SHARE, h as f64 * MAX_HEIGHT_SHARE);
-    let mut keep: Vec<(usize, BBox)> = Vec::new();
-    for (id, s) in stats.iter().enumerate() {
-        let (bw, bh) = (s.x2 - s.x1 + 1, s.y2 - s.y1 + 1);
-        if bw < MIN_SIDE || bh < MIN_SIDE || f64::from(bw) > max_w || f64::from(bh) > max_h {
-            continue;
+
+    /// Steps 3 and 4: the kept components as proposals, given the boxes the frame's text was
+    /// read in, in reading order.
+    pub fn elements(&self, text: &[BBox]) -> Vec<Element> {
+        let mut keep: Vec<(usize, BBox)> = Vec::new();
+        for (id, s) in self.stats.iter().enumerate() {
+            let (bw, bh) = (s.x2 - s.x1 + 1, s.y2 - s.y1 + 1);
+            if bw < MIN_SIDE
+                || bh < MIN_SIDE
+                || f64::from(bw) > self.max_w
+                || f64::from(bh) > self.max_h
+            {
+                continue;
+            }
+            let b = BBox::new(
+                f64::from(s.x1),
+                f64::from(s.y1),
+                f64::from(s.x2 + 1),
+                f64::from(s.y2 + 1),
+            );
+            if text.iter().any(|t| inside_share(&b, t) >= INSIDE_TEXT) {
+                continue;
+            }
+            if keep.iter().any(|(_, k)| iou(k, &b) >= DUPLICATE_IOU) {
+                continue;
+            }
+            keep.push((id, b));
         }
-        let b = BBox::new(
-            f64::from(s.x1),
-            f64::from(s.y1),
-            f64::from(s.x2 + 1),
-            f64::from(s.y2 + 1),
-        );
-        if text.iter().any(|t| inside_share(&b, t) >= INSIDE_TEXT) {
-            continue;
-        }
-        if keep.iter().any(|(_, k)| iou(k, &b) >= DUPLICATE_IOU) {
-            continue;
-        }
-        keep.push((id, b));
+        let mut out: Vec<Element> = keep
+            .into_iter()
+            .map(|(id, b)| Element {
+                bbox: b,
+                shape: shape(&self.label, self.width, id as u32, &self.stats[id]),
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            a.bbox
+                .y1
+                .total_cmp(&b.bbox.y1)
+                .then(a.bbox.x1.total_cmp(&b.bbox.x1))
+        });
+        out
     }
-    let mut out: Vec<Element> = keep
-        .into_iter()
-        .map(|(id, b)| Element {
-            bbox: b,
-            shape: shape(&label, w, id as u32, &stats[id]),
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        a.bbox
-            .y1
-            .total_cmp(&b.bbox.y1)
-            .then(a.bbox.x1.total_cmp(&b.bbox.x1))
-    });
-    out
 }
 
 /// The shape words of component `id` (see the module docs).

@@ -93,10 +93,15 @@ pub fn span_text(class: &IconClass) -> String {
     s
 }
 
-/// The boxes classified on a frame: element proposals of icon size and shape (found with the
-/// read text's boxes, as the pointer's candidates are), then read words of at most two
-/// characters, duplicates (IoU ≥ 0.8) once.
-pub fn crop_boxes(rgb: &RgbImage, spans: &[TextSpan]) -> Vec<BBox> {
+/// The boxes classified on a frame: element proposals of icon size and shape (from the
+/// frame's edge `components`, [`elements::Components::find`] of `rgb`, filtered with the read
+/// text's boxes as the pointer's candidates are), then read words of at most two characters,
+/// duplicates (IoU ≥ 0.8) once.
+pub fn crop_boxes(
+    rgb: &RgbImage,
+    components: &elements::Components,
+    spans: &[TextSpan],
+) -> Vec<BBox> {
     let iconish = |b: &BBox| {
         let (w, h) = (b.width(), b.height());
         w >= MIN_SIDE
@@ -105,19 +110,13 @@ pub fn crop_boxes(rgb: &RgbImage, spans: &[TextSpan]) -> Vec<BBox> {
             && h <= MAX_SIDE
             && w.max(h) <= MAX_ASPECT * w.min(h)
     };
-    let mut out: Vec<BBox> = elements::detect(rgb, &elements::text_boxes(spans))
+    let mut out: Vec<BBox> = components
+        .elements(&elements::text_boxes(spans))
         .into_iter()
         .map(|e| e.bbox)
         .filter(iconish)
         .collect();
-    let read = spans.iter().flat_map(|s| {
-        if s.words.is_empty() {
-            vec![(s.text.as_str(), s.bbox)]
-        } else {
-            s.words.iter().map(|w| (w.text.as_str(), w.bbox)).collect()
-        }
-    });
-    for (text, b) in read {
+    for (text, b) in crate::text::read_words(spans) {
         for g in glyph_boxes(rgb, text, &b) {
             if !out.iter().any(|o| o.iou(&g) >= 0.8) {
                 out.push(g);

@@ -290,18 +290,20 @@ pub fn lexical_features(cand: &[String], instr: &[String], kind: CandidateKind) 
 }
 
 /// The inputs of one frame as a policy sees it — the training encoder and the runtime both
-/// call this: the element proposals found on the frame when `cfg.max_elements` > 0 (`rgb`
-/// gives its original pixels, and is called only then), then [`text_inputs`] over `spans`
-/// and them.
-pub fn frame_inputs<E>(
+/// call this: the element proposals found on the frame when `cfg.max_elements` > 0
+/// (`components` gives the frame's edge components, [`elements::Components::find`] on its
+/// original pixels, and is called only then), then [`text_inputs`] over `spans` and them.
+pub fn frame_inputs<E, C: std::borrow::Borrow<elements::Components>>(
     instruction: &str,
     spans: &[TextSpan],
     (width, height): (u32, u32),
     cfg: &TextConfig,
-    rgb: impl FnOnce() -> Result<image::RgbImage, E>,
+    components: impl FnOnce() -> Result<C, E>,
 ) -> Result<TextInputs, E> {
     let elements = if cfg.max_elements > 0 {
-        elements::detect(&rgb()?, &elements::text_boxes(spans))
+        components()?
+            .borrow()
+            .elements(&elements::text_boxes(spans))
     } else {
         Vec::new()
     };
@@ -399,15 +401,7 @@ const RUN_TOGETHER_SKIP: [&str; 24] = [
 /// word's in proportion to the characters.
 fn run_together(spans: &[TextSpan], instr: &[String]) -> Vec<(String, BBox)> {
     // (compared form, raw characters, box) of each read word; the raw text keeps its case.
-    let read: Vec<(Vec<char>, Vec<char>, BBox)> = spans
-        .iter()
-        .flat_map(|s| {
-            if s.words.is_empty() {
-                vec![(s.text.as_str(), s.bbox)]
-            } else {
-                s.words.iter().map(|w| (w.text.as_str(), w.bbox)).collect()
-            }
-        })
+    let read: Vec<(Vec<char>, Vec<char>, BBox)> = crate::text::read_words(spans)
         .filter_map(|(t, b)| {
             let raw: Vec<char> = t
                 .trim_matches(|c: char| !c.is_alphanumeric())

@@ -130,6 +130,17 @@ pub struct TextSpan {
     pub icon: Option<String>,
 }
 
+/// What was read, word by word: each word of a span with its box, or the span itself when
+/// it has no words (a reader without word boxes, a span given by a caller).
+pub fn read_words(spans: &[TextSpan]) -> impl Iterator<Item = (&str, BBox)> + '_ {
+    spans.iter().flat_map(|s| {
+        let whole = s.words.is_empty().then(|| (s.text.as_str(), s.bbox));
+        whole
+            .into_iter()
+            .chain(s.words.iter().map(|w| (w.text.as_str(), w.bbox)))
+    })
+}
+
 /// One line of a spans file (`reticle data perceive`): the spans of one image of a dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpansRecord {
@@ -218,6 +229,16 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn read_words_are_the_words_or_the_whole_span() {
+        let spans = [
+            span("Save as", &[("Save", 0.0, 40.0), ("as", 50.0, 70.0)]),
+            span("OK", &[]),
+        ];
+        let read: Vec<(&str, f64)> = read_words(&spans).map(|(t, b)| (t, b.x2)).collect();
+        assert_eq!(read, [("Save", 40.0), ("as", 70.0), ("OK", 300.0)]);
     }
 
     #[test]

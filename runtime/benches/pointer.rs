@@ -279,8 +279,12 @@ fn measure(cfg: &Config, mut f: impl FnMut() -> Result<Grounding>) -> Result<Run
 /// inputs).
 fn build_text_inputs(spec: &PointerSpec, scene: &Scene, spans: &[TextSpan]) -> TextInputs {
     let size = (scene.image.width(), scene.image.height());
-    let rgb = || Ok::<_, std::convert::Infallible>(scene.image.to_rgb8());
-    match pointer::frame_inputs(&scene.instruction, spans, size, &spec.text, rgb) {
+    let components = || {
+        Ok::<_, std::convert::Infallible>(reticle_models::elements::Components::find(
+            &scene.image.to_rgb8(),
+        ))
+    };
+    match pointer::frame_inputs(&scene.instruction, spans, size, &spec.text, components) {
         Ok(t) => t,
         Err(never) => match never {},
     }

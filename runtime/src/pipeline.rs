@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use image::DynamicImage;
+use reticle_models::elements::Components;
 use reticle_models::manifest::{Channels, Manifest};
 use reticle_models::preprocess::DepthRef;
 use reticle_models::text::{OcrConfig, TextSpan};
@@ -262,10 +263,16 @@ impl Pipeline {
         };
         // Icons are named from the pixels and the text, read or given: the same spans either
         // way (`reticle data perceive --icons` writes what this adds).
+        // The frame's edge components are found once: the icon reader's crops and the
+        // pointer's element proposals both filter them.
+        let mut components = None;
         let spans = match (spans, &self.icons) {
             (Some(s), Some(icons)) if for_policy => {
                 let rgb = crate::perception::to_rgb(frame.image)?;
-                Some(icons.with_icons(&rgb, &s)?)
+                let found = Components::find(&rgb);
+                let with = icons.with_icons_in(&rgb, &found, &s)?;
+                components = Some(found);
+                Some(with)
             }
             (s, _) => s,
         };
@@ -280,9 +287,13 @@ impl Pipeline {
             Some(s) if for_policy => s.as_slice(),
             _ => &[],
         };
-        let mut out = self
-            .policy
-            .ground(frame, instruction, policy_spans, &options.decode)?;
+        let mut out = self.policy.ground(
+            frame,
+            instruction,
+            policy_spans,
+            components.as_ref(),
+            &options.decode,
+        )?;
         out.timings.perceive = perceive;
         if options.spans {
             out.spans = spans;

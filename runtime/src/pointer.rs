@@ -13,11 +13,13 @@
 //! (`"nothing": true`) adds one more logit: when it wins, the answer is the empty list `[]`
 //! (the instruction names nothing on the frame) and [`Grounding::nothing`] says how sure.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ort::session::Session;
 use ort::value::{Tensor, TensorElementType, TensorRef};
+use reticle_models::elements::Components;
 use reticle_models::geometry::{FrameMap, Point};
 use reticle_models::grammar::{self, Mode, Value};
 use reticle_models::manifest::Manifest;
@@ -231,14 +233,16 @@ impl PointerPolicy {
     }
 
     /// Grounds `instruction` in `image` (plus `depth` for RGB-D packages) over the text
-    /// candidates of `spans` (read on `image`, in its pixels). Blocks while every worker is
-    /// busy.
+    /// candidates of `spans` (read on `image`, in its pixels). `components` are the frame's
+    /// edge components when the pipeline already found them (for the icon reader); else the
+    /// element proposals find them here. Blocks while every worker is busy.
     pub fn ground(
         &self,
         image: ImageInput<'_>,
         depth: Option<DepthRef<'_>>,
         instruction: &str,
         spans: &[TextSpan],
+        components: Option<&Components>,
         options: &DecodeOptions,
     ) -> Result<Grounding> {
         options.validate()?;
@@ -252,9 +256,17 @@ impl PointerPolicy {
         let frame = FrameMap::new(original, input, p.resize, m.coord_frame)?;
         // Building the candidates (element proposals included) precedes the timings, as the
         // bench (`runtime/benches/pointer.rs`) times it on its own.
-        let text = pointer::frame_inputs(instruction, spans, original, &self.spec.text, || {
-            to_rgb(image)
-        })?;
+        let text =
+            pointer::frame_inputs(
+                instruction,
+                spans,
+                original,
+                &self.spec.text,
+                || match components {
+                    Some(c) => Ok(Cow::Borrowed(c)),
+                    None => to_rgb(image).map(|rgb| Cow::Owned(Components::find(&rgb))),
+                },
+            )?;
         let candidates = text.candidates.clone();
 
         let mut worker = self.workers.lease();

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use reticle_models::elements::Components;
 use reticle_models::manifest::{Architecture, Manifest};
 use reticle_models::text::TextSpan;
 
@@ -24,12 +25,14 @@ pub(crate) trait Policy: Send + Sync + std::fmt::Debug {
     fn provider(&self) -> Provider;
     fn workers(&self) -> usize;
     /// Grounds `instruction`; `spans` are the package's perception output (empty when it
-    /// declares no OCR stage). Depth has been checked against the package by the caller.
+    /// declares no OCR stage), `components` the frame's edge components when a perception
+    /// stage already found them. Depth has been checked against the package by the caller.
     fn ground(
         &self,
         frame: Frame<'_>,
         instruction: &str,
         spans: &[TextSpan],
+        components: Option<&Components>,
         options: &DecodeOptions,
     ) -> Result<Grounding>;
 }
@@ -74,6 +77,7 @@ impl Policy for Grounder {
         frame: Frame<'_>,
         instruction: &str,
         _spans: &[TextSpan],
+        _components: Option<&Components>,
         options: &DecodeOptions,
     ) -> Result<Grounding> {
         self.ground_with(frame.image, frame.depth, instruction, options)
@@ -88,9 +92,18 @@ impl Policy for PointerPolicy {
         frame: Frame<'_>,
         instruction: &str,
         spans: &[TextSpan],
+        components: Option<&Components>,
         options: &DecodeOptions,
     ) -> Result<Grounding> {
-        PointerPolicy::ground(self, frame.image, frame.depth, instruction, spans, options)
+        PointerPolicy::ground(
+            self,
+            frame.image,
+            frame.depth,
+            instruction,
+            spans,
+            components,
+            options,
+        )
     }
 }
 
@@ -103,6 +116,7 @@ impl Policy for QwenPolicy {
         frame: Frame<'_>,
         instruction: &str,
         _spans: &[TextSpan],
+        _components: Option<&Components>,
         options: &DecodeOptions,
     ) -> Result<Grounding> {
         QwenPolicy::ground(self, frame.image, frame.depth, instruction, options)

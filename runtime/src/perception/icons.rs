@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use image::RgbImage;
 use ort::session::Session;
 use ort::value::TensorRef;
+use reticle_models::elements::Components;
 use reticle_models::icons::{crop_boxes, crop_input, icon_spans, IconStage, INPUT};
 use reticle_models::text::TextSpan;
 
@@ -111,8 +112,19 @@ impl IconReader {
     /// The icon spans of `rgb`, whose text was read as `spans` (icon spans among them are
     /// ignored: the icons are named again from the pixels).
     pub fn read(&self, rgb: &RgbImage, spans: &[TextSpan]) -> Result<Vec<TextSpan>> {
+        self.read_in(rgb, &Components::find(rgb), spans)
+    }
+
+    /// [`IconReader::read`] given the frame's edge components ([`Components::find`] of `rgb`),
+    /// for a caller that uses them again (the pipeline hands them to the pointer).
+    pub fn read_in(
+        &self,
+        rgb: &RgbImage,
+        components: &Components,
+        spans: &[TextSpan],
+    ) -> Result<Vec<TextSpan>> {
         let text: Vec<TextSpan> = spans.iter().filter(|s| s.icon.is_none()).cloned().collect();
-        let boxes = crop_boxes(rgb, &text);
+        let boxes = crop_boxes(rgb, components, &text);
         let crops: Vec<[f32; INPUT * INPUT]> = boxes.iter().map(|b| crop_input(rgb, b)).collect();
         let probs = self.classify(&crops)?;
         Ok(icon_spans(&self.stage, &boxes, &probs))
@@ -120,8 +132,18 @@ impl IconReader {
 
     /// `spans` without icon spans, then the icons of `rgb`.
     pub fn with_icons(&self, rgb: &RgbImage, spans: &[TextSpan]) -> Result<Vec<TextSpan>> {
+        self.with_icons_in(rgb, &Components::find(rgb), spans)
+    }
+
+    /// [`IconReader::with_icons`] given the frame's edge components.
+    pub fn with_icons_in(
+        &self,
+        rgb: &RgbImage,
+        components: &Components,
+        spans: &[TextSpan],
+    ) -> Result<Vec<TextSpan>> {
         let mut out: Vec<TextSpan> = spans.iter().filter(|s| s.icon.is_none()).cloned().collect();
-        out.extend(self.read(rgb, &out)?);
+        out.extend(self.read_in(rgb, components, &out)?);
         Ok(out)
     }
 }

@@ -259,7 +259,7 @@ impl PointerEncoder {
         let original = (img.width(), img.height());
         let text =
             contract::frame_inputs(&record.instruction, spans, original, &self.cfg.text, || {
-                Ok::<_, Error>(img.to_rgb8())
+                Ok::<_, Error>(reticle_models::elements::Components::find(&img.to_rgb8()))
             })?;
         let (w, h) = self.input();
         let c = self.cfg.channels;
