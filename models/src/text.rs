@@ -134,7 +134,7 @@ pub struct TextSpan {
 /// it has no words (a reader without word boxes, a span given by a caller).
 pub fn read_words(spans: &[TextSpan]) -> impl Iterator<Item = (&str, BBox)> + '_ {
     spans.iter().flat_map(|s| {
-        let whole = s.words.is_empty().then(|| (s.text.as_str(), s.bbox));
+        let whole = s.words.is_empty().then_some((s.text.as_str(), s.bbox));
         whole
             .into_iter()
             .chain(s.words.iter().map(|w| (w.text.as_str(), w.bbox)))
