@@ -6,10 +6,10 @@
 #   scripts/recipes/default_model.sh                  # the shipped recipe (~10 h on 2 cores)
 #   SFT_STEPS=100 SFT2_STEPS=50 SFT3_STEPS=50 SFT4_STEPS=20 SFT5_STEPS=20 SFT6_STEPS=20 \
 #     SFT7_STEPS=20 SFT8_STEPS=20 SFT9_STEPS=20 SFT10_STEPS=20 SFT11_STEPS=20 SFT12_STEPS=20 \
-#     SFT13_STEPS=20 SFT14_STEPS=20 SFT15_STEPS=20 SFT16_STEPS=20 SFT17_STEPS=20 SFT18_STEPS=20 SFT19_STEPS=20 GRPO_STEPS=5 WEB_N=50 WEB_NOTHING_N=30 WEB_CONTROLS_N=30 \
+#     SFT13_STEPS=20 SFT14_STEPS=20 SFT15_STEPS=20 SFT16_STEPS=20 SFT17_STEPS=20 SFT18_STEPS=20 SFT19_STEPS=20 SFT20_STEPS=20 GRPO_STEPS=5 WEB_N=50 WEB_NOTHING_N=30 WEB_CONTROLS_N=30 \
 #     ICON_SHEETS_N=12 ICON_STEPS=50 \
 #     WEB_EVAL_N=20 TRAIN_N=200 TRAIN2_N=100 BARE_N=100 ICONS_N=100 SETTINGS_N=100 NOTHING_N=100 \
-#     NOTHING_OCR_N=50 BARE_NOTHING_N=50 BARE_NOTHING2_N=50 VAL_N=20 OUT=/tmp/d \
+#     NOTHING_OCR_N=50 BARE_NOTHING_N=50 BARE_NOTHING2_N=50 VAL_N=20 OCR2_N=20 ICONS_OCR_N=10 OUT=/tmp/d \
 #     scripts/recipes/default_model.sh                # a quick try
 #
 # Stages, each resumable and each ≤ 90 min on 2 cores (a killed run continues from its last
@@ -69,6 +69,7 @@ SFT16_STEPS=${SFT16_STEPS:-600}
 SFT17_STEPS=${SFT17_STEPS:-600}
 SFT18_STEPS=${SFT18_STEPS:-600}
 SFT19_STEPS=${SFT19_STEPS:-300}
+SFT20_STEPS=${SFT20_STEPS:-600}
 ICON_SHEETS_N=${ICON_SHEETS_N:-240}  # icon sheets (300 cells each, seed 11) for the icon reader; held-out styles: 1/12 as many (seed 12)
 ICON_STEPS=${ICON_STEPS:-4000}      # icon reader training steps (reticle-train icons)
 BARE_N=${BARE_N:-2000}        # bare X dialogs (ui seed 1005) added for the sft4 stage
@@ -78,6 +79,8 @@ BARE_OCR_N=${BARE_OCR_N:-$BARE_N}  # bare X dialogs read by the reader (ui seed 
 SETTINGS_N=${SETTINGS_N:-2000}  # settings-list screens (ui seed 1008, settings.toml), sft9
 NOTHING_N=${NOTHING_N:-1400}  # screens, 40 % naming nothing (ui seed 1009, nothing.toml), sft11
 NOTHING_OCR_N=${NOTHING_OCR_N:-600}  # the same kind, read by the reader (ui seed 1011), sft11
+OCR2_N=${OCR2_N:-2000}        # suite desktops read with text and icons (ui seed 1013), sft20
+ICONS_OCR_N=${ICONS_OCR_N:-600}  # icon-toolbar desktops read the same way (ui seed 1014), sft20
 BARE_NOTHING_N=${BARE_NOTHING_N:-600}  # bare dialogs, half naming nothing (ui seed 1010), sft11
 BARE_NOTHING2_N=${BARE_NOTHING2_N:-800}  # more of them (ui seed 1012), sft14
 WEB_N=${WEB_N:-1500}          # web pages rendered by chromium (seed 3001, ~6 records each), sft12
@@ -107,7 +110,7 @@ to() { local out=$1; shift; "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 gen() {  # suite, n, seed, folder[, suite config]
   [ -f "$DATA/$4/data.jsonl" ] || $R data gen --suite "$1" --n "$2" --seed "$3" --out "$DATA/$4" ${5:+--config "$5"} >&2
 }
-log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/1008/1009/1010/1011/1012/2000/2001/2002/2003 and web 3001/3002/3003, held-out 999999/999998/999997/999996/999995/999994 and web 999993/999992, validation 999990/999989 and web 999991)"
+log "data (train seeds 1000/1001/1003/1004/1005/1006/1007/1008/1009/1010/1011/1012/1013/1014/2000/2001/2002/2003 and web 3001/3002/3003, held-out 999999/999998/999997/999996/999995/999994 and web 999993/999992, validation 999990/999989 and web 999991)"
 gen ui "$TRAIN_N" 1000 ui
 gen ui "$OCR_N" 1001 ui-ocr
 gen ui "$TRAIN2_N" 1003 ui2
@@ -158,7 +161,7 @@ done
 
 fill() {  # template → config with data paths and steps (@SFT_STEPS@, @SFT2_STEPS@ … @GRPO_STEPS@)
   local v args=(-e "s#@DATA@#$DATA#g")
-  for v in SFT_STEPS SFT{2..19}_STEPS GRPO_STEPS; do args+=(-e "s/@$v@/${!v}/g"); done
+  for v in SFT_STEPS SFT{2..20}_STEPS GRPO_STEPS; do args+=(-e "s/@$v@/${!v}/g"); done
   sed "${args[@]}" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
@@ -216,6 +219,16 @@ stage sft18 sft --init "$OUT_ABS/sft17"
 # sft19: 300 steps from sft17 with bare dialogs naming a missing button weighted up (sft14's
 # lesson: sft17 clicks the "to" of an xmessage message for "the Teleport to Mars button").
 stage sft19 sft --init "$OUT_ABS/sft17"
+# sft20: 600 steps from sft19 with the suite's desktops read by the runtime (text and icons)
+# and the web pages naming something back in the mix: sft19 refuses menu-bar items it reads.
+if [ ! -f "$OUT_ABS/sft20/done" ]; then
+  gen ui "$OCR2_N" 1013 ui-ocr2
+  gen ui "$ICONS_OCR_N" 1014 ui-icons-ocr scripts/recipes/pointer/icons.toml
+  for d in ui-ocr2 ui-icons-ocr; do
+    [ -f "$DATA/$d/spans.jsonl" ] || $R data perceive "$DATA/$d" --icons "$OUT_ABS/icons" >&2
+  done
+fi
+stage sft20 sft --init "$OUT_ABS/sft19"
 # GRPO continues sft4 (before the relative head): the comparison SFT vs SFT→GRPO on the same
 # start; it has not beaten SFT here (docs/results.md).
 stage grpo grpo --init "$OUT_ABS/sft4"
@@ -258,7 +271,7 @@ log "refusal: confidence for instructions naming nothing on 20 held-out ui scree
 [ -f "$OUT_ABS/refusal.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/refusal_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/ui-eval" "$OUT_ABS/refusal.json" 20 > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
-for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10 sft11 sft12 sft13 sft14 sft15 sft16 sft17 sft18 sft19; do
+for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10 sft11 sft12 sft13 sft14 sft15 sft16 sft17 sft18 sft19 sft20; do
   for s in ui spatial; do
     [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done

@@ -121,7 +121,8 @@ def main():
                              ("sft16", "SFT with web pages of fields, icons and toggles added (sft16; trainer)"),
                              ("sft17", "SFT with the icon reader's spans (sft17; trainer, spans of eval sets without icons)"),
                              ("sft18", "600 more steps of it (sft18; trainer, spans of eval sets without icons)"),
-                             ("sft19", "SFT from sft17 with bare dialogs naming nothing weighted up (sft19; trainer, spans of eval sets without icons)")):
+                             ("sft19", "SFT from sft17 with bare dialogs naming nothing weighted up (sft19; trainer, spans of eval sets without icons)"),
+                             ("sft20", "SFT from sft19 with suite desktops read with text and icons (sft20; trainer, spans of eval sets without icons)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
