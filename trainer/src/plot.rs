@@ -134,6 +134,25 @@ fn phase_color(phase: &str, idx: usize) -> RGBAColor {
     }
 }
 
+/// A phase with more points than this is drawn faint, with its running mean on top.
+const SMOOTH_OVER: usize = 100;
+
+/// The mean of each point's value and the `window − 1` before it (fewer at the start).
+fn running_mean(pts: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
+    let window = window.max(1);
+    let mut sum = 0.0;
+    pts.iter()
+        .enumerate()
+        .map(|(i, &(x, y))| {
+            sum += y;
+            if i >= window {
+                sum -= pts[i - window].1;
+            }
+            (x, sum / (i + 1).min(window) as f64)
+        })
+        .collect()
+}
+
 fn plot_err(e: impl std::fmt::Display) -> Error {
     Error::Plot(e.to_string())
 }
@@ -169,6 +188,21 @@ fn render_png(key: &str, series: &Series) -> Result<Vec<u8>> {
         for (idx, (phase, pts)) in series.iter().enumerate() {
             let color = phase_color(phase, idx);
             let style = color.stroke_width(2);
+            if pts.len() > SMOOTH_OVER {
+                // A per-step curve of batches of 8 is mostly noise: the raw values faint,
+                // their running mean on top.
+                let window = (pts.len() / 30).max(5);
+                let faint = color.mix(0.3).stroke_width(1);
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), faint))
+                    .map_err(plot_err)?;
+                chart
+                    .draw_series(LineSeries::new(running_mean(pts, window), style))
+                    .map_err(plot_err)?
+                    .label(format!("{phase} (mean of the last {window})"))
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+                continue;
+            }
             chart
                 .draw_series(LineSeries::new(pts.iter().copied(), style))
                 .map_err(plot_err)?
@@ -246,6 +280,18 @@ mod tests {
             let dark = img.to_luma8().pixels().filter(|p| p.0[0] < 100).count();
             assert!(dark > 500, "{}: {dark} dark pixels", path.display());
         }
+    }
+
+    #[test]
+    fn the_running_mean_covers_the_window_before_each_point() {
+        let pts: Vec<(f64, f64)> = [2.0, 4.0, 6.0, 8.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| (i as f64, y))
+            .collect();
+        let m = running_mean(&pts, 2);
+        assert_eq!(m, vec![(0.0, 2.0), (1.0, 3.0), (2.0, 5.0), (3.0, 7.0)]);
+        assert_eq!(running_mean(&pts, 10)[3], (3.0, 5.0));
     }
 
     #[test]
