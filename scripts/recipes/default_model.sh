@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Trains, evaluates and exports the shipped default package (models/default): the pointer
 # policy (an action head over image patches and the text PP-OCRv6 reads) for `ui` clicks and
-# `spatial` referring expressions, SFT in fifteen stages then GRPO, on the CPU.
+# `spatial` referring expressions, SFT in 21 stages (16 in the shipped line) then GRPO, on the CPU.
 #
-#   scripts/recipes/default_model.sh                  # the shipped recipe (~10 h on 2 cores)
+#   scripts/recipes/default_model.sh                  # the shipped recipe (~11 h on 2 cores)
 #   SFT_STEPS=100 SFT2_STEPS=50 SFT3_STEPS=50 SFT4_STEPS=20 SFT5_STEPS=20 SFT6_STEPS=20 \
 #     SFT7_STEPS=20 SFT8_STEPS=20 SFT9_STEPS=20 SFT10_STEPS=20 SFT11_STEPS=20 SFT12_STEPS=20 \
-#     SFT13_STEPS=20 SFT14_STEPS=20 SFT15_STEPS=20 SFT16_STEPS=20 SFT17_STEPS=20 SFT18_STEPS=20 SFT19_STEPS=20 SFT20_STEPS=20 GRPO_STEPS=5 WEB_N=50 WEB_NOTHING_N=30 WEB_CONTROLS_N=30 \
+#     SFT13_STEPS=20 SFT14_STEPS=20 SFT15_STEPS=20 SFT16_STEPS=20 SFT17_STEPS=20 SFT18_STEPS=20 SFT19_STEPS=20 SFT20_STEPS=20 SFT21_STEPS=20 GRPO_STEPS=5 WEB_N=50 WEB_NOTHING_N=30 WEB_CONTROLS_N=30 \
 #     ICON_SHEETS_N=12 ICON_STEPS=50 \
 #     WEB_EVAL_N=20 TRAIN_N=200 TRAIN2_N=100 BARE_N=100 ICONS_N=100 SETTINGS_N=100 NOTHING_N=100 \
 #     NOTHING_OCR_N=50 BARE_NOTHING_N=50 BARE_NOTHING2_N=50 VAL_N=20 OCR2_N=20 ICONS_OCR_N=10 OUT=/tmp/d \
@@ -30,8 +30,10 @@
 # the weakest kinds (sft16; evaluated, not shipped), the icon reader (sheets of icons from npm
 # icon sets, `reticle-train icons`, evaluated on held-out icon styles) and the same sets with
 # the icons it names in their spans (sft17; 600 more steps, sft18, evaluated, not shipped), bare
-# dialogs naming nothing weighted up again (sft19, the shipped stage) — and GRPO from
-# sft4 → export of $SHIP_STAGE (sft19 by default) and of
+# dialogs naming nothing weighted up again (sft19, shipped until sft21), 2,600 more suite
+# desktops read with text and icons beside the web pages naming something (sft20, and 600 more
+# steps of it, sft21: the shipped stage) — and GRPO from
+# sft4 → export of $SHIP_STAGE (sft21 by default) and of
 # grpo (with the tch vs ONNX Runtime parity check) → the shipped package's nothing_bias
 # chosen on validation seeds (`reticle calibrate`) → held-out evaluation of both packages
 # through the runtime's one pipeline (`reticle eval`: real OCR, ONNX Runtime) on the
@@ -70,6 +72,7 @@ SFT17_STEPS=${SFT17_STEPS:-600}
 SFT18_STEPS=${SFT18_STEPS:-600}
 SFT19_STEPS=${SFT19_STEPS:-300}
 SFT20_STEPS=${SFT20_STEPS:-600}
+SFT21_STEPS=${SFT21_STEPS:-600}
 ICON_SHEETS_N=${ICON_SHEETS_N:-240}  # icon sheets (300 cells each, seed 11) for the icon reader; held-out styles: 1/12 as many (seed 12)
 ICON_STEPS=${ICON_STEPS:-4000}      # icon reader training steps (reticle-train icons)
 BARE_N=${BARE_N:-2000}        # bare X dialogs (ui seed 1005) added for the sft4 stage
@@ -89,7 +92,7 @@ WEB_CONTROLS_N=${WEB_CONTROLS_N:-1000}  # web pages, records of fields, icons, c
 WEB_EVAL_N=${WEB_EVAL_N:-150} # held-out web pages (seed 999993; 999992 naming nothing: 2/3 as many)
 GRPO_STEPS=${GRPO_STEPS:-30}
 VAL_N=${VAL_N:-200}            # validation screens for the nothing calibration (ui seeds 999990, 999989: half as many; web 999991: half as many)
-SHIP_STAGE=${SHIP_STAGE:-sft19}  # the stage models/default is exported from (sft1…19 or grpo)
+SHIP_STAGE=${SHIP_STAGE:-sft21}  # the stage models/default is exported from (sft1…21 or grpo)
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/pointer}
 SHIP=${SHIP:-$([ "$OUT" = runs/pointer ] && echo 1 || echo 0)}
@@ -161,7 +164,7 @@ done
 
 fill() {  # template → config with data paths and steps (@SFT_STEPS@, @SFT2_STEPS@ … @GRPO_STEPS@)
   local v args=(-e "s#@DATA@#$DATA#g")
-  for v in SFT_STEPS SFT{2..20}_STEPS GRPO_STEPS; do args+=(-e "s/@$v@/${!v}/g"); done
+  for v in SFT_STEPS SFT{2..21}_STEPS GRPO_STEPS; do args+=(-e "s/@$v@/${!v}/g"); done
   sed "${args[@]}" "$1"
 }
 stage() {  # name, command, extra args…: runs or resumes one training stage
@@ -229,6 +232,8 @@ if [ ! -f "$OUT_ABS/sft20/done" ]; then
   done
 fi
 stage sft20 sft --init "$OUT_ABS/sft19"
+# sft21: 600 more steps of sft20's mix (seed 21): the shipped stage (docs/results.md, twelfth run).
+stage sft21 sft --init "$OUT_ABS/sft20"
 # GRPO continues sft4 (before the relative head): the comparison SFT vs SFT→GRPO on the same
 # start; it has not beaten SFT here (docs/results.md).
 stage grpo grpo --init "$OUT_ABS/sft4"
@@ -271,7 +276,7 @@ log "refusal: confidence for instructions naming nothing on 20 held-out ui scree
 [ -f "$OUT_ABS/refusal.json" ] || "$RETICLE_TOOLS_VENV/bin/python" scripts/recipes/pointer/refusal_eval.py \
   "$R" "$OUT_ABS/package" "$DATA/ui-eval" "$OUT_ABS/refusal.json" 20 > /dev/null
 # The SFT checkpoints alone, for the table (trainer-side greedy eval on the same spans).
-for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10 sft11 sft12 sft13 sft14 sft15 sft16 sft17 sft18 sft19 sft20; do
+for st in sft sft2 sft3 sft4 sft5 sft6 sft7 sft8 sft9 sft10 sft11 sft12 sft13 sft14 sft15 sft16 sft17 sft18 sft19 sft20 sft21; do
   for s in ui spatial; do
     [ -f "$OUT_ABS/$st-eval-$s.json" ] || to "$OUT_ABS/$st-eval-$s.json" $T eval --run "$OUT_ABS/$st" --data "$DATA/$s-eval" --json --device "$DEVICE"
   done

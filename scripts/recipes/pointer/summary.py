@@ -91,7 +91,7 @@ def runtime_acc(report):
 
 
 # The stage the shipped package was exported from (the recipe exports SHIP_STAGE).
-SHIP = os.environ.get("SHIP_STAGE", "sft19")
+SHIP = os.environ.get("SHIP_STAGE", "sft21")
 
 
 def main():
@@ -122,7 +122,8 @@ def main():
                              ("sft17", "SFT with the icon reader's spans (sft17; trainer, spans of eval sets without icons)"),
                              ("sft18", "600 more steps of it (sft18; trainer, spans of eval sets without icons)"),
                              ("sft19", "SFT from sft17 with bare dialogs naming nothing weighted up (sft19; trainer, spans of eval sets without icons)"),
-                             ("sft20", "SFT from sft19 with suite desktops read with text and icons (sft20; trainer, spans of eval sets without icons)")):
+                             ("sft20", "SFT from sft19 with suite desktops read with text and icons (sft20; trainer, spans of eval sets without icons)"),
+                             ("sft21", "600 more steps of it (sft21; trainer, spans of eval sets without icons)")):
             sft = load(f"{run}/{stage}-eval-{suite}.json")
             if sft:
                 print(f"| {names[suite]} | {label} | {100 * sft['accuracy']:.1f} % | {sft['n']} |")
