@@ -1,5 +1,5 @@
-// The one way reticle's node scripts start the browser and write files: imported by
-// evalsets/real-screens/tools/render.mjs and scripts/recipes/pointer/web/gen.mjs. Needs
+// The one way reticle's node scripts start the browser, read their arguments and write files:
+// imported by evalsets/real-screens/tools/render.mjs and scripts/recipes/pointer/{web,icons}/gen.mjs. Needs
 // PLAYWRIGHT_CORE (set by scripts/chromium.sh) and Debian's chromium (or CHROMIUM=path).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,4 +22,17 @@ export function writeAtomic(file, data) {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
+}
+
+// Reads `--flag value` pairs: `flags` maps each flag to [key, parse]; `o` holds the defaults.
+// An unknown flag or a flag without a value is an error that shows `usage`.
+export function parseArgs(argv, flags, o, usage) {
+  for (let i = 0; i < argv.length; i += 2) {
+    const [k, v] = [argv[i], argv[i + 1]];
+    if (!(k in flags)) throw new Error(`unknown argument ${k} (usage: ${usage})`);
+    if (v === undefined) throw new Error(`${k} needs a value`);
+    const [key, parse] = flags[k];
+    o[key] = parse(v);
+  }
+  return o;
 }

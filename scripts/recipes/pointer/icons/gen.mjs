@@ -11,7 +11,7 @@
 // HELD_OUT names (the classifier's held-out styles), train all others.
 import fs from 'node:fs';
 import path from 'node:path';
-import { launchChromium, writeAtomic } from '../../../chromium.mjs';
+import { launchChromium, parseArgs, writeAtomic } from '../../../chromium.mjs';
 import { rng } from '../web/page.mjs';
 import { CLASSES, SETS, stem } from './classes.mjs';
 
@@ -23,16 +23,8 @@ const CELL = 52; // CSS px
 const COLS = 20, ROWS = 15;
 
 function args(argv) {
-  const o = { sets: 'train' };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [k, v] = [argv[i], argv[i + 1]];
-    if (v === undefined) throw new Error(`${k} needs a value`);
-    if (k === '--n') o.n = Number(v);
-    else if (k === '--seed') o.seed = Number(v);
-    else if (k === '--out') o.out = v;
-    else if (k === '--sets') o.sets = v;
-    else throw new Error(`unknown argument ${k} (usage: gen.mjs --n SHEETS --seed SEED --out DIR [--sets held-out|train|all])`);
-  }
+  const o = parseArgs(argv, { '--n': ['n', Number], '--seed': ['seed', Number], '--out': ['out', String], '--sets': ['sets', String] },
+    { sets: 'train' }, 'gen.mjs --n SHEETS --seed SEED --out DIR [--sets held-out|train|all]');
   for (const k of ['n', 'seed']) if (!Number.isInteger(o[k]) || o[k] < 0) throw new Error(`--${k} must be a non-negative integer, got ${o[k]}`);
   if (!o.out) throw new Error('--out DIR is required');
   if (!['held-out', 'train', 'all'].includes(o.sets)) throw new Error(`--sets must be held-out, train or all, got ${o.sets}`);

@@ -19,25 +19,17 @@
 // menu_item checkbox radio tab toggle) become records — more of the kinds a model misses.
 import fs from 'node:fs';
 import path from 'node:path';
-import { launchChromium, writeAtomic } from '../../../chromium.mjs';
+import { launchChromium, parseArgs, writeAtomic } from '../../../chromium.mjs';
 import { buildPage, rng } from './page.mjs';
 
 // The kinds of target a page marks (meta.kind), for --kinds.
 const KINDS = ['text_button', 'icon', 'link', 'field', 'menu_item', 'checkbox', 'radio', 'tab', 'toggle'];
 
 function args(argv) {
-  const o = { perScreen: 6, nothingRate: 0 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [k, v] = [argv[i], argv[i + 1]];
-    if (v === undefined) throw new Error(`${k} needs a value`);
-    if (k === '--n') o.n = Number(v);
-    else if (k === '--seed') o.seed = Number(v);
-    else if (k === '--out') o.out = v;
-    else if (k === '--per-screen') o.perScreen = Number(v);
-    else if (k === '--nothing-rate') o.nothingRate = Number(v);
-    else if (k === '--kinds') o.kinds = String(v).split(',').filter(Boolean);
-    else throw new Error(`unknown argument ${k} (usage: gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K] [--nothing-rate P] [--kinds K1,K2,…])`);
-  }
+  const o = parseArgs(argv, {
+    '--n': ['n', Number], '--seed': ['seed', Number], '--out': ['out', String], '--per-screen': ['perScreen', Number],
+    '--nothing-rate': ['nothingRate', Number], '--kinds': ['kinds', (v) => String(v).split(',').filter(Boolean)],
+  }, { perScreen: 6, nothingRate: 0 }, 'gen.mjs --n SCREENS --seed SEED --out DIR [--per-screen K] [--nothing-rate P] [--kinds K1,K2,…]');
   for (const k of ['n', 'seed', 'perScreen']) {
     if (!Number.isInteger(o[k]) || o[k] < 0) throw new Error(`--${k === 'perScreen' ? 'per-screen' : k} must be a non-negative integer, got ${o[k]}`);
   }
